@@ -1,0 +1,377 @@
+"""Typed, validated settings: the one gate between Hydra config and the model.
+
+The YAML files under ``conf/`` hold every default; these dataclasses hold the
+types and allowed ranges, and have no defaults of their own, so a parameter has
+exactly one source. ``load`` composes and validates; ``validate`` turns a raw
+mapping into ``Settings`` or raises ``ConfigError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+_STRICT = ConfigDict(extra="forbid")
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Week = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, missing, mistyped or out of range."""
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Levers:
+    """What a firm controls. Each lever in [0, 1] except price."""
+
+    price: Annotated[float, Field(gt=0.0, le=1000.0)]
+    quality: Unit
+    speed: Unit
+    ease: Unit
+    humanity: Unit
+    generosity: Unit
+    proactive_advice: Unit
+    upsell: Unit
+    discount: Annotated[float, Field(ge=0.0, le=0.9)]
+    advertising: Unit
+    listening: Unit
+    claims: Unit
+
+
+LEVERS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Levers))
+
+
+@dataclass(config=_STRICT, frozen=True)
+class PolicyChange:
+    """From ``week`` on, move the named levers to new values over ``ramp`` weeks."""
+
+    week: Week
+    ramp: Week
+    levers: dict[str, float]
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Firm(Levers):
+    """A firm: a named policy preset (its levers), entry week and planned changes."""
+
+    policy: str
+    enters_at: Week
+    initial_share: NonNegative
+    changes: list[PolicyChange]
+
+    @property
+    def levers(self) -> Levers:
+        return Levers(**{k: getattr(self, k) for k in LEVERS})
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Customers:
+    """Population size, initial state and behavioural parameters of customers."""
+
+    n: Annotated[int, Field(ge=10, le=20_000_000)]
+    initial_penetration: Unit
+    price_sensitivity: NonNegative
+    price_sensitivity_spread: Annotated[float, Field(ge=0.0, le=3.0)]
+    fit_tariff_min: Annotated[float, Field(gt=0.0, le=1.0)]
+    initial_bond: Unit
+    turnover: Unit
+    incident_rate: Unit
+    experience_noise: NonNegative
+    expectation_adaptation: Unit
+    promise_pull: Unit
+    memory_learning: Unit
+    memory_decay: Unit
+    peak_decay: Unit
+    peak_weight: NonNegative
+    loss_aversion: Annotated[float, Field(ge=1.0, le=10.0)]
+    surprise_threshold: NonNegative
+    surprise_gain: Annotated[float, Field(ge=1.0, le=10.0)]
+    forgiveness: Unit
+    gratitude: Unit
+    delight_bond: NonNegative
+    frustration_bond: NonNegative
+    community_bond: NonNegative
+    bond_decay: Unit
+    trust_initial: Unit
+    trust_recovery: Unit
+    gift_trust: Unit
+    upsell_trust_loss: Unit
+    detection_rate: Unit
+    detection_trust_loss: Unit
+    detection_bond_loss: Unit
+    complaint_threshold: float
+    voice: Unit
+    recovery_gain: NonNegative
+    ignored_penalty: NonNegative
+    quality_weight: NonNegative
+    memory_weight: NonNegative
+    bond_weight: NonNegative
+    trust_weight: NonNegative
+    bond_price_tolerance: Unit
+    review_rate: Unit
+    dissatisfied_review: NonNegative
+    negative_wom_review: NonNegative
+    prospect_consider: Unit
+    ad_prompt: Unit
+    referral_uptake: Unit
+    grudge_decay: Unit
+    talk_devoted: Unit
+    talk_loyal: Unit
+    talk_customer: Unit
+    talk_detractor: Unit
+    talk_defected: Unit
+    talk_event: Unit
+    talk_threshold: NonNegative
+    loyal_margin: float
+    devoted_bond: Unit
+    detractor_memory: float
+
+
+class NetworkKind(StrEnum):
+    WATTS_STROGATZ = "watts_strogatz"
+    BARABASI_ALBERT = "barabasi_albert"
+    ERDOS_RENYI = "erdos_renyi"
+    MIXED = "mixed"
+    NONE = "none"
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Network:
+    """The social network over which word of mouth travels."""
+
+    kind: NetworkKind
+    mean_degree: Annotated[int, Field(ge=0, le=1000)]
+    rewire: Unit
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Costs:
+    """Weekly costs per customer of each lever at full setting, and per event."""
+
+    per_customer: NonNegative
+    quality: NonNegative
+    speed: NonNegative
+    ease: NonNegative
+    humanity: NonNegative
+    listening: NonNegative
+    incident: NonNegative
+    free_fix: NonNegative
+    complaint: NonNegative
+    advertising_per_capita: NonNegative
+
+
+class ShockKind(StrEnum):
+    OUTAGE = "outage"
+    PRICE_CUT = "price_cut"
+    RECESSION = "recession"
+    VOICE = "voice"
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Shock:
+    """An event at ``week`` lasting ``duration`` weeks (0 = for the rest of the run).
+
+    outage: the firm's service fails (size = severity in [0, 1]);
+    price_cut: the firm cuts its price by the fraction ``size``;
+    recession: price sensitivity rises by the fraction ``size``;
+    voice: word-of-mouth reach becomes ``size``.
+    """
+
+    kind: ShockKind
+    week: Week
+    duration: Week
+    size: Annotated[float, Field(ge=0.0, le=10.0)]
+    firm: str | None = None
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Market:
+    """Market structure, word-of-mouth reach, money and shocks."""
+
+    switching_cost: NonNegative
+    outside_utility: float
+    reference_price: Positive
+    discount_weeks: Week
+    ad_reach: Unit
+    ad_claim_weight: NonNegative
+    prior_quality: Unit
+    wom_weight: NonNegative
+    wom_decay: Unit
+    negativity: Annotated[float, Field(ge=0.0, le=20.0)]
+    reach: Unit
+    broadcast_size: Annotated[int, Field(ge=0, le=10_000)]
+    upsell_contact: Unit
+    upsell_accept: Unit
+    upsell_step: Annotated[float, Field(ge=0.0, le=1.0)]
+    upsell_annoyance: NonNegative
+    advice_contact: Unit
+    gift_value: NonNegative
+    service_weights: Annotated[list[NonNegative], Field(min_length=4, max_length=4)]
+    outage_incidents: NonNegative
+    innovation: NonNegative
+    obsolescence: Unit
+    annual_discount_rate: Annotated[float, Field(ge=0.0, lt=1.0)]
+    costs: Costs
+    shocks: list[Shock]
+
+
+class Engine(StrEnum):
+    VECTORIZED = "vectorized"
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Settings:
+    """Everything one run needs."""
+
+    experiment: str
+    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    steps: Annotated[int, Field(ge=1, le=100_000)]
+    engine: Engine
+    progress: bool
+    results_dir: str
+    customers: Customers
+    network: Network
+    market: Market
+    firms: Annotated[dict[str, Firm], Field(min_length=1, max_length=50)]
+
+    @property
+    def firm_names(self) -> list[str]:
+        return list(self.firms)
+
+
+def _allowed(meta: list[Any]) -> str:
+    """Render a field's numeric constraints as an allowed range."""
+    lo = hi = None
+    lo_op = hi_op = ""
+    for m in meta:
+        if isinstance(m, Ge):
+            lo, lo_op = m.ge, "≤"
+        elif isinstance(m, Gt):
+            lo, lo_op = m.gt, "<"
+        elif isinstance(m, Le):
+            hi, hi_op = m.le, "≤"
+        elif isinstance(m, Lt):
+            hi, hi_op = m.lt, "<"
+    if lo is None and hi is None:
+        return ""
+    left = f"{lo} {lo_op} " if lo is not None else ""
+    right = f" {hi_op} {hi}" if hi is not None else ""
+    return f"allowed: {left}value{right}"
+
+
+def _field_info(cls: type, loc: tuple) -> tuple[Any, Any]:
+    """Follow ``loc`` through nested dataclasses; return (owner class, FieldInfo)."""
+    owner, info = cls, None
+    for part in loc:
+        fields = getattr(owner, "__pydantic_fields__", None)
+        if fields is None:
+            continue
+        if isinstance(part, str) and part in fields:
+            info = fields[part]
+            ann = info.annotation
+            args = [a for a in getattr(ann, "__args__", ()) if dataclasses.is_dataclass(a)]
+            owner = ann if dataclasses.is_dataclass(ann) else (args[-1] if args else ann)
+    return owner, info
+
+
+def _one_line(err: dict, root: type) -> str:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc)
+    kind = err["type"]
+    owner, info = _field_info(root, loc)
+    if kind == "unexpected_keyword_argument":
+        allowed = ", ".join(getattr(owner, "__pydantic_fields__", {}) or [])
+        return f"config error: unknown key '{key}' (allowed keys here: {allowed})"
+    if kind == "missing_argument" or kind == "missing":
+        return f"config error: missing key '{key}'"
+    rng = _allowed(info.metadata) if info is not None else ""
+    value = err.get("input")
+    extra = f"; {rng}" if rng else ""
+    return f"config error: {key} = {value!r}: {err['msg'].lower()}{extra}"
+
+
+def _check_cross(s: Settings) -> None:
+    names = set(s.firms)
+    for name, firm in s.firms.items():
+        for i, ch in enumerate(firm.changes):
+            for lever in ch.levers:
+                if lever not in LEVERS:
+                    raise ConfigError(
+                        f"config error: unknown lever 'firms.{name}.changes.{i}.levers.{lever}'"
+                        f" (allowed: {', '.join(LEVERS)})"
+                    )
+            try:
+                TypeAdapter(Levers).validate_python({**dataclasses.asdict(firm.levers), **ch.levers})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise ConfigError(
+                    _one_line(err, Levers).replace("config error: ", f"config error: firms.{name}.changes.{i}.levers.")
+                ) from None
+    if not any(f.enters_at == 0 for f in s.firms.values()):
+        raise ConfigError("config error: firms: at least one firm must have enters_at = 0")
+    if sum(f.initial_share for f in s.firms.values() if f.enters_at == 0) <= 0:
+        raise ConfigError("config error: firms.*.initial_share: must sum to > 0 over firms present at week 0")
+    for i, shock in enumerate(s.market.shocks):
+        needs_firm = shock.kind in (ShockKind.OUTAGE, ShockKind.PRICE_CUT)
+        if needs_firm and shock.firm not in names:
+            raise ConfigError(
+                f"config error: market.shocks.{i}.firm = {shock.firm!r}: "
+                f"a {shock.kind.value} needs one of the firms ({', '.join(names)})"
+            )
+        if shock.kind in (ShockKind.OUTAGE, ShockKind.VOICE) and shock.size > 1:
+            raise ConfigError(
+                f"config error: market.shocks.{i}.size = {shock.size}: allowed: 0 ≤ value ≤ 1 for a {shock.kind.value}"
+            )
+    graph_kinds = (NetworkKind.WATTS_STROGATZ, NetworkKind.BARABASI_ALBERT, NetworkKind.ERDOS_RENYI)
+    if s.network.kind in graph_kinds and s.network.mean_degree >= s.customers.n:
+        raise ConfigError(
+            f"config error: network.mean_degree = {s.network.mean_degree}: "
+            f"allowed: 0 ≤ value < customers.n ({s.customers.n})"
+        )
+
+
+def validate(raw: dict) -> Settings:
+    """Turn a plain mapping (a resolved Hydra config) into ``Settings``."""
+    raw = {k: v for k, v in raw.items() if k != "hydra"}
+    if not raw.get("firms"):
+        raise ConfigError("config error: firms: at least one firm is required (allowed: 1 to 50 firms)")
+    try:
+        settings = TypeAdapter(Settings).validate_python(raw)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc.errors()[0], Settings)) from None
+    _check_cross(settings)
+    return settings
+
+
+def to_plain(cfg: Any) -> dict:
+    """A resolved OmegaConf config as plain Python containers."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "config"):
+    """Compose the Hydra config outside a Hydra app (tests, notebooks, dashboard)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def load(overrides: list[str] | tuple[str, ...] = ()) -> Settings:
+    """Compose ``conf/`` with Hydra overrides and validate into ``Settings``."""
+    return validate(to_plain(compose(overrides)))

@@ -1,0 +1,56 @@
+"""Policies: a firm's levers over time and what each lever does and costs.
+
+A policy is a set of levers (``conf/policy/*.yaml``). Planned ``changes`` move
+levers linearly over a ramp, so a firm can drift from giving to taking and back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import LEVERS, Costs, Firm
+
+# Levers whose settings are acts of customer-centricity; upsell counts inverted.
+GIVING_ACTS = ("generosity", "proactive_advice", "humanity", "speed", "ease", "listening")
+
+
+def levers_at(firm: Firm, week: int) -> dict[str, float]:
+    """The firm's levers at ``week``, after its planned changes (linear ramps)."""
+    levers = {k: float(getattr(firm, k)) for k in LEVERS}
+    for change in sorted(firm.changes, key=lambda c: c.week):
+        if week < change.week:
+            break
+        t = 1.0 if change.ramp == 0 else min(1.0, (week - change.week + 1) / change.ramp)
+        for k, target in change.levers.items():
+            levers[k] += t * (target - levers[k])
+    return levers
+
+
+def service_level(levers: dict[str, float], quality: float, weights: list[float]) -> float:
+    """Service level in [0, 1]: weighted quality, speed, ease and humanity of contact."""
+    parts = np.array([quality, levers["speed"], levers["ease"], levers["humanity"]])
+    w = np.asarray(weights, dtype=float)
+    return float(parts @ w / w.sum()) if w.sum() > 0 else 0.0
+
+
+def acts(levers: dict[str, float]) -> float:
+    """How customer-centric the firm's acts are, on the scale of its claims."""
+    return float(np.mean([levers[k] for k in GIVING_ACTS] + [1.0 - levers["upsell"]]))
+
+
+def running_cost(levers: dict[str, float], costs: Costs, customers: float) -> float:
+    """Weekly cost of serving ``customers`` at these lever settings (events excluded)."""
+    per = (
+        costs.per_customer
+        + costs.quality * levers["quality"]
+        + costs.speed * levers["speed"]
+        + costs.ease * levers["ease"]
+        + costs.humanity * levers["humanity"]
+        + costs.listening * levers["listening"]
+    )
+    return per * customers
+
+
+def lever_table(firms: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    """Levers of several firms as arrays, one per lever."""
+    return {k: np.array([f[k] for f in firms]) for k in LEVERS}

@@ -1,0 +1,52 @@
+"""Run one configured market and write its results: shared by the CLI and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Settings
+from .market import LoyaltyMarket
+from .metrics import summarize
+from .results import run_folder, write_run
+
+SUMMARY_COLUMNS = [
+    "firm",
+    "policy",
+    "long_run_share",
+    "npv",
+    "cumulative_profit",
+    "advocacy",
+    "devoted_share",
+    "profit_lead_week",
+]
+
+
+def simulate(settings: Settings, progress: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the market; return (timeseries, summary)."""
+    model = LoyaltyMarket(settings)
+    model.run(progress=settings.progress if progress is None else progress)
+    ts = model.ledger.timeseries()
+    return ts, summarize(ts)
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    s = summary[SUMMARY_COLUMNS].copy()
+    s["long_run_share"] = s.long_run_share.map("{:.1%}".format)
+    s["devoted_share"] = s.devoted_share.map("{:.1%}".format)
+    for col in ("npv", "cumulative_profit"):
+        s[col] = s[col].map("{:,.0f}".format)
+    s["advocacy"] = s.advocacy.map("{:+.1f}".format)
+    s["profit_lead_week"] = s.profit_lead_week.map(lambda w: "-" if pd.isna(w) else f"{w:.0f}")
+    return s.to_string(index=False)
+
+
+def run_and_write(settings: Settings, config_yaml: str, dest: Path | None = None) -> Path:
+    """Simulate, print the summary, write the results folder atomically."""
+    ts, summary = simulate(settings)
+    dest = dest or run_folder(settings.results_dir, settings.experiment)
+    final = write_run(dest, config_yaml, ts, summary)
+    print(format_summary(summary))
+    print(f"results: {final}")
+    return final

@@ -1,0 +1,79 @@
+"""Configuration: every experiment composes; bad values stop with one clear line."""
+
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, cli, settings
+
+import sim
+from sim.config import LEVERS, ConfigError
+
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_validates(experiment):
+    s = settings(f"experiment={experiment}")
+    assert s.experiment == experiment
+    assert s.firms
+
+
+def test_default_is_giving_vs_taking_duopoly():
+    s = sim.load()
+    assert s.experiment == "giving_vs_taking"
+    assert [f.policy for f in s.firms.values()] == ["giving", "taking"]
+    assert s.steps >= 520
+
+
+def test_presets_and_lever_overrides():
+    s = settings("policy@firms.taking=fake_love", "firms.giving.generosity=0.8")
+    assert s.firms["taking"].policy == "fake_love"
+    assert s.firms["giving"].generosity == 0.8
+    assert set(LEVERS) <= set(vars(s.firms["giving"]))
+
+
+@pytest.mark.parametrize(
+    "override, key, allowed",
+    [
+        ("customers.n=-5", "customers.n", "10 ≤ value ≤ 20000000"),
+        ("customers.incident_rate=1.5", "customers.incident_rate", "0.0 ≤ value ≤ 1.0"),
+        ("firms.giving.generosity=2", "firms.giving.generosity", "0.0 ≤ value ≤ 1.0"),
+        ("steps=0", "steps", "1 ≤ value"),
+        ("customers.n=lots", "customers.n", "10 ≤ value"),
+    ],
+)
+def test_out_of_range_names_key_and_range(override, key, allowed):
+    with pytest.raises(ConfigError) as err:
+        settings(override)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert key in msg and allowed in msg
+
+
+def test_unknown_key_is_rejected():
+    with pytest.raises(ConfigError, match=r"unknown key 'customers.patience'"):
+        settings("+customers.patience=3")
+
+
+def test_empty_firm_list_is_rejected():
+    with pytest.raises(ConfigError, match="at least one firm"):
+        sim.config.validate({**sim.config.to_plain(sim.config.compose(["customers.n=100"])), "firms": {}})
+
+
+def test_shock_must_name_a_firm():
+    with pytest.raises(ConfigError, match=r"market.shocks.0.firm"):
+        settings("market.shocks=[{kind: outage, week: 5, duration: 2, size: 0.5, firm: nobody}]")
+
+
+def test_policy_change_lever_validated():
+    with pytest.raises(ConfigError, match=r"firms.giving.changes.0.levers.upsell"):
+        settings("firms.giving.changes=[{week: 5, ramp: 0, levers: {upsell: 3}}]")
+
+
+def test_bad_config_on_cli_exits_nonzero_writes_nothing(results_dir: Path):
+    proc = cli("customers.n=-5", f"results_dir={results_dir}")
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "customers.n" in lines[0] and "allowed" in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not results_dir.exists()
