@@ -53,7 +53,9 @@ def measure(n: int, steps: int, network: str, seed: int = 0, overrides: list[str
     """Run one case in a fresh process; return its measurements."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_case, args=({"n": n, "steps": steps, "network": network, "seed": seed, "overrides": overrides or []}, q))
+    p = ctx.Process(
+        target=_case, args=({"n": n, "steps": steps, "network": network, "seed": seed, "overrides": overrides or []}, q)
+    )
     p.start()
     result = q.get()
     p.join()
@@ -69,7 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON line per case")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides applied to every case")
     a = ap.parse_args(argv)
-    print(f"{'engine':>10} {'customers':>10} {'edges':>10} {'steps':>5} {'setup s':>8} {'run s':>8} {'cust-steps/s':>13} {'peak MB':>8}")
+    print(
+        f"{'engine':>10} {'customers':>10} {'edges':>10} {'steps':>5} {'setup s':>8} {'run s':>8} {'cust-steps/s':>13} {'peak MB':>8}"
+    )
     for n in a.sizes:
         r = measure(n, a.steps, a.network, a.seed, a.overrides)
         if a.json:

@@ -227,7 +227,8 @@ class Market:
 
 
 class Engine(StrEnum):
-    VECTORIZED = "vectorized"
+    VECTORIZED = "vectorized"  # struct of arrays, numpy (sim/customers.py)
+    AGENTS = "agents"  # every customer a Mesa agent, same rules (sim/agents.py)
 
 
 @dataclass(config=_STRICT, frozen=True)

@@ -6,13 +6,22 @@ import mesa
 import numpy as np
 
 from . import policies
-from .config import Settings
+from .config import Engine, Settings, Shock
 from .customers import Customers, Offer
 from .firms import Firm
 from .metrics import Ledger
 from .network import build_network
 from .shocks import conditions_at
 from .streams import Streams
+
+
+def population_class(engine: Engine) -> type:
+    """The customer population implementation for an engine (same rules, same interface)."""
+    if engine is Engine.AGENTS:
+        from .agents import CustomerAgents
+
+        return CustomerAgents
+    return Customers
 
 
 class LoyaltyMarket(mesa.Model):
@@ -29,9 +38,10 @@ class LoyaltyMarket(mesa.Model):
         self.network = build_network(settings.network, settings.customers.n, self.streams.network)
         self.firm_agents = [Firm(self, name, spec, i) for i, (name, spec) in enumerate(settings.firms.items())]
         self.names = [f.name for f in self.firm_agents]
+        self.shocks: list[Shock] = list(settings.market.shocks)
         weights = np.array([f.spec.initial_share if f.entered else 0.0 for f in self.firm_agents])
         offer = self.offer(0)
-        self.customers = Customers(
+        self.customers = population_class(settings.engine)(
             settings.customers, settings.market, len(self.firm_agents), weights, offer.service, self.streams
         )
         self.customers.classify(offer)
@@ -46,7 +56,7 @@ class LoyaltyMarket(mesa.Model):
         """This week's offers of all firms, after shocks; index F is "no firm"."""
         m = self.settings.market
         firms = self.firm_agents
-        cond = conditions_at(m.shocks, week, self.names, m.reach)
+        cond = conditions_at(self.shocks, week, self.names, m.reach)
         lev = policies.lever_table([f.levers for f in firms])
 
         def pad(a, fill=0.0):
@@ -72,6 +82,12 @@ class LoyaltyMarket(mesa.Model):
             price_sensitivity=cond.price_sensitivity,
             reach=cond.reach,
         )
+
+    def trigger(self, shock: Shock) -> None:
+        """Add a shock during a run (a classroom moment: an outage, a price cut, a recession)."""
+        if shock.firm is not None and shock.firm not in self.names:
+            raise ValueError(f"unknown firm {shock.firm!r}; firms: {', '.join(self.names)}")
+        self.shocks.append(shock)
 
     def step(self) -> None:
         week = self.week

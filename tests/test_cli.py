@@ -1,14 +1,23 @@
 """The command end to end, and the atomicity of results folders."""
 
 import pandas as pd
-from omegaconf import OmegaConf
 import pytest
 from conftest import cli, settings
+from omegaconf import OmegaConf
 
 from sim import results
 from sim.run import run_and_write
 
-REQUIRED = ["firm", "policy", "final_share", "cumulative_revenue", "cumulative_profit", "npv", "advocacy", "devoted_share"]
+REQUIRED = [
+    "firm",
+    "policy",
+    "final_share",
+    "cumulative_revenue",
+    "cumulative_profit",
+    "npv",
+    "advocacy",
+    "devoted_share",
+]
 
 
 def test_cli_end_to_end(results_dir):

@@ -70,10 +70,20 @@ def test_policy_change_lever_validated():
         settings("firms.giving.changes=[{week: 5, ramp: 0, levers: {upsell: 3}}]")
 
 
-def test_bad_config_on_cli_exits_nonzero_writes_nothing(results_dir: Path):
-    proc = cli("customers.n=-5", f"results_dir={results_dir}")
-    assert proc.returncode != 0
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("customers.n=-5", "customers.n = -5: input should be greater than or equal to 10; allowed: 10 ≤ value"),
+        ("customers.nn=5", "unknown key 'customers.nn'"),
+        ("+customers.nn=5", "unknown key 'customers.nn'"),
+        ("experiment=nope", "experiment=nope: no such option (allowed: "),
+        ("market.reach=1.5", "market.reach = 1.5"),
+    ],
+)
+def test_bad_config_on_cli_exits_nonzero_writes_nothing(results_dir: Path, override, expected):
+    proc = cli(override, f"results_dir={results_dir}")
+    assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "customers.n" in lines[0] and "allowed" in lines[0]
-    assert "Traceback" not in proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("config error: ") and expected in lines[0]
     assert not results_dir.exists()

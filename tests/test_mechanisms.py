@@ -33,7 +33,13 @@ def test_switching_cost_lowers_churn():
 
 def _one_week_population(**state):
     """Two customers of firm 0 with controlled state, facing a bad incident for sure."""
-    s = settings("customers.n=10", "network=none", "customers.incident_rate=1.0", "customers.experience_noise=0.0", "customers.voice=0.0")
+    s = settings(
+        "customers.n=10",
+        "network=none",
+        "customers.incident_rate=1.0",
+        "customers.experience_noise=0.0",
+        "customers.voice=0.0",
+    )
     m = sim.LoyaltyMarket(s)
     c = m.customers
     c.firm[:] = 0
@@ -136,8 +142,14 @@ def test_outage_raises_incidents_and_defections():
 
 def test_recession_and_price_cut_move_customers_to_the_cheaper_firm():
     base = totals(run(steps=78), "taking")
-    cut = totals(run("market.shocks=[{kind: price_cut, week: 1, duration: 0, size: 0.3, firm: taking},"
-                     "{kind: recession, week: 1, duration: 0, size: 1.0}]", steps=78), "taking")
+    cut = totals(
+        run(
+            "market.shocks=[{kind: price_cut, week: 1, duration: 0, size: 0.3, firm: taking},"
+            "{kind: recession, week: 1, duration: 0, size: 1.0}]",
+            steps=78,
+        ),
+        "taking",
+    )
     assert cut.price.iloc[-1] == pytest.approx(7.0)
     assert cut.customers.iloc[-1] > base.customers.iloc[-1]
 
