@@ -37,6 +37,14 @@ class Ladder(IntEnum):
     DEFECTED = 5  # left a firm unhappy and still holds a grudge against it
 
 
+class Complaint(IntEnum):
+    """What became of a customer's complaint this week."""
+
+    NONE = 0  # no complaint voiced
+    HANDLED = 1  # voiced and acted on by the firm
+    IGNORED = 2  # voiced and ignored
+
+
 class Channel(IntEnum):
     """How a new customer was acquired."""
 
@@ -126,6 +134,10 @@ class Customers:
         self.state = np.full(n, Ladder.PROSPECT, np.int8)
         self.value_margin = np.zeros(n, f32)
         self.feeling = np.zeros(n, f32)  # this week's felt experience (0 without incident)
+        # Observations of this week, kept for analysis: who spoke, what became of complaints.
+        self.spoke = np.zeros(n, bool)
+        self.spoke_feeling = np.zeros(n, f32)  # remembered experience of each customer when the talking was done
+        self.complaint = np.zeros(n, np.int8)
         self.joined_week = np.where(buys, -self.tenure, -1).astype(np.int32)
         self.week = 0
         self.referred = np.full(n, n_firms, np.int16)  # firm last recommended to me this week
@@ -262,6 +274,9 @@ class Customers:
         np.clip(self.bond, 0, 1, out=self.bond)
         self.feeling[:] = 0
         self.feeling[idx] = v
+        self.complaint[:] = Complaint.NONE
+        self.complaint[idx[handled]] = Complaint.HANDLED
+        self.complaint[idx[voiced & ~handled]] = Complaint.IGNORED
         tally.add("incidents", f)
         tally.add("experience_sum", f, x)
         tally.add("free_fixes", f[gift])
@@ -378,6 +393,9 @@ class Customers:
         sign = np.where(event, np.sign(self.feeling[speakers]), sign_state).astype(np.int8)
         keep = (sign != 0) & (about < F)
         speakers, about, sign = speakers[keep], about[keep], sign[keep]
+        self.spoke[:] = False
+        self.spoke[speakers] = True
+        self.spoke_feeling[:] = self.remembered
         tally.add("wom_positive", about[sign > 0])
         tally.add("wom_negative", about[sign < 0])
         # Deliver: one tie each, plus a broadcast with probability ``reach``.

@@ -1,0 +1,224 @@
+"""``python -m sim.sensitivity``: Morris screening of what drives the giving firm's share and NPV.
+
+Builds a Morris design (SALib) over chosen parameters, writes it as a design CSV (columns are
+dotted config keys), runs it as a sweep (``python -m sim -m ... design=<csv> design_row=range(0,N)``,
+any Hydra launcher: basic, joblib, SLURM, Ray), reads the runs' summaries and writes, under
+``<results_dir>/sensitivity/<name>/``: ``design.csv``, ``outputs.csv``, ``indices.csv`` (mu*, its
+confidence interval, sigma per parameter and output) and ``morris.png`` (mu* bars with sigma).
+
+Parameters and ranges: ``--param customers.bond_weight=1:5`` (repeatable), or ``--params file.yaml``
+holding ``{dotted.key: [low, high]}``; the defaults are ``DEFAULT_PARAMETERS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .config import ConfigError, compose
+
+DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
+    "customers.bond_weight": (1.0, 5.0),
+    "customers.gratitude": (0.05, 0.3),
+    "customers.price_sensitivity": (1.0, 3.0),
+    "customers.review_rate": (0.002, 0.02),
+    "customers.talk_devoted": (0.05, 0.3),
+    "market.switching_cost": (0.5, 4.0),
+    "market.negativity": (1.0, 4.0),
+    "market.reach": (0.0, 0.3),
+}
+OUTPUTS = ("giving_long_run_share", "giving_npv", "npv_difference")
+
+
+def parse_params(items: list[str], path: str | None) -> dict[str, tuple[float, float]]:
+    """Parameters and ranges from ``key=low:high`` items or a YAML file; checked against the config."""
+    params: dict[str, tuple[float, float]] = {}
+    if path:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        for key, bounds in raw.items():
+            if not (isinstance(bounds, list) and len(bounds) == 2):
+                raise ConfigError(f"config error: {path}: {key}: expected [low, high]")
+            params[str(key)] = (float(bounds[0]), float(bounds[1]))
+    for item in items:
+        key, _, rng = item.partition("=")
+        lo, _, hi = rng.partition(":")
+        try:
+            params[key] = (float(lo), float(hi))
+        except ValueError:
+            raise ConfigError(
+                f"config error: --param {item!r}: expected key=low:high, e.g. market.reach=0:0.3"
+            ) from None
+    params = params or dict(DEFAULT_PARAMETERS)
+    for key, (lo, hi) in params.items():
+        if not lo < hi:
+            raise ConfigError(f"config error: --param {key}: low ({lo}) must be below high ({hi})")
+    return params
+
+
+def build_design(params: dict[str, tuple[float, float]], trajectories: int, levels: int, seed: int):
+    """The SALib problem and Morris sample; integer-valued keys are rounded."""
+    from omegaconf import OmegaConf
+    from SALib.sample import morris as morris_sample
+
+    problem = {"num_vars": len(params), "names": list(params), "bounds": [list(b) for b in params.values()]}
+    x = morris_sample.sample(problem, N=trajectories, num_levels=levels, seed=seed)
+    base = compose([])
+    design = pd.DataFrame(x, columns=list(params))
+    for key in params:
+        default = OmegaConf.select(base, key, default="__absent__")
+        if default == "__absent__":
+            raise ConfigError(f"config error: --param {key}: unknown key")
+        if isinstance(default, int) and not isinstance(default, bool):
+            design[key] = design[key].round().astype(int)
+    return problem, x, design
+
+
+def sweep_command(
+    design_csv: Path, rows: int, name: str, results_dir: Path, launcher: str, jobs: int, fixed: list[str]
+):
+    """The multirun that runs every design row."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim",
+        "-m",
+        f"design={design_csv}",
+        f"design_row=range(0,{rows})",
+        f"sweep={name}",
+        f"results_dir={results_dir}",
+        "progress=false",
+        f"hydra/launcher={launcher}",
+        *fixed,
+    ]
+    if launcher == "joblib":
+        cmd.append(f"hydra.launcher.n_jobs={jobs}")
+    return cmd
+
+
+def outputs(table: pd.DataFrame, giving: str, taking: str) -> pd.DataFrame:
+    """Per design row: the giving firm's long-run share and NPV, and giving minus taking NPV."""
+    wide = table.pivot_table(index="design_row", columns="firm", values=["long_run_share", "npv"])
+    return pd.DataFrame(
+        {
+            "giving_long_run_share": wide["long_run_share"][giving],
+            "giving_npv": wide["npv"][giving],
+            "npv_difference": wide["npv"][giving] - wide["npv"][taking],
+        }
+    ).sort_index()
+
+
+def indices(problem: dict, x: np.ndarray, y: pd.DataFrame, levels: int) -> pd.DataFrame:
+    """Morris mu*, its 95% confidence interval and sigma, per parameter and output."""
+    from SALib.analyze import morris as morris_analyze
+
+    frames = []
+    for out in OUTPUTS:
+        res = morris_analyze.analyze(problem, x, y[out].to_numpy(), num_levels=levels, seed=0)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "output": out,
+                    "parameter": problem["names"],
+                    "mu_star": res["mu_star"],
+                    "mu_star_conf": res["mu_star_conf"],
+                    "mu": res["mu"],
+                    "sigma": res["sigma"],
+                }
+            )
+        )
+    df = pd.concat(frames, ignore_index=True)
+    df["rank"] = df.groupby("output").mu_star.rank(ascending=False).astype(int)
+    return df.sort_values(["output", "rank"])
+
+
+def plot(ind: pd.DataFrame, path: Path, command: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(OUTPUTS), figsize=(5 * len(OUTPUTS), 0.45 * ind.parameter.nunique() + 1.8))
+    for ax, out in zip(axes, OUTPUTS, strict=True):
+        d = ind[ind.output == out].sort_values("mu_star")
+        y = np.arange(len(d))
+        ax.barh(y - 0.2, d.mu_star, height=0.4, xerr=d.mu_star_conf, label="mu*", color="tab:blue")
+        ax.barh(y + 0.2, d.sigma, height=0.4, label="sigma", color="tab:orange")
+        ax.set_yticks(y, d.parameter, fontsize=8)
+        ax.set_title(out)
+        ax.grid(axis="x", alpha=0.3)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+    axes[0].legend(fontsize=8)
+    fig.suptitle(command, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m sim.sensitivity", description=__doc__.splitlines()[0])
+    ap.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH", help="a parameter and its range")
+    ap.add_argument("--params", metavar="YAML", help="a YAML file {dotted.key: [low, high]}")
+    ap.add_argument("--trajectories", type=int, default=4, help="Morris trajectories r (runs: r x (k + 1))")
+    ap.add_argument("--levels", type=int, default=4, help="Morris grid levels")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the design and of every run (common random numbers)")
+    ap.add_argument("--n", type=int, default=2000, help="customers per run")
+    ap.add_argument("--steps", type=int, default=260, help="weeks per run")
+    ap.add_argument("--experiment", default="giving_vs_taking")
+    ap.add_argument("--giving", default="giving", help="firm whose share and NPV are explained")
+    ap.add_argument("--taking", default="taking", help="firm it is compared with")
+    ap.add_argument("--launcher", default="basic", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel jobs (joblib)")
+    ap.add_argument("--name", default="morris", help="name of the analysis folder and sweep")
+    ap.add_argument("--results-dir", default="results")
+    ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
+    a = ap.parse_args(argv)
+    try:
+        params = parse_params(a.param, a.params)
+        problem, x, design = build_design(params, a.trajectories, a.levels, a.seed)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        sys.exit(2)
+
+    out = Path(a.results_dir) / "sensitivity" / a.name
+    out.mkdir(parents=True, exist_ok=True)
+    design_csv = (out / "design.csv").resolve()
+    design.to_csv(design_csv, index=False)
+    fixed = [f"experiment={a.experiment}", f"seed={a.seed}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
+    results_dir = Path(a.results_dir).resolve()
+    cmd = sweep_command(design_csv, len(design), f"sensitivity-{a.name}", results_dir, a.launcher, a.jobs, fixed)
+    print(f"design: {design_csv} ({len(design)} runs, {problem['num_vars']} parameters)")
+    print("sweep:", " ".join(cmd[1:]), flush=True)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        print(f"sweep failed (exit {done.returncode}); rerun the same command to resume", file=sys.stderr)
+        sys.exit(done.returncode)
+
+    from .aggregate import collect
+
+    table = collect(results_dir / a.experiment / f"sensitivity-{a.name}")
+    y = outputs(table, a.giving, a.taking)
+    if len(y) != len(design) or y.isna().any().any():
+        print(f"only {len(y)} of {len(design)} runs complete; rerun the same command to finish", file=sys.stderr)
+        sys.exit(1)
+    y.to_csv(out / "outputs.csv")
+    ind = indices(problem, x, y, a.levels)
+    ind.to_csv(out / "indices.csv", index=False)
+    command = "python -m sim.sensitivity " + " ".join(argv if argv is not None else sys.argv[1:])
+    plot(ind, out / "morris.png", command)
+    for o in OUTPUTS:
+        d = ind[ind.output == o]
+        print(
+            f"\n{o}:\n"
+            + d[["parameter", "mu_star", "mu_star_conf", "sigma"]].to_string(index=False, float_format="{:.4g}".format)
+        )
+    print(f"\nwritten: {out}/indices.csv, {out}/morris.png")
+
+
+if __name__ == "__main__":
+    main()
