@@ -27,6 +27,10 @@ NonNegative = Annotated[float, Field(ge=0.0)]
 Week = Annotated[int, Field(ge=0, le=100_000)]
 
 
+# Top-level keys that say how a run is launched (Hydra, design rows, sweep folder), not what runs.
+RUN_KEYS = ("hydra", "design", "design_row", "sweep")
+
+
 class ConfigError(ValueError):
     """A configuration value is unknown, missing, mistyped or out of range."""
 
@@ -344,7 +348,7 @@ def _check_cross(s: Settings) -> None:
 
 def validate(raw: dict) -> Settings:
     """Turn a plain mapping (a resolved Hydra config) into ``Settings``."""
-    raw = {k: v for k, v in raw.items() if k != "hydra"}
+    raw = {k: v for k, v in raw.items() if k not in RUN_KEYS}
     if not raw.get("firms"):
         raise ConfigError("config error: firms: at least one firm is required (allowed: 1 to 50 firms)")
     try:
@@ -374,5 +378,7 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "con
 
 
 def load(overrides: list[str] | tuple[str, ...] = ()) -> Settings:
-    """Compose ``conf/`` with Hydra overrides and validate into ``Settings``."""
-    return validate(to_plain(compose(overrides)))
+    """Compose ``conf/`` with Hydra overrides, apply a design row if set, and validate into ``Settings``."""
+    from .sweep import apply_design  # sweep builds on this module
+
+    return validate(to_plain(apply_design(compose(overrides))[0]))

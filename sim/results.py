@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 COMPLETE = "summary.csv"  # present only in folders that were renamed into place whole
+PARAMS = "params.json"  # a sweep run's parameters: its overrides and design row
 
 
 def run_folder(results_dir: str | Path, experiment: str, when: datetime | None = None) -> Path:
@@ -24,16 +26,37 @@ def run_folder(results_dir: str | Path, experiment: str, when: datetime | None =
     return Path(results_dir) / experiment / stamp
 
 
+def sweep_run_folder(results_dir: str | Path, experiment: str, sweep: str, key: str) -> Path:
+    """``<results_dir>/<experiment>/<sweep>/<run key>/`` for one run of a multirun."""
+    return Path(results_dir) / experiment / sweep / key
+
+
 def is_complete(folder: Path) -> bool:
     return (folder / COMPLETE).is_file()
 
 
+def is_temporary(folder: Path) -> bool:
+    """Hidden folders are work in progress (``.<name>.tmp-<pid>``) or Hydra's own job folders."""
+    return folder.name.startswith(".")
+
+
+def clear_stale(dest: Path) -> None:
+    """Remove temporary folders left for ``dest`` by a killed process, so the run is redone whole.
+
+    Only for run keys that one job owns (sweeps): a single run's dated folder may be shared.
+    """
+    for tmp in dest.parent.glob(f".{dest.name}.tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @contextmanager
-def atomic_folder(dest: Path):
+def atomic_folder(dest: Path, keep_existing: bool = False):
     """Yield a temporary sibling folder; rename it to ``dest`` only if the block succeeds.
 
     A crash or Ctrl-C removes the temporary folder, so no folder under a final
-    name is ever incomplete. If ``dest`` exists, a suffix keeps both.
+    name is ever incomplete. If ``dest`` exists, a suffix keeps both; with
+    ``keep_existing`` (a sweep's run, which is deterministic) the existing folder wins
+    and the new copy is dropped, so a run is never counted twice.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
@@ -41,6 +64,9 @@ def atomic_folder(dest: Path):
     tmp.mkdir()
     try:
         yield tmp
+        if keep_existing and is_complete(dest):
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
         final = dest
         k = 1
         while final.exists():
@@ -95,17 +121,28 @@ PLOTS: dict[str, Callable[[pd.DataFrame, Path], None]] = {
 
 
 def write_run(
-    dest: Path, config_yaml: str, timeseries: pd.DataFrame, summary: pd.DataFrame, plots: bool = True
+    dest: Path,
+    config_yaml: str,
+    timeseries: pd.DataFrame,
+    summary: pd.DataFrame,
+    plots: bool = True,
+    params: dict | None = None,
+    keep_existing: bool = False,
 ) -> Path:
-    """Write a complete results folder atomically; return its final path."""
-    with atomic_folder(dest) as tmp:
+    """Write a complete results folder atomically; return its final path.
+
+    ``params`` (a sweep's parameters of this run) go to ``params.json`` for the aggregate table.
+    """
+    with atomic_folder(dest, keep_existing=keep_existing) as tmp:
         (tmp / "config.yaml").write_text(config_yaml)
+        if params is not None:
+            (tmp / PARAMS).write_text(json.dumps(params, indent=1, sort_keys=True))
         timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
         if plots:
             for name, draw in PLOTS.items():
                 draw(timeseries, tmp / name)
         summary.to_csv(tmp / COMPLETE, index=False)
-    return _resolved(dest)
+    return dest if keep_existing else _resolved(dest)
 
 
 def _resolved(dest: Path) -> Path:

@@ -42,11 +42,18 @@ def format_summary(summary: pd.DataFrame) -> str:
     return s.to_string(index=False)
 
 
-def run_and_write(settings: Settings, config_yaml: str, dest: Path | None = None) -> Path:
+def run_and_write(
+    settings: Settings,
+    config_yaml: str,
+    dest: Path | None = None,
+    params: dict | None = None,
+    plots: bool = True,
+    keep_existing: bool = False,
+) -> Path:
     """Simulate, print the summary, write the results folder atomically."""
     ts, summary = simulate(settings)
     dest = dest or run_folder(settings.results_dir, settings.experiment)
-    final = write_run(dest, config_yaml, ts, summary)
+    final = write_run(dest, config_yaml, ts, summary, plots=plots, params=params, keep_existing=keep_existing)
     print(format_summary(summary))
     print(f"results: {final}")
     return final

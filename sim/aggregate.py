@@ -1,0 +1,330 @@
+"""``python -m sim.aggregate results/<experiment>/<sweep>``: one tidy table and a comparison report.
+
+Reads every complete run of a sweep (folders with summary.csv; hidden temporary folders are
+ignored) into ``runs.parquet`` (one row per run per firm: the run's parameters, then every
+summary metric) and writes, atomically, ``<sweep>/report/``: ``report.md`` with means and 95%
+confidence intervals, trajectory plots with bands, the profit-lead week distribution and,
+with ``--map A B``, a heat map of where giving beats taking in NPV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from .results import COMPLETE, PARAMS, atomic_folder, is_complete, is_temporary  # noqa: E402
+
+METRICS = {"long_run_share": "long-run share", "npv": "NPV", "advocacy": "advocacy"}
+TRAJECTORIES = {"share": "market share", "cumulative_profit": "cumulative profit", "advocacy": "advocacy"}
+REPLICATION = {"seed", "design_row", "design"}  # vary between replications, not conditions
+REPORT = "report"
+
+
+def completed_runs(sweep_dir: Path) -> list[Path]:
+    return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and not is_temporary(p) and is_complete(p))
+
+
+def _params(run: Path) -> tuple[dict, dict]:
+    """A run's parameters (its seed, overrides and design row, from ``params.json``); and the design row."""
+    raw = json.loads((run / PARAMS).read_text()) if (run / PARAMS).is_file() else {}
+    seed = OmegaConf.load(run / "config.yaml").get("seed") if (run / "config.yaml").is_file() else None
+    row = raw.get("design", {})
+    return {"seed": seed, **raw.get("overrides", {}), **row}, row
+
+
+def _tidy(column: pd.Series) -> pd.Series:
+    """One type per column, so the table writes to parquet: numbers if all are, else text."""
+    numeric = pd.to_numeric(column, errors="coerce")
+    if numeric.notna().sum() == column.notna().sum():
+        return numeric
+    return column.map(lambda v: None if v is None else str(v)).astype("string")
+
+
+def collect(sweep_dir: Path) -> pd.DataFrame:
+    """The tidy table: one row per completed run per firm."""
+    frames, keys, metrics, design = [], {}, {}, {}
+    for run in completed_runs(sweep_dir):
+        summary = pd.read_csv(run / COMPLETE)
+        params, row = _params(run)
+        keys |= dict.fromkeys(params)
+        design |= dict.fromkeys(row)
+        metrics |= dict.fromkeys(summary.columns)
+        head = pd.DataFrame({"run": run.name, **{k: [v] * len(summary) for k, v in params.items()}})
+        frames.append(pd.concat([head, summary], axis=1))
+    if not frames:
+        raise SystemExit(f"aggregate error: no completed runs in {sweep_dir}")
+    table = pd.concat(frames, ignore_index=True)[["run", *keys, *metrics]]
+    for col in table.columns:
+        if table[col].dtype == object:
+            table[col] = _tidy(table[col])
+    table.attrs["design"] = list(design)
+    return table
+
+
+def parameters(table: pd.DataFrame) -> list[str]:
+    """Parameter columns: everything before the summary's first column."""
+    return list(table.columns[1 : table.columns.get_loc("firm")])
+
+
+def conditions(table: pd.DataFrame) -> list[str]:
+    """Parameters that vary across the sweep and are not replications (seed, design rows and their columns)."""
+    skip = {*REPLICATION, *table.attrs.get("design", [])}
+    return [p for p in parameters(table) if p not in skip and table[p].nunique(dropna=False) > 1]
+
+
+def mean_ci(values: pd.Series) -> pd.Series:
+    """Mean and 95% confidence interval (Student t) of replications."""
+    v = values.dropna().astype(float)
+    n = len(v)
+    half = stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+    return pd.Series({"n": n, "mean": v.mean(), "ci_low": v.mean() - half, "ci_high": v.mean() + half})
+
+
+def comparison(table: pd.DataFrame) -> pd.DataFrame:
+    """Per condition, firm and policy: mean and 95% CI of long-run share, NPV and advocacy."""
+    keys = [*conditions(table), "firm", "policy"]
+    parts = []
+    for metric in METRICS:
+        m = table.groupby(keys, sort=True, dropna=False)[metric].apply(mean_ci).unstack()
+        parts.append(m.assign(metric=metric).reset_index())
+    return pd.concat(parts, ignore_index=True)
+
+
+def lead_weeks(table: pd.DataFrame) -> pd.DataFrame:
+    """Per firm: share of runs in which its cumulative profit ends ahead, and when it took the lead."""
+    keys = [*conditions(table), "firm", "policy"]
+    g = table.groupby(keys, sort=True, dropna=False).profit_lead_week
+    return pd.DataFrame(
+        {
+            "runs": g.size(),
+            "leads_at_end": g.apply(lambda w: w.notna().mean()),
+            "median_week": g.median(),
+            "q10_week": g.quantile(0.1),
+            "q90_week": g.quantile(0.9),
+        }
+    ).reset_index()
+
+
+def policy_map(table: pd.DataFrame, x: str, y: str, metric: str = "npv", better: str = "giving", worse: str = "taking"):
+    """Per cell (x, y): mean and 95% CI of ``better``'s metric minus ``worse``'s, paired by seed.
+
+    Works for a duopoly (both policies in every run) and for paired single-firm runs (the
+    policy preset swept, e.g. ``policy@firms.incumbent=giving,taking``): rows of the same
+    cell and seed are averaged per policy, then differenced.
+    """
+    for key in (x, y):
+        if key not in table.columns:
+            raise SystemExit(
+                f"aggregate error: --map {key}: not a parameter of this sweep ({', '.join(parameters(table))})"
+            )
+    wide = table.pivot_table(index=[x, y, "seed"], columns="policy", values=metric, aggfunc="mean")
+    missing = [p for p in (better, worse) if p not in wide.columns]
+    if missing:
+        raise SystemExit(
+            f"aggregate error: --map needs runs of policy {', '.join(missing)} (found: {', '.join(wide.columns)})"
+        )
+    diff = (wide[better] - wide[worse]).rename("difference").dropna()
+    cells = diff.groupby(level=[x, y]).apply(mean_ci).unstack()
+    ratio = wide[better].groupby(level=[x, y]).mean() / wide[worse].groupby(level=[x, y]).mean()
+    return cells.assign(ratio=ratio).reset_index()
+
+
+def _band_plot(ts: pd.DataFrame, column: str, label: str, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for name, g in ts.groupby("line", sort=True):
+        s = g.groupby("week")[column].agg(["mean", "std", "count"])
+        half = stats.t.ppf(0.975, np.maximum(s["count"] - 1, 1)) * s["std"].fillna(0) / np.sqrt(s["count"])
+        ax.plot(s.index, s["mean"], label=name)
+        ax.fill_between(s.index, s["mean"] - half, s["mean"] + half, alpha=0.25)
+    ax.set_xlabel("week")
+    ax.set_ylabel(label)
+    ax.set_title(f"{label}: mean of {ts.run.nunique()} runs, 95% band")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def trajectories(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
+    """Every run's timeseries (share, cumulative profit, advocacy) with a line label per firm and condition."""
+    conds = conditions(table)
+    labels = table.drop_duplicates("run").set_index("run")[conds]
+    frames = []
+    for run in table.run.unique():
+        ts = pd.read_parquet(sweep_dir / run / "timeseries.parquet", columns=["week", "firm", "policy", *TRAJECTORIES])
+        cond = ", ".join(f"{c}={labels.at[run, c]}" for c in conds) if len(conds) and labels.shape[0] <= 400 else ""
+        ts["run"] = run
+        ts["line"] = ts.firm.astype(str) + " (" + ts.policy.astype(str) + ")" + (f" {cond}" if cond else "")
+        frames.append(ts)
+    out = pd.concat(frames, ignore_index=True)
+    if out.line.nunique() > 8:  # too many conditions to draw apart: pool them per firm
+        out["line"] = out.firm.astype(str) + " (" + out.policy.astype(str) + ")"
+    return out
+
+
+def _lead_plot(table: pd.DataFrame, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for (firm, policy), g in table.groupby(["firm", "policy"], sort=True):
+        weeks = g.profit_lead_week.dropna()
+        if len(weeks):
+            ax.hist(weeks, bins=20, alpha=0.6, label=f"{firm} ({policy}): {len(weeks)} of {len(g)} runs")
+    ax.set_xlabel("week from which cumulative profit stays ahead (profit_lead_week)")
+    ax.set_ylabel("runs")
+    ax.set_title("Overtaking week")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _map_plot(cells: pd.DataFrame, x: str, y: str, metric: str, path: Path) -> None:
+    grid = cells.pivot(index=y, columns=x, values="mean").sort_index(ascending=False)
+    low = cells.pivot(index=y, columns=x, values="ci_low").reindex_like(grid)
+    high = cells.pivot(index=y, columns=x, values="ci_high").reindex_like(grid)
+    span = float(np.nanmax(np.abs(grid.to_numpy()))) or 1.0
+    fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 3, 0.9 * grid.shape[0] + 2), dpi=110)
+    im = ax.imshow(grid.to_numpy(), cmap="RdBu", norm=TwoSlopeNorm(0.0, -span, span), aspect="auto")
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            v = grid.iat[i, j]
+            sure = (low.iat[i, j] > 0) or (high.iat[i, j] < 0)
+            ink = "white" if abs(v) > 0.6 * span else "black"  # readable on dark cells
+            ax.text(j, i, f"{v / 1e3:+,.0f}k{'*' if sure else ''}", ha="center", va="center", fontsize=8, color=ink)
+    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" if isinstance(v, float) else v for v in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" if isinstance(v, float) else v for v in grid.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"giving minus taking {metric} (blue: giving wins; * 95% CI excludes 0)", fontsize=9)
+    fig.colorbar(im, ax=ax, label=f"{metric} difference")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def sweep_command(sweep_dir: Path) -> str | None:
+    """The command that ran the sweep, from Hydra's record in the hidden job folder."""
+    record = sweep_dir.parent.parent / ".hydra" / sweep_dir.parent.name / sweep_dir.name / "multirun.yaml"
+    if not record.is_file():
+        return None
+    overrides = OmegaConf.load(record).hydra.overrides
+    launcher = [o for o in overrides.hydra if o.startswith("hydra/launcher=")]
+    task = [o for o in overrides.task if not o.startswith("sweep=")]
+    return "python -m sim -m " + " ".join(shlex.quote(o) for o in [*task, *launcher])
+
+
+def _num(v) -> str:
+    if isinstance(v, float | np.floating):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    return str(v)
+
+
+def _md(df: pd.DataFrame) -> str:
+    """A plain Markdown table (no extra dependency)."""
+    cols = list(df.columns)
+    fmt = [[_num(v) for v in row] for row in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in fmt)])
+
+
+def report(sweep_dir: Path, table: pd.DataFrame, out: Path, map_axes: list[str] | None, metric: str) -> None:
+    """Write the tidy table, plots and report.md into ``out`` (a temporary folder)."""
+    table.to_parquet(out / "runs.parquet", index=False)
+    comp = comparison(table)
+    leads = lead_weeks(table)
+    ts = trajectories(sweep_dir, table)
+    for column, label in TRAJECTORIES.items():
+        _band_plot(ts, column, label, out / f"{column}.png")
+    _lead_plot(table, out / "lead_week.png")
+    command = sweep_command(sweep_dir)
+    agg = "python -m sim.aggregate " + " ".join(
+        shlex.quote(a) for a in [str(sweep_dir), *(["--map", *map_axes] if map_axes else [])]
+    )
+    lines = [
+        f"# Sweep report: {sweep_dir.parent.name} / {sweep_dir.name}",
+        "",
+        f"{table.run.nunique()} completed runs, {table.firm.nunique()} firms. Reproduce:",
+        "",
+        "```bash",
+        *([command] if command else []),
+        agg,
+        "```",
+        "",
+        f"Parameters: {', '.join(parameters(table))}. Conditions (varying, not replications): "
+        f"{', '.join(conditions(table)) or 'none'}. Tidy table: `runs.parquet` (one row per run per firm).",
+        "",
+    ]
+    for metric_name, label in METRICS.items():
+        part = comp[comp.metric == metric_name].drop(columns="metric")
+        lines += [f"## {label}: mean and 95% confidence interval", "", _md(part), ""]
+    lines += ["## Overtaking week (profit_lead_week)", "", _md(leads), "", "![](lead_week.png)", ""]
+    lines += ["## Trajectories (mean, 95% band)", "", *(f"![]({c}.png)" for c in TRAJECTORIES), ""]
+    if map_axes:
+        x, y = map_axes
+        cells = policy_map(table, x, y, metric)
+        cells.to_csv(out / "policy_map.csv", index=False)
+        _map_plot(cells, x, y, metric, out / "policy_map.png")
+        wins = (cells.ci_low > 0).sum()
+        loses = (cells.ci_high < 0).sum()
+        lines += [
+            f"## Policy map: giving minus taking {metric} over {x} x {y}",
+            "",
+            f"Giving ahead with 95% confidence in {wins} of {len(cells)} cells, taking ahead in {loses}.",
+            "Differences are paired by seed (same network and incidents for both policies).",
+            "",
+            _md(cells),
+            "",
+            "![](policy_map.png)",
+            "",
+        ]
+    (out / "report.md").write_text("\n".join(lines))
+
+
+def write_report(sweep_dir: Path, map_axes: list[str] | None = None, metric: str = "npv") -> Path:
+    """Aggregate a sweep into ``<sweep>/report/``, replacing an older report only when the new one is whole."""
+    table = collect(sweep_dir)
+    dest = sweep_dir / REPORT
+    staged = sweep_dir / f".{REPORT}.new"
+    shutil.rmtree(staged, ignore_errors=True)
+    with atomic_folder(staged) as tmp:
+        report(sweep_dir, table, tmp, map_axes, metric)
+    old = sweep_dir / f".{REPORT}.old-{os.getpid()}"
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(staged, dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sim.aggregate", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep", type=Path, help="a sweep folder: results/<experiment>/<sweep>")
+    parser.add_argument("--map", nargs=2, metavar=("X", "Y"), help="two swept keys for a policy heat map")
+    parser.add_argument("--metric", default="npv", help="summary metric for the map (default npv)")
+    args = parser.parse_args(argv)
+    if not args.sweep.is_dir():
+        sys.exit(f"aggregate error: {args.sweep}: no such folder")
+    dest = write_report(args.sweep, args.map, args.metric)
+    table = pd.read_parquet(dest / "runs.parquet")
+    print(f"{table.run.nunique()} runs, {len(table)} rows -> {dest / 'runs.parquet'}")
+    print(f"report: {dest / 'report.md'}")
+
+
+if __name__ == "__main__":
+    main()
