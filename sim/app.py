@@ -1,0 +1,229 @@
+"""Classroom dashboard: devotion vs loyalty, live in the browser.
+
+    solara run sim/app.py --host localhost
+
+Sliders and selectors set a giving-vs-taking duopoly (press Reset to rebuild the
+market with them); Step and Play run it week by week; the buttons under
+"Classroom moments" trigger an outage, a rival's price cut or a recession mid-run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import solara
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from mesa.visualization import Slider, SolaraViz
+from mesa.visualization.utils import force_update, update_counter
+
+import sim
+from sim.config import Shock, ShockKind
+from sim.customers import Ladder
+from sim.market import LoyaltyMarket
+
+MAX_DRAWN = 1000  # customers drawn in the network view; larger markets show a connected sample
+PRESETS = ["giving", "taking", "fake_love"]
+FIRM_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+COLOUR_NAMES = ["blue", "red", "green", "purple"]
+STATE_ALPHA = {
+    Ladder.CUSTOMER: 0.45,
+    Ladder.LOYAL: 0.7,
+    Ladder.DEVOTED: 1.0,
+    Ladder.DETRACTOR: 1.0,
+}
+
+
+class ClassroomMarket(LoyaltyMarket):
+    """The giving-vs-taking duopoly, built from the dashboard's controls."""
+
+    def __init__(
+        self,
+        first_policy: str = "giving",
+        second_policy: str = "taking",
+        generosity: float = 0.5,
+        upsell: float = 0.6,
+        speed: float = 0.8,
+        switching_cost: float = 1.5,
+        reach: float = 0.05,
+        customers: int = 2000,
+        rng: int | str = 0,
+    ):
+        seed = int(rng) if str(rng).strip().isdigit() else 0
+        settings = sim.load(
+            [
+                f"policy@firms.giving={first_policy}",
+                f"policy@firms.taking={second_policy}",
+                f"firms.giving.generosity={generosity}",
+                f"firms.giving.speed={speed}",
+                f"firms.taking.upsell={upsell}",
+                f"market.switching_cost={switching_cost}",
+                f"market.reach={reach}",
+                f"customers.n={int(customers)}",
+                f"seed={seed}",
+                "progress=false",
+            ]
+        )
+        super().__init__(settings)
+        self.moments: list[str] = []
+        self.drawn = _sample(self, seed)
+        self.layout = _layout(self)
+
+    def trigger_moment(self, kind: ShockKind, firm: str | None, size: float, duration: int, label: str) -> None:
+        """A classroom moment from next week on."""
+        self.trigger(Shock(kind=kind, week=self.steps + 1, duration=duration, size=size, firm=firm))
+        self.moments.append(f"week {self.steps + 1}: {label}")
+
+
+def _sample(model: LoyaltyMarket, seed: int) -> np.ndarray:
+    """Customers to draw: all of a small market, else a connected neighbourhood grown from one customer.
+
+    Uses its own generator, so drawing never shifts the model's random streams.
+    """
+    n, net = model.customers.n, model.network
+    if n <= MAX_DRAWN or not len(net.indices):
+        return np.sort(np.random.default_rng([seed, 7]).choice(n, size=min(n, MAX_DRAWN), replace=False))
+    seen = np.zeros(n, bool)
+    frontier = np.array([int(np.random.default_rng([seed, 7]).integers(n))])
+    seen[frontier] = True
+    while seen.sum() < MAX_DRAWN and len(frontier):
+        nbrs = np.concatenate([net.indices[net.indptr[i] : net.indptr[i + 1]] for i in frontier])
+        frontier = np.unique(nbrs[~seen[nbrs]])[: MAX_DRAWN - int(seen.sum())]
+        seen[frontier] = True
+    return np.flatnonzero(seen)
+
+
+def _layout(model: ClassroomMarket) -> np.ndarray:
+    """Force-directed positions of the drawn customers, computed once per market."""
+    import networkx as nx
+
+    g = model.network.to_networkx(model.drawn)
+    pos = nx.spring_layout(g, seed=1, iterations=25)  # about 2 s for 1,000 customers
+    return np.array([pos[i] for i in model.drawn.tolist()])
+
+
+def NetworkView(model: ClassroomMarket):
+    """Customers coloured by firm, shaded by ladder state; prospects grey, detractors ringed."""
+    update_counter.get()
+    c = model.customers
+    nodes = model.drawn
+    xy = model.layout
+    fig = Figure(figsize=(6.5, 6.5), dpi=90)
+    ax = fig.subplots()
+    index = np.full(c.n, -1)
+    index[nodes] = np.arange(len(nodes))
+    if len(model.network.indices):
+        keep = (index[model.network.source] >= 0) & (index[model.network.indices] >= 0)
+        keep &= model.network.source < model.network.indices
+        a, b = index[model.network.source[keep]], index[model.network.indices[keep]]
+        ax.add_collection(LineCollection(np.stack([xy[a], xy[b]], axis=1), colors="#cccccc", linewidths=0.3))
+    firm, state = c.firm[nodes], c.state[nodes]
+    colours = np.array([[0.75, 0.75, 0.75, 0.6]] * len(nodes))
+    for j in range(c.F):
+        base = np.array(_rgb(FIRM_COLOURS[j % len(FIRM_COLOURS)]))
+        for s, alpha in STATE_ALPHA.items():
+            sel = (firm == j) & (state == s)
+            colours[sel] = [*base, alpha]
+    sizes = np.where(state == Ladder.DEVOTED, 30, 12)
+    ax.scatter(xy[:, 0], xy[:, 1], c=colours, s=sizes, linewidths=0)
+    det = state == Ladder.DETRACTOR
+    ax.scatter(xy[det, 0], xy[det, 1], s=40, facecolors="none", edgecolors="black", linewidths=0.8)
+    ax.set_axis_off()
+    ax.set_title("Customers by firm (colour) and ladder state (shade; big = devoted, ringed = detractor)", fontsize=8)
+    solara.FigureMatplotlib(fig, format="png")
+    shown = f"showing {len(nodes):,} of {c.n:,} customers" if len(nodes) < c.n else f"all {c.n:,} customers shown"
+    legend = ", ".join(f"{name} = {COLOUR_NAMES[j % 4]}" for j, name in enumerate(model.names))
+    solara.Text(f"Network: {shown}. Colours: {legend}; grey = prospect.")
+
+
+def _rgb(hex_colour: str) -> tuple[float, float, float]:
+    h = hex_colour.lstrip("#")
+    return tuple(int(h[i : i + 2], 16) / 255 for i in (0, 2, 4))
+
+
+def Curves(model: ClassroomMarket):
+    """Share, cumulative profit and advocacy per firm, week by week."""
+    update_counter.get()
+    rows = model.ledger.rows
+    fig = Figure(figsize=(6.5, 6.5), dpi=90)
+    axes = fig.subplots(3, 1, sharex=True)
+    for j, name in enumerate(model.names):
+        mine = [r for r in rows if r["firm"] == name]
+        weeks = [r["week"] for r in mine]
+        colour = FIRM_COLOURS[j % len(FIRM_COLOURS)]
+        label = f"{name} ({mine[0]['policy']})" if mine else name
+        axes[0].plot(weeks, [r["share"] for r in mine], color=colour, label=label)
+        axes[1].plot(weeks, [r["cumulative_profit"] / 1e3 for r in mine], color=colour)
+        axes[2].plot(weeks, [r["advocacy"] for r in mine], color=colour)
+    for ax, title in zip(axes, ["market share", "cumulative profit (thousands)", "advocacy"], strict=True):
+        ax.set_ylabel(title, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylim(0, 1)
+    axes[0].legend(fontsize=8)
+    axes[2].set_xlabel("week")
+    fig.tight_layout()
+    solara.FigureMatplotlib(fig, format="png")
+
+
+def LadderPanel(model: ClassroomMarket):
+    """Counts by ladder state per firm, as numbers."""
+    update_counter.get()
+    week = model.steps
+    last = {r["firm"]: r for r in model.ledger.rows if r["week"] == week}
+    header = "| firm | share | customer | loyal | devoted | detractor | defected | advocacy |\n|---|---|---|---|---|---|---|---|\n"
+    lines = []
+    for name in model.names:
+        r = last.get(name)
+        if r is None:
+            continue
+        lines.append(
+            f"| {name} ({r['policy']}) | {r['share']:.1%} | {r['n_customer']} | {r['n_loyal']} | {r['n_devoted']} "
+            f"| {r['n_detractor']} | {r['n_defected']} | {r['advocacy']:+.1f} |"
+        )
+    prospects = int(np.sum(model.customers.firm == model.customers.F))
+    solara.Markdown(f"### Week {week}\n\n{header}" + "\n".join(lines) + f"\n\nProspects: {prospects}")
+
+
+def ClassroomMoments(model: ClassroomMarket):
+    """Buttons that make something happen next week."""
+    update_counter.get()
+    first, second = model.names[0], model.names[1]
+
+    def outage():
+        model.trigger_moment(ShockKind.OUTAGE, first, 0.8, 4, f"{first} suffers a four-week outage")
+        force_update()
+
+    def price_cut():
+        model.trigger_moment(ShockKind.PRICE_CUT, second, 0.3, 0, f"{second} cuts its price by 30%")
+        force_update()
+
+    def recession():
+        model.trigger_moment(ShockKind.RECESSION, None, 1.0, 104, "a two-year recession doubles price sensitivity")
+        force_update()
+
+    with solara.Card("Classroom moments"):
+        with solara.Row():
+            solara.Button(f"Outage at {first}", on_click=outage, color="error")
+            solara.Button(f"{second} cuts price", on_click=price_cut, color="warning")
+            solara.Button("Recession", on_click=recession, color="secondary")
+        solara.Markdown("\n".join(f"- {m}" for m in model.moments) or "_Nothing has happened yet._")
+
+
+model_params = {
+    "rng": {"type": "InputText", "value": "0", "label": "Seed"},
+    "first_policy": {"type": "Select", "value": "giving", "values": PRESETS, "label": "Firm 1 policy"},
+    "second_policy": {"type": "Select", "value": "taking", "values": PRESETS, "label": "Firm 2 policy"},
+    "generosity": Slider("Firm 1 generosity", 0.5, 0.0, 1.0, 0.05),
+    "speed": Slider("Firm 1 speed of response", 0.8, 0.0, 1.0, 0.05),
+    "upsell": Slider("Firm 2 upsell pressure", 0.6, 0.0, 1.0, 0.05),
+    "switching_cost": Slider("Switching cost", 1.5, 0.0, 5.0, 0.25),
+    "reach": Slider("Word-of-mouth reach", 0.05, 0.0, 1.0, 0.05),
+    "customers": Slider("Customers", 2000, 200, 20000, 200),
+}
+
+page = SolaraViz(
+    ClassroomMarket(),
+    components=[(LadderPanel, 0), (ClassroomMoments, 0), (Curves, 0), (NetworkView, 0)],
+    model_params=model_params,
+    name="Loyalty market: devotion vs loyalty",
+    play_interval=150,
+)
