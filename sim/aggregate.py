@@ -112,7 +112,7 @@ def lead_weeks(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "runs": g.size(),
-            "leads_at_end": g.apply(lambda w: w.notna().mean()),
+            "share_leading_at_end": g.apply(lambda w: w.notna().mean()),
             "median_week": g.median(),
             "q10_week": g.quantile(0.1),
             "q90_week": g.quantile(0.9),
