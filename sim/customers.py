@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from .config import Customers as CustomersConfig
 from .config import Market as MarketConfig
@@ -92,8 +93,40 @@ class Tally:
         c = np.bincount(idx, weights=weights, minlength=self.n_firms + 1)[: self.n_firms]
         self.counts[name] = self.counts.get(name, 0) + c
 
+    def count(self, name: str, firm: int | None, weight: float = 1.0) -> None:
+        """Count one event (or add ``weight``) for one firm; ``None`` (no firm) is dropped."""
+        counts = self.counts.setdefault(name, np.zeros(self.n_firms))
+        if firm is not None:
+            counts[firm] += float(weight)
+
     def __getitem__(self, name: str) -> np.ndarray:
         return self.counts.get(name, np.zeros(self.n_firms))
+
+
+def draw_tastes(cfg: CustomersConfig, rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tastes of ``k`` new customers: the tariff that fits them and their price sensitivity."""
+    fit = rng.uniform(cfg.fit_tariff_min, 1.0, k).astype(f32)
+    s = cfg.price_sensitivity_spread
+    sensitivity = (cfg.price_sensitivity * np.exp(s * rng.standard_normal(k) - s * s / 2)).astype(f32)
+    return fit, sensitivity
+
+
+def draw_population(
+    cfg: CustomersConfig, n_firms: int, initial_weights: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """The starting population, shared by both engines: who buys where, since when, how bonded, tastes.
+
+    ``firm`` is ``n_firms`` for a customer who buys nothing yet.
+    """
+    n = cfg.n
+    weights = np.asarray(initial_weights, dtype=float)
+    buys = rng.random(n) < cfg.initial_penetration
+    pick = rng.choice(n_firms, size=n, p=weights / weights.sum())
+    firm = np.where(buys, pick, n_firms).astype(np.int16)
+    tenure = np.where(buys, rng.integers(0, 260, n), 0).astype(np.int32)
+    bond = np.clip(np.where(buys, rng.random(n) * 2 * cfg.initial_bond, 0), 0, 1).astype(f32)
+    fit, sensitivity = draw_tastes(cfg, rng, n)
+    return {"firm": firm, "tenure": tenure, "bond": bond, "fit": fit, "price_sensitivity": sensitivity}
 
 
 class Customers:
@@ -109,24 +142,17 @@ class Customers:
         streams: Streams,
     ):
         self.cfg, self.market, self.F = cfg, market, n_firms
-        n, rng = cfg.n, streams.init
-        self.n = n
-        weights = np.asarray(initial_weights, dtype=float)
-        buys = rng.random(n) < cfg.initial_penetration
-        pick = rng.choice(n_firms, size=n, p=weights / weights.sum())
-        self.firm = np.where(buys, pick, n_firms).astype(np.int16)
-        self.tenure = np.where(buys, rng.integers(0, 260, n), 0).astype(np.int32)
+        self.n = cfg.n
+        start = draw_population(cfg, n_firms, initial_weights, streams.init)
+        self.firm, self.tenure, self.bond = start["firm"], start["tenure"], start["bond"]
+        self.fit, self.price_sensitivity = start["fit"], start["price_sensitivity"]
+        n = self.n
         self.expectation = np.asarray(service, dtype=f32)[self.firm]
         self.recent = np.zeros(n, f32)
         self.peak_pos = np.zeros(n, f32)
         self.peak_neg = np.zeros(n, f32)
-        self.bond = np.where(buys, rng.random(n) * 2 * cfg.initial_bond, 0).astype(f32)
-        self.bond = np.clip(self.bond, 0, 1)
         self.trust = np.full(n, cfg.trust_initial, f32)
         self.tariff = np.ones(n, f32)
-        self.fit = rng.uniform(cfg.fit_tariff_min, 1.0, n).astype(f32)
-        s = cfg.price_sensitivity_spread
-        self.price_sensitivity = (cfg.price_sensitivity * np.exp(s * rng.standard_normal(n) - s * s / 2)).astype(f32)
         self.discount_left = np.zeros(n, np.int16)
         self.grudge_firm = np.full(n, n_firms, np.int16)
         self.grudge = np.zeros(n, f32)
@@ -138,10 +164,11 @@ class Customers:
         self.spoke = np.zeros(n, bool)
         self.spoke_feeling = np.zeros(n, f32)  # remembered experience of each customer when the talking was done
         self.complaint = np.zeros(n, np.int8)
-        self.joined_week = np.where(buys, -self.tenure, -1).astype(np.int32)
+        self.joined_week = np.where(self.firm < n_firms, -self.tenure, -1).astype(np.int32)
         self.week = 0
         self.referred = np.full(n, n_firms, np.int16)  # firm last recommended to me this week
         self.alarmed = np.zeros(n, bool)  # heard criticism of my own firm this week
+        self._ties = None  # the network's adjacency as a sparse matrix, built on first use
 
     # ---------------------------------------------------------------- derived
     @property
@@ -201,9 +228,7 @@ class Customers:
         self.trust[idx] = c.trust_initial
         self.tariff[idx] = 1
         self.joined_week[idx] = -1
-        self.fit[idx] = rng.uniform(c.fit_tariff_min, 1.0, len(idx))
-        s = c.price_sensitivity_spread
-        self.price_sensitivity[idx] = c.price_sensitivity * np.exp(s * rng.standard_normal(len(idx)) - s * s / 2)
+        self.fit[idx], self.price_sensitivity[idx] = draw_tastes(c, rng, len(idx))
 
     def fade(self) -> None:
         """Memories, bonds, what was heard and grudges fade without renewal."""
@@ -255,9 +280,9 @@ class Customers:
         v = np.where(v < 0, v * (1 - f32(c.forgiveness) * bond), v)  # devotion forgives
         # Voice before exit: bonded customers speak up; a listening firm makes it right.
         hurt = v < c.complaint_threshold
-        uc = streams.complaints.random((2, len(idx)), dtype=f32)
-        voiced = hurt & (uc[0] < np.minimum(f32(c.voice) * (0.5 + bond), 1))
-        handled = voiced & (uc[1] < offer.listening[f])
+        uc = streams.complaints.random((len(idx), 2), dtype=f32)  # two dice per customer, in customer order
+        voiced = hurt & (uc[:, 0] < np.minimum(f32(c.voice) * (0.5 + bond), 1))
+        handled = voiced & (uc[:, 1] < offer.listening[f])
         v = v + np.where(handled, f32(c.recovery_gain) * offer.speed.astype(f32)[f], 0)
         v = v - np.where(voiced & ~handled, f32(c.ignored_penalty), 0)
         # Claims above acts are seen through, a little at every contact.
@@ -292,7 +317,7 @@ class Customers:
         """Giving: advice of a cheaper tariff. Taking: upsell contacts."""
         m = self.market
         firm = self.firm
-        u = streams.offers.random((3, self.n), dtype=f32)
+        u = streams.offers.random((self.n, 3), dtype=f32).T  # three dice per customer, in customer order
         overpaying = self.has_firm & (self.tariff > self.fit + 1e-3)
         advised = np.flatnonzero(overpaying & (u[0] < f32(m.advice_contact) * offer.advice.astype(f32)[firm]))
         tally.add("advice", firm[advised], self.tariff[advised] - self.fit[advised])
@@ -346,22 +371,43 @@ class Customers:
         full[:, F] = m.outside_utility - np.where(has, f32(m.switching_cost), 0)
         return rational, full
 
+    def value_margin_of(self, offer: Offer) -> np.ndarray:
+        """Rational value of one's own firm minus that of the best alternative (buying nothing included).
+
+        The same arithmetic as ``perceived``'s rational utilities, column by column over the
+        whole population (entries of customers without a firm are meaningless).
+        """
+        c, m, F, n = self.cfg, self.market, self.F, self.n
+        ps = self.price_sensitivity * f32(offer.price_sensitivity)
+        ref, qw = f32(m.reference_price), f32(c.quality_weight)
+        remembered = self.remembered
+        best_other = np.full(n, m.outside_utility, f32)
+        mine = np.full(n, -np.inf, f32)
+        for j in range(F):
+            if not offer.available[j]:
+                continue
+            at_j = self.firm == j
+            q = f32(m.prior_quality + m.ad_claim_weight * offer.claims[j]) + self.heard[:, j]
+            grudge = np.flatnonzero(self.grudge_firm == j)
+            q[grudge] -= self.grudge[grudge]
+            other = (qw * q - ps * (offer.price[j] * (1 - offer.discount[j])) / ref).astype(f32)
+            np.maximum(best_other, other, out=best_other, where=~at_j)
+            own = np.flatnonzero(at_j)
+            q = self.expectation[own] + f32(c.memory_weight) * remembered[own] + self.heard[own, j]
+            q -= np.where(self.grudge_firm[own] == j, self.grudge[own], 0)
+            mine[own] = qw * q - ps[own] * (offer.price[j] * self.tariff[own]) / ref
+        return mine - best_other
+
     def classify(self, offer: Offer) -> None:
         """Read the ladder state off the two attitudes and the memory."""
         c = self.cfg
-        idx = np.flatnonzero(self.has_firm)
-        rational, _ = self.perceived(idx, offer)
-        own = self.firm[idx].astype(np.int64)
-        mine = rational[np.arange(len(idx)), own]
-        rational[np.arange(len(idx)), own] = -np.inf
-        self.value_margin[:] = 0
-        self.value_margin[idx] = mine - rational.max(axis=1)
+        has = self.has_firm
+        self.value_margin = np.where(has, self.value_margin_of(offer), 0).astype(f32)
         state = np.where(self.grudge > 0, Ladder.DEFECTED, Ladder.PROSPECT).astype(np.int8)
-        s = np.full(len(idx), Ladder.CUSTOMER, np.int8)
-        s[self.value_margin[idx] >= c.loyal_margin] = Ladder.LOYAL
-        s[self.bond[idx] >= c.devoted_bond] = Ladder.DEVOTED
-        s[self.remembered[idx] < c.detractor_memory] = Ladder.DETRACTOR
-        state[idx] = s
+        state[has] = Ladder.CUSTOMER
+        state[has & (self.value_margin >= c.loyal_margin)] = Ladder.LOYAL
+        state[has & (self.bond >= c.devoted_bond)] = Ladder.DEVOTED
+        state[has & (self.remembered < c.detractor_memory)] = Ladder.DETRACTOR
         self.state = state
 
     def spread_word_of_mouth(self, offer: Offer, net: SocialNetwork, streams: Streams, tally: Tally) -> None:
@@ -369,16 +415,19 @@ class Customers:
         c, m, F = self.cfg, self.market, self.F
         rng = streams.wom
         st = self.state
-        p_state = np.zeros(self.n, f32)
-        p_state[st == Ladder.DEVOTED] = c.talk_devoted
-        p_state[st == Ladder.LOYAL] = c.talk_loyal
-        p_state[st == Ladder.CUSTOMER] = c.talk_customer
-        p_state[st == Ladder.DETRACTOR] = c.talk_detractor
+        chance = np.zeros(len(Ladder), f32)
+        chance[[Ladder.DEVOTED, Ladder.LOYAL, Ladder.CUSTOMER, Ladder.DETRACTOR]] = (
+            c.talk_devoted,
+            c.talk_loyal,
+            c.talk_customer,
+            c.talk_detractor,
+        )
+        p_state = chance[st]
         defected = st == Ladder.DEFECTED
         p_state[defected] = f32(c.talk_defected) * self.grudge[defected]
         strong = np.abs(self.feeling) > c.talk_threshold
         p_event = np.where(strong, f32(c.talk_event), 0)
-        u = rng.random((3, self.n), dtype=f32)
+        u = rng.random((self.n, 3), dtype=f32).T  # three dice per customer, in customer order
         talks = u[0] < p_event + (1 - p_event) * p_state
         speakers = np.flatnonzero(talks)
         event = u[0][speakers] < p_event[speakers]
@@ -402,7 +451,7 @@ class Customers:
         to_tie = net.random_neighbour(speakers, u[1][speakers])
         bcast = np.flatnonzero(u[2][speakers] < offer.reach)
         k = self.market.broadcast_size
-        to_world = rng.integers(0, self.n, size=(len(bcast), k)).ravel()
+        to_world = (streams.broadcast.random((len(bcast), k)) * self.n).astype(np.int64).ravel()
         rec = np.concatenate([to_tie, to_world])
         frm = np.concatenate([speakers, np.repeat(speakers[bcast], k)])
         fir = np.concatenate([about, np.repeat(about[bcast], k)])
@@ -416,16 +465,23 @@ class Customers:
         rec = np.concatenate([rec[~defended], frm[defended]])
         fir = np.concatenate([fir[~defended], fir[defended]])
         sgn = np.concatenate([sgn[~defended], np.ones(defended.sum(), np.int8)])
-        w = np.where(sgn > 0, f32(m.wom_weight), -f32(m.wom_weight * m.negativity)).astype(f32)
-        flat = np.bincount(rec * F + fir, weights=w, minlength=self.n * F).astype(f32)
-        self.heard += flat.reshape(self.n, F)
-        # Referrals and alarms, kept for this week's choices.
-        self.referred = np.full(self.n, F, np.int16)
+        # What each listener heard this week, counted so that the order of delivery does not matter.
+        listeners, at = np.unique(rec, return_inverse=True)
         pos = sgn > 0
-        self.referred[rec[pos]] = fir[pos]
+        k = len(listeners)
+        praise = np.bincount(at[pos] * F + fir[pos], minlength=k * F).reshape(k, F)
+        criticism = np.bincount(at[~pos] * F + fir[~pos], minlength=k * F).reshape(k, F)
+        self.heard[listeners] += praise.astype(f32) * f32(m.wom_weight) - criticism.astype(f32) * f32(
+            m.wom_weight * m.negativity
+        )
+        # Referrals (the firm most recommended to me) and alarms, kept for this week's choices.
+        self.referred = np.full(self.n, F, np.int16)
+        praised = praise.max(axis=1) > 0
+        self.referred[listeners[praised]] = praise[praised].argmax(axis=1)
+        own = self.firm[listeners].astype(np.int64)
+        buyer = own < F
         self.alarmed = np.zeros(self.n, bool)
-        neg = ~pos
-        self.alarmed[rec[neg][self.firm[rec[neg]] == fir[neg]]] = True
+        self.alarmed[listeners[buyer][criticism[buyer, own[buyer]] > 0]] = True
 
     def bond_with_community(self, net: SocialNetwork) -> None:
         """Devoted neighbours at the same firm strengthen one's own bond (community)."""
@@ -437,8 +493,17 @@ class Customers:
             share = np.bincount(devoted_at, minlength=F + 2)[:F] / self.n
             community = np.append(share, 0)[np.minimum(self.firm, F)]
         elif len(net.indices):
-            same = (devoted_at[net.indices] == self.firm[net.source]) & (self.firm[net.source] < F)
-            community = np.bincount(net.source, weights=same, minlength=self.n) / np.maximum(net.degree, 1)
+            # Devoted ties at each firm: one sparse product over the ties instead of a gather per tie.
+            if self._ties is None:
+                self._ties = csr_matrix((np.ones(len(net.indices)), net.indices, net.indptr), shape=(self.n, self.n))
+            devoted = np.flatnonzero(devoted_at < F)
+            at_firm = np.zeros((self.n, F))
+            at_firm[devoted, devoted_at[devoted]] = 1
+            devoted_ties = self._ties @ at_firm
+            mine = np.flatnonzero(self.has_firm)
+            community = np.zeros(self.n)
+            community[mine] = devoted_ties[mine, self.firm[mine]]
+            community /= np.maximum(net.degree, 1)
         else:
             return
         self.bond += (f32(c.community_bond) * community).astype(f32)
@@ -451,7 +516,7 @@ class Customers:
         has = self.has_firm
         # Ads: at most one per customer per week, from a firm drawn by ad weight.
         ads = np.where(offer.available[:F], offer.advertising[:F], 0)
-        u_ad = streams.advertising.random((2, n))
+        u_ad = streams.advertising.random((n, 2)).T  # two dice per customer, in customer order
         total = ads.sum()
         saw = u_ad[0] < min(1.0, m.ad_reach * total)
         ad_firm = np.full(n, F, np.int16)

@@ -15,20 +15,12 @@ from .shocks import conditions_at
 from .streams import Streams
 
 
-def population_class(engine: Engine) -> type:
-    """The customer population implementation for an engine (same rules, same interface)."""
-    if engine is Engine.AGENTS:
-        from .agents import CustomerAgents
-
-        return CustomerAgents
-    return Customers
-
-
 class LoyaltyMarket(mesa.Model):
-    """A market of firms (Mesa agents) and a vectorized customer population.
+    """A market of firms (Mesa agents) and a customer population.
 
-    One step is one week: firms follow their plans, customers live the week
-    (``Customers.step``), firms learn from complaints and book the week.
+    The population is vectorized (``sim.customers``) or one Mesa agent per customer
+    (``sim.agents``, ``engine=agents``); the rules are the same. One step is one week:
+    firms follow their plans, customers live the week, firms learn and book the week.
     """
 
     def __init__(self, settings: Settings):
@@ -41,9 +33,13 @@ class LoyaltyMarket(mesa.Model):
         self.shocks: list[Shock] = list(settings.market.shocks)
         weights = np.array([f.spec.initial_share if f.entered else 0.0 for f in self.firm_agents])
         offer = self.offer(0)
-        self.customers = population_class(settings.engine)(
-            settings.customers, settings.market, len(self.firm_agents), weights, offer.service, self.streams
-        )
+        args = (settings.customers, settings.market, len(self.firm_agents), weights, offer.service)
+        if settings.engine is Engine.AGENTS:
+            from .agents import CustomerAgents  # one Mesa agent per customer: readable, slow
+
+            self.customers = CustomerAgents(self, *args, self.network, self.streams)
+        else:
+            self.customers = Customers(*args, self.streams)
         self.customers.classify(offer)
         self.ledger = Ledger(self)
         self.ledger.record_start(offer)

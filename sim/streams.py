@@ -21,6 +21,7 @@ STREAMS: tuple[str, ...] = (
     "complaints",  # voicing and handling of complaints
     "detection",  # seeing through claims that exceed acts
     "wom",  # who talks and to whom
+    "broadcast",  # who hears a word of mouth broadcast beyond one's ties
     "advertising",  # ad exposure
     "review",  # who reconsiders their supplier
     "choice",  # logit choice among firms

@@ -1,0 +1,532 @@
+"""The customer population as Mesa agents: one ``Customer`` per person, on a Mesa ``Network``.
+
+This engine says in plain code what a customer does in a week; ``sim.customers`` does
+the same for everyone at once with numpy. The two are docked (``tests/test_docking.py``):
+each customer draws its own random numbers, in customer order, from the same named
+stream as the vectorized engine, and does its arithmetic in the same number types
+(float32 state, float64 where the vectorized engine promotes), so both engines give
+identical results. It is slow, by design; choose it with ``engine=agents``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+from mesa.agent import AgentSet
+from mesa.discrete_space import FixedAgent, Network
+
+from .config import Customers as CustomersConfig
+from .config import Market as MarketConfig
+from .customers import Channel, Complaint, Ladder, Offer, Tally, draw_population, draw_tastes
+from .network import SocialNetwork
+from .streams import Streams
+
+if TYPE_CHECKING:
+    from .market import LoyaltyMarket
+
+F32 = np.float32
+ZERO = F32(0)
+
+
+def clip01(x) -> np.float32:
+    return F32(min(max(x, 0), 1))
+
+
+class Customer(FixedAgent):
+    """A person who may buy from one firm, remembers, feels, talks and sometimes switches."""
+
+    def __init__(self, model: LoyaltyMarket, population: CustomerAgents, index: int, cell, start: dict):
+        super().__init__(model)
+        self.population, self.cfg, self.market = population, population.cfg, population.market
+        self.index = index
+        self.cell = cell
+        self.firm: int | None = None if start["firm"] == population.F else int(start["firm"])
+        self.tenure = int(start["tenure"])
+        self.bond = F32(start["bond"])
+        self.fit = F32(start["fit"])
+        self.price_sensitivity = F32(start["price_sensitivity"])
+        self.expectation = F32(start["expectation"])
+        self.recent = self.peak_pos = self.peak_neg = ZERO
+        self.trust = F32(self.cfg.trust_initial)
+        self.tariff = F32(1)
+        self.discount_left = 0
+        self.grudge_firm: int | None = None
+        self.grudge = ZERO
+        self.heard = np.zeros(population.F, F32)  # net word of mouth heard about each firm
+        self.state = Ladder.PROSPECT
+        self.value_margin = ZERO
+        self.feeling = ZERO
+        self.spoke, self.spoke_feeling, self.complaint = False, ZERO, Complaint.NONE
+        self.joined_week = -self.tenure if self.firm is not None else -1
+        self.referred: int | None = None
+        self.alarmed = False
+        self.praise = [0] * population.F  # this week's word of mouth received, by firm
+        self.criticism = [0] * population.F
+        self.ties: list[Customer] = []
+
+    # ---------------------------------------------------------------- derived
+    @property
+    def remembered(self) -> np.float32:
+        """Recency trace plus weighted peaks (peak-end)."""
+        return self.recent + self.cfg.peak_weight * (self.peak_pos + self.peak_neg)
+
+    @property
+    def has_firm(self) -> bool:
+        return self.firm is not None
+
+    def _at(self, values: np.ndarray) -> np.float64:
+        """A firm's entry of an ``Offer`` array for my firm (the "no firm" entry if I have none)."""
+        return values[self.population.F if self.firm is None else self.firm]
+
+    # ------------------------------------------------------------- behaviours
+    def leaves_market(self) -> bool:
+        """A life event takes me out of the market (a newcomer takes my place)."""
+        return F32(self.population.streams.turnover.random(dtype=F32)) < self.cfg.turnover
+
+    def start_afresh(self, fit: np.float32, price_sensitivity: np.float32) -> None:
+        """I am a newcomer prospect: no firm, no memories, my own tastes."""
+        self.population.tally.count("departures", self.firm)
+        self.firm = self.grudge_firm = None
+        self.state = Ladder.PROSPECT
+        self.tenure = self.discount_left = 0
+        self.recent = self.peak_pos = self.peak_neg = self.bond = self.grudge = ZERO
+        self.value_margin = self.feeling = ZERO
+        self.heard = np.zeros(self.population.F, F32)
+        self.trust = F32(self.cfg.trust_initial)
+        self.tariff = F32(1)
+        self.joined_week = -1
+        self.fit, self.price_sensitivity = F32(fit), F32(price_sensitivity)
+
+    def fade(self) -> None:
+        """Memories, bonds, what I heard and grudges fade without renewal."""
+        c, m = self.cfg, self.market
+        self.recent *= F32(1 - c.memory_decay)
+        self.peak_pos *= F32(1 - c.peak_decay)
+        self.peak_neg *= F32(1 - c.peak_decay)
+        self.bond *= F32(1 - c.bond_decay)
+        self.heard *= F32(1 - m.wom_decay)
+        self.grudge *= F32(1 - c.grudge_decay)
+        if self.grudge < 0.02:
+            self.grudge = ZERO
+        self.trust += F32(c.trust_recovery) * (F32(c.trust_initial) - self.trust)
+        if self.has_firm:
+            self.tenure += 1
+        self.discount_left = max(self.discount_left - 1, 0)
+
+    def remember(self, feeling: np.float32, surprising: bool = True) -> None:
+        """Every feeling enters the recency trace; surprises also become remembered peaks."""
+        self.recent += F32(self.cfg.memory_learning) * (feeling - self.recent)
+        peak = feeling if surprising else ZERO
+        self.peak_pos = max(self.peak_pos, peak)
+        self.peak_neg = min(self.peak_neg, peak)
+
+    def be_grateful(self) -> None:
+        """Reciprocity: an unasked gift raises my bond, more so if I trust the firm."""
+        c = self.cfg
+        self.bond += F32(c.gratitude) * self.trust * (1 - self.bond)
+        self.trust = min(self.trust + F32(c.gift_trust), F32(1))
+
+    def experience_service(self) -> None:
+        """I may need service; how it is handled becomes a feeling, a memory, maybe a complaint."""
+        c, offer, streams = self.cfg, self.population.offer, self.population.streams
+        u = F32(streams.incidents.random(dtype=F32))
+        rate = min(F32(c.incident_rate) * F32(self._at(offer.incident_multiplier)), F32(1))
+        self.feeling, self.complaint = ZERO, Complaint.NONE
+        if self.has_firm and u < rate:
+            self.have_incident(offer, streams)
+        if self.has_firm:  # promises pull my expectation towards the firm's claims
+            self.expectation += F32(c.promise_pull) * (F32(offer.claims[self.firm]) - self.expectation)
+
+    def have_incident(self, offer: Offer, streams: Streams) -> None:
+        c, m, f, tally = self.cfg, self.market, self.firm, self.population.tally
+        x = F32(offer.service[f]) + F32(c.experience_noise) * F32(streams.experience.standard_normal(dtype=F32))
+        gift = F32(streams.gifts.random(dtype=F32)) < offer.generosity[f]
+        if gift:
+            x = x + F32(m.gift_value)
+        # Disconfirmation: experience against expectation; losses loom larger, surprises amplify.
+        d = x - self.expectation
+        v = d if d >= 0 else F32(c.loss_aversion) * d
+        surprised = abs(d) > c.surprise_threshold
+        if surprised:
+            v = F32(c.surprise_gain) * v
+        bond = self.bond
+        if v < 0:  # devotion forgives
+            v = v * (1 - F32(c.forgiveness) * bond)
+        # Voice before exit: bonded customers speak up; a listening firm makes it right.
+        u_voice, u_heard = (F32(u) for u in streams.complaints.random(2, dtype=F32))
+        voiced = v < c.complaint_threshold and u_voice < min(F32(c.voice) * (0.5 + bond), F32(1))
+        handled = voiced and u_heard < offer.listening[f]
+        if handled:
+            v = v + F32(c.recovery_gain) * F32(offer.speed[f])
+        elif voiced:
+            v = v - F32(c.ignored_penalty)
+        # Claims above acts are seen through, a little at every contact.
+        gap = F32(max(offer.claims[f] - offer.acts[f], 0))
+        detected = F32(streams.detection.random(dtype=F32)) < F32(c.detection_rate) * gap
+        if detected:
+            self.trust = max(self.trust - F32(c.detection_trust_loss), ZERO)
+            self.bond -= F32(c.detection_bond_loss)
+        # The feeling moves my bond (through a human touch), my memory and my expectation.
+        human = F32(offer.humanity[f])
+        self.bond += F32(c.delight_bond) * human * max(v, ZERO) - F32(c.frustration_bond) * max(-v, ZERO)
+        if gift:
+            self.be_grateful()
+        self.remember(v, surprised or gift or voiced)
+        self.expectation += F32(c.expectation_adaptation) * (x - self.expectation)
+        self.bond = clip01(self.bond)
+        self.feeling = v
+        self.complaint = Complaint.HANDLED if handled else Complaint.IGNORED if voiced else Complaint.NONE
+        tally.count("incidents", f)
+        tally.count("experience_sum", f, x)
+        tally.count("free_fixes", f, gift)
+        tally.count("complaints", f, voiced)
+        tally.count("complaints_handled", f, handled)
+        tally.count("detections", f, detected)
+
+    def receive_offers(self) -> None:
+        """A giving firm tells me of a cheaper tariff; a taking firm tries to upsell me."""
+        m, offer, f, tally = self.market, self.population.offer, self.firm, self.population.tally
+        u_advice, u_contact, u_accept = (F32(u) for u in self.population.streams.offers.random(3, dtype=F32))
+        if f is None:
+            return
+        overpaying = self.tariff > self.fit + 1e-3
+        if overpaying and u_advice < F32(m.advice_contact) * F32(offer.advice[f]):
+            tally.count("advice", f, self.tariff - self.fit)
+            self.tariff = self.fit
+            self.be_grateful()
+            self.remember(F32(m.gift_value * self.cfg.surprise_gain))
+        if u_contact < F32(m.upsell_contact) * F32(offer.upsell[f]):
+            tally.count("upsell_contacts", f)
+            self.trust = max(self.trust - F32(self.cfg.upsell_trust_loss), ZERO)
+            self.remember(-F32(m.upsell_annoyance))
+            if u_accept < m.upsell_accept:
+                tally.count("upsells", f)
+                self.tariff = min(self.tariff + F32(m.upsell_step), F32(2))
+        self.bond = clip01(self.bond)
+
+    def utilities(self, offer: Offer) -> tuple[np.ndarray, np.ndarray]:
+        """Rational and full utility of each firm and of buying nothing (the last entry).
+
+        Rational: quality for price as I perceive them. Full adds my bond, my trust and
+        the cost of switching: what I act on.
+        """
+        c, m, F = self.cfg, self.market, self.population.F
+        ps = self.price_sensitivity * F32(offer.price_sensitivity)
+        ref = F32(m.reference_price)
+        rational, full = np.empty(F + 1, F32), np.empty(F + 1, F32)
+        for j in range(F):
+            mine = self.firm == j
+            if mine:  # what I know from experience
+                q = self.expectation + F32(c.memory_weight) * self.remembered
+                price = offer.price[j] * self.tariff
+                tolerance = 1 - F32(c.bond_price_tolerance) * self.bond
+                attachment = F32(c.bond_weight) * self.bond + F32(c.trust_weight) * (self.trust - F32(c.trust_initial))
+            else:  # what I believe from its claims
+                q = F32(m.prior_quality + m.ad_claim_weight * offer.claims[j])
+                price = offer.price[j] * (1 - offer.discount[j])
+                tolerance, attachment = F32(1), ZERO
+            q = q + self.heard[j]
+            if self.grudge_firm == j:
+                q = q - self.grudge
+            switching = F32(m.switching_cost) if self.has_firm and not mine else ZERO
+            rational[j] = F32(c.quality_weight) * q - ps * price / ref
+            full[j] = F32(c.quality_weight) * q - ps * tolerance * price / ref + attachment - switching
+            if not offer.available[j]:
+                rational[j] = full[j] = -np.inf
+        rational[F] = m.outside_utility
+        full[F] = m.outside_utility - (F32(m.switching_cost) if self.has_firm else ZERO)
+        return rational, full
+
+    def classify(self) -> None:
+        """Where I stand: loyal by reason (value margin), devoted by emotion, detractor by memory."""
+        c = self.cfg
+        if not self.has_firm:
+            self.value_margin = ZERO
+            self.state = Ladder.DEFECTED if self.grudge > 0 else Ladder.PROSPECT
+            return
+        rational, _ = self.utilities(self.population.offer)
+        mine = rational[self.firm]
+        rational[self.firm] = -np.inf
+        self.value_margin = mine - rational.max()
+        self.state = Ladder.CUSTOMER
+        if self.value_margin >= c.loyal_margin:
+            self.state = Ladder.LOYAL
+        if self.bond >= c.devoted_bond:
+            self.state = Ladder.DEVOTED
+        if self.remembered < c.detractor_memory:
+            self.state = Ladder.DETRACTOR
+
+    def talk(self) -> None:
+        """I may talk about my firm (or the one I left) to a tie, and sometimes to the world."""
+        c, population, tally = self.cfg, self.population, self.population.tally
+        u_talk, u_tie, u_world = (F32(u) for u in population.streams.wom.random(3, dtype=F32))
+        self.spoke, self.spoke_feeling = False, self.remembered
+        chance = {
+            Ladder.DEVOTED: F32(c.talk_devoted),
+            Ladder.LOYAL: F32(c.talk_loyal),
+            Ladder.CUSTOMER: F32(c.talk_customer),
+            Ladder.DETRACTOR: F32(c.talk_detractor),
+            Ladder.DEFECTED: F32(c.talk_defected) * self.grudge,
+        }.get(self.state, ZERO)
+        event = F32(c.talk_event) if abs(self.feeling) > c.talk_threshold else ZERO  # a strong feeling
+        if not u_talk < event + (1 - event) * chance:
+            return
+        about = self.grudge_firm if self.state == Ladder.DEFECTED else self.firm
+        if u_talk < event:
+            sign = np.sign(self.feeling)
+        elif self.state in (Ladder.DEVOTED, Ladder.LOYAL):
+            sign = 1
+        elif self.state in (Ladder.DETRACTOR, Ladder.DEFECTED):
+            sign = -1
+        else:
+            sign = np.sign(self.remembered)
+        if sign == 0 or about is None:
+            return
+        self.spoke = True
+        tally.count("wom_positive" if sign > 0 else "wom_negative", about)
+        listeners = [population.random_person(u_tie)] if population.mixed else self.random_tie(u_tie)
+        if u_world < population.offer.reach:
+            k = self.market.broadcast_size
+            listeners += [population.random_person(u) for u in population.streams.broadcast.random(k)]
+        for listener in listeners:
+            if listener is not self:
+                listener.hear(self, about, sign)
+
+    def random_tie(self, u: np.float32) -> list[Customer]:
+        """One of my ties, chosen by ``u`` (none if I have no ties)."""
+        n = len(self.ties)
+        return [self.ties[min(int(float(u) * n), n - 1)]] if n else []
+
+    def hear(self, speaker: Customer, firm: int, sign: int) -> None:
+        """Word of mouth reaches me; if I am devoted and it criticises my firm, I answer back."""
+        if sign < 0 and self.firm == firm and self.state == Ladder.DEVOTED:
+            self.population.tally.count("defenses", firm)
+            self.population.tally.count("wom_positive", firm)
+            speaker.praise[firm] += 1
+        elif sign > 0:
+            self.praise[firm] += 1
+        else:
+            self.criticism[firm] += 1
+
+    def take_in_word_of_mouth(self) -> None:
+        """What I heard this week joins what I heard before; the most praised firm is a referral."""
+        m = self.market
+        if any(self.praise) or any(self.criticism):
+            for j in range(self.population.F):
+                praise, criticism = F32(self.praise[j]), F32(self.criticism[j])
+                self.heard[j] += praise * F32(m.wom_weight) - criticism * F32(m.wom_weight * m.negativity)
+        best = int(np.argmax(self.praise))
+        self.referred = best if self.praise[best] > 0 else None
+        self.alarmed = self.has_firm and self.criticism[self.firm] > 0
+        self.praise, self.criticism = [0] * self.population.F, [0] * self.population.F
+
+    def bond_with_community(self) -> None:
+        """Devoted people around me at my firm strengthen my own bond."""
+        if not self.has_firm:
+            community = 0.0
+        elif self.population.mixed:
+            community = self.population.devoted_count[self.firm] / self.population.n
+        else:
+            same = sum(1 for t in self.ties if t.state == Ladder.DEVOTED and t.firm == self.firm)
+            community = same / max(len(self.ties), 1)
+        self.bond = clip01(self.bond + F32(np.float64(F32(self.cfg.community_bond)) * community))
+
+    def choose_supplier(self) -> None:
+        """Prompted by a review, a bad memory, an alarm, an ad or a referral, I may choose again (logit)."""
+        c, m, population, F = self.cfg, self.market, self.population, self.population.F
+        offer, streams, tally = population.offer, population.streams, population.tally
+        u_saw, u_which = streams.advertising.random(2)
+        ad = None
+        if population.ad_weights is not None and u_saw < min(1.0, m.ad_reach * population.ad_total):
+            ad = min(int(np.searchsorted(population.ad_weights, u_which, side="right")), F - 1)
+        if self.has_firm:
+            rival_ad = ad is not None and ad != self.firm
+            looking_chance = (
+                float(F32(c.review_rate) + F32(c.dissatisfied_review) * max(-self.remembered, ZERO))
+                + c.negative_wom_review * self.alarmed
+                + c.ad_prompt * rival_ad
+            )
+        else:
+            looking_chance = (
+                c.prospect_consider + c.ad_prompt * (ad is not None) + c.referral_uptake * (self.referred is not None)
+            )
+        if not float(streams.review.random(dtype=F32)) < looking_chance:  # compared in float64, as vectorized
+            return
+        _, full = self.utilities(offer)
+        gumbel = -np.log(-np.log(streams.choice.random(F + 1) + 1e-12) + 1e-12)
+        choice = int(np.argmax(full + gumbel))
+        to = None if choice == F else choice
+        if to == self.firm:
+            return
+        if self.has_firm:  # I leave; unhappy, I keep a grudge
+            tally.count("defections", self.firm)
+            tally.count("switches", self.firm, to is not None)
+            if self.remembered < 0:
+                self.grudge_firm = self.firm
+                self.grudge = min(-self.remembered, F32(1))
+        if to is not None:
+            self.join(to, ad)
+        self.firm = to
+
+    def join(self, firm: int, ad: int | None) -> None:
+        """A fresh relationship, expecting what the firm claims and what I heard."""
+        c, m, offer, week = self.cfg, self.market, self.population.offer, self.population.week
+        channel = Channel.ORGANIC
+        if ad == firm:
+            channel = Channel.ADVERTISING
+        if offer.discount[firm] > 0:
+            channel = Channel.DISCOUNT
+        if self.referred == firm:
+            channel = Channel.REFERRAL
+        self.population.tally.count(f"acquired_{channel.name.lower()}", firm)
+        believed = F32(m.prior_quality) + F32(m.ad_claim_weight) * F32(offer.claims[firm]) + self.heard[firm]
+        self.expectation = clip01(believed)
+        self.recent = self.peak_pos = self.peak_neg = self.bond = ZERO
+        self.trust = F32(c.trust_initial)
+        self.tariff = F32(1)
+        self.tenure = 0
+        self.joined_week = week
+        self.discount_left = m.discount_weeks if offer.discount[firm] > 0 else 0
+
+    def pay(self) -> None:
+        """I pay my tariff at my firm's price, less any running discount."""
+        if not self.has_firm:
+            return
+        f, offer, tally = self.firm, self.population.offer, self.population.tally
+        full_price = F32(offer.price[f]) * self.tariff
+        price = full_price * (1 - F32(offer.discount[f])) if self.discount_left > 0 else full_price
+        tally.count("revenue", f, price)
+        if self.discount_left > 0:
+            tally.count("discount_given", f, F32(offer.price[f]) * self.tariff * F32(offer.discount[f]))
+        tally.count("customers", f)
+        tally.count("bond_sum", f, self.bond)
+        tally.count("trust_sum", f, self.trust)
+        tally.count("tariff_sum", f, self.tariff)
+
+
+# Per-customer attributes readable as arrays, as on the vectorized population; ``None`` firms read as F.
+FIELDS = {
+    "firm": np.int16,
+    "tenure": np.int32,
+    "expectation": F32,
+    "recent": F32,
+    "peak_pos": F32,
+    "peak_neg": F32,
+    "bond": F32,
+    "trust": F32,
+    "tariff": F32,
+    "fit": F32,
+    "price_sensitivity": F32,
+    "discount_left": np.int16,
+    "grudge_firm": np.int16,
+    "grudge": F32,
+    "heard": F32,
+    "state": np.int8,
+    "value_margin": F32,
+    "feeling": F32,
+    "spoke": bool,
+    "spoke_feeling": F32,
+    "complaint": np.int8,
+    "joined_week": np.int32,
+    "referred": np.int16,
+    "alarmed": bool,
+    "remembered": F32,
+}
+
+
+class CustomerAgents:
+    """The population as Mesa agents, with the interface of ``sim.customers.Customers``.
+
+    Each week the customers act phase by phase (``AgentSet.do``), in customer order, as
+    the vectorized engine does: everyone lives the week's service before anyone talks,
+    and everyone has talked before anyone chooses.
+    """
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        cfg: CustomersConfig,
+        market: MarketConfig,
+        n_firms: int,
+        initial_weights: np.ndarray,
+        service: np.ndarray,
+        network: SocialNetwork,
+        streams: Streams,
+    ):
+        self.cfg, self.market, self.F, self.n = cfg, market, n_firms, cfg.n
+        self.streams, self.week = streams, 0
+        self.mixed = network.mixed
+        self.has_ties = len(network.indices) > 0
+        start = draw_population(cfg, n_firms, initial_weights, streams.init)
+        start["expectation"] = np.asarray(service, dtype=F32)[start["firm"]]
+        self.space = Network(network.to_networkx(), capacity=1, random=model.random, layout=None)
+        cells = list(self.space.all_cells)
+        self.customers = AgentSet(
+            [Customer(model, self, i, cells[i], {k: v[i] for k, v in start.items()}) for i in range(self.n)],
+            random=model.random,
+        )
+        self.by_index: list[Customer] = list(self.customers)
+        for person in self.by_index:
+            person.ties = sorted((cell.agents[0] for cell in person.cell.neighborhood), key=lambda p: p.index)
+        self.offer: Offer | None = None
+        self.tally = Tally(n_firms)
+
+    def random_person(self, u: float) -> Customer:
+        """Someone drawn from the whole population by ``u`` (random mixing, broadcasts)."""
+        return self.by_index[min(int(u * self.n), self.n - 1)]
+
+    def step(self, week: int, offer: Offer, net: SocialNetwork, streams: Streams) -> Tally:
+        """One week in the life of every customer, phase by phase."""
+        self.week, self.offer, self.streams = week, offer, streams
+        self.tally = Tally(self.F)
+        leavers = [p for p in self.by_index if p.leaves_market()]
+        for person, fit, sensitivity in zip(
+            leavers, *draw_tastes(self.cfg, streams.turnover, len(leavers)), strict=True
+        ):
+            person.start_afresh(fit, sensitivity)
+        self.customers.do("fade")
+        self.customers.do("experience_service")
+        self.customers.do("receive_offers")
+        self.classify(offer)
+        self.customers.do("talk")
+        self.customers.do("take_in_word_of_mouth")
+        if self.cfg.community_bond != 0 and (self.mixed or self.has_ties):
+            counts = np.bincount([p.firm for p in self.by_index if p.state == Ladder.DEVOTED], minlength=self.F)
+            self.devoted_count = counts
+            self.customers.do("bond_with_community")
+        ads = np.where(offer.available[: self.F], offer.advertising[: self.F], 0)
+        self.ad_total = ads.sum()
+        self.ad_weights = np.cumsum(ads) / self.ad_total if self.ad_total > 0 else None
+        self.customers.do("choose_supplier")
+        self.classify(offer)
+        self.customers.do("pay")
+        return self.tally
+
+    def classify(self, offer: Offer) -> None:
+        self.offer = offer
+        self.customers.do("classify")
+
+    def counts_by_state(self) -> np.ndarray:
+        """(F, len(Ladder)) counts by state; defected customers count at the firm they left."""
+        out = np.zeros((self.F, len(Ladder)), np.int64)
+        for p in self.by_index:
+            firm = p.grudge_firm if p.state == Ladder.DEFECTED else p.firm
+            if firm is not None:
+                out[firm, p.state] += 1
+        return out
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        """Per-customer attributes as arrays (``customers.bond``), as on the vectorized population."""
+        if name not in FIELDS:
+            raise AttributeError(name)
+        none = self.F
+        values = [getattr(p, name) for p in self.by_index]
+        if name in ("firm", "grudge_firm", "referred"):
+            values = [none if v is None else v for v in values]
+        return np.array(values, dtype=FIELDS[name])
+
+    @property
+    def has_firm(self) -> np.ndarray:
+        return self.firm < self.F
