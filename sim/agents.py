@@ -19,7 +19,7 @@ from mesa.discrete_space import FixedAgent, Network
 
 from .config import Customers as CustomersConfig
 from .config import Market as MarketConfig
-from .customers import Channel, Complaint, Ladder, Offer, Tally, draw_population, draw_tastes
+from .customers import Channel, Complaint, Ladder, Offer, Tally, draw_population, draw_tastes, relative_prices
 from .network import SocialNetwork
 from .streams import Streams
 
@@ -214,25 +214,25 @@ class Customer(FixedAgent):
         """
         c, m, F = self.cfg, self.market, self.population.F
         ps = self.price_sensitivity * F32(offer.price_sensitivity)
-        ref = F32(m.reference_price)
         rational, full = np.empty(F + 1, F32), np.empty(F + 1, F32)
         for j in range(F):
+            list_price, deal_price = relative_prices(offer, j, m.reference_price)  # to customers, to newcomers
             mine = self.firm == j
             if mine:  # what I know from experience
                 q = self.expectation + F32(c.memory_weight) * self.remembered
-                price = offer.price[j] * self.tariff
+                price = list_price * self.tariff
                 tolerance = 1 - F32(c.bond_price_tolerance) * self.bond
                 attachment = F32(c.bond_weight) * self.bond + F32(c.trust_weight) * (self.trust - F32(c.trust_initial))
             else:  # what I believe from its claims
                 q = F32(m.prior_quality + m.ad_claim_weight * offer.claims[j])
-                price = offer.price[j] * (1 - offer.discount[j])
+                price = deal_price
                 tolerance, attachment = F32(1), ZERO
             q = q + self.heard[j]
             if self.grudge_firm == j:
                 q = q - self.grudge
             switching = F32(m.switching_cost) if self.has_firm and not mine else ZERO
-            rational[j] = F32(c.quality_weight) * q - ps * price / ref
-            full[j] = F32(c.quality_weight) * q - ps * tolerance * price / ref + attachment - switching
+            rational[j] = F32(c.quality_weight) * q - ps * price
+            full[j] = F32(c.quality_weight) * q - ps * tolerance * price + attachment - switching
             if not offer.available[j]:
                 rational[j] = full[j] = -np.inf
         rational[F] = m.outside_utility
@@ -337,7 +337,7 @@ class Customer(FixedAgent):
         """Prompted by a review, a bad memory, an alarm, an ad or a referral, I may choose again (logit)."""
         c, m, population, F = self.cfg, self.market, self.population, self.population.F
         offer, streams, tally = population.offer, population.streams, population.tally
-        u_saw, u_which = streams.advertising.random(2)
+        u_saw, u_which = (F32(u) for u in streams.advertising.random(2, dtype=F32))
         ad = None
         if population.ad_weights is not None and u_saw < min(1.0, m.ad_reach * population.ad_total):
             ad = min(int(np.searchsorted(population.ad_weights, u_which, side="right")), F - 1)

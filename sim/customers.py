@@ -13,6 +13,7 @@ the per-firm arrays of ``Offer``, so gathers need no masking.
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -25,6 +26,25 @@ from .network import SocialNetwork
 from .streams import Streams
 
 f32 = np.float32
+
+
+def keep_freed_memory() -> None:
+    """Let glibc reuse freed large blocks instead of returning them to the OS.
+
+    A week makes hundreds of population-sized temporaries; fresh pages for each cost
+    more than the arithmetic (page faults), so freed blocks are kept for reuse.
+    Peak memory is unchanged. A no-op where glibc is absent.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, 1 << 30)
+
+
+keep_freed_memory()
 
 
 class Ladder(IntEnum):
@@ -101,6 +121,11 @@ class Tally:
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.counts.get(name, np.zeros(self.n_firms))
+
+
+def relative_prices(offer: Offer, j: int, reference_price: float) -> tuple[np.float32, np.float32]:
+    """Firm ``j``'s price relative to the reference: to its customers (per unit tariff), to newcomers."""
+    return f32(offer.price[j] / reference_price), f32(offer.price[j] * (1 - offer.discount[j]) / reference_price)
 
 
 def draw_tastes(cfg: CustomersConfig, rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -309,9 +334,8 @@ class Customers:
         tally.add("complaints_handled", f[handled])
         tally.add("detections", f[detected])
         # Promises pull every customer's expectation towards the firm's claims.
-        has = self.has_firm
-        pull = f32(self.cfg.promise_pull)
-        self.expectation[has] += pull * (offer.claims.astype(f32)[firm[has]] - self.expectation[has])
+        pull = f32(self.cfg.promise_pull) * (offer.claims.astype(f32)[firm] - self.expectation)
+        self.expectation += np.where(self.has_firm, pull, 0)
 
     def receive_offers(self, offer: Offer, streams: Streams, tally: Tally) -> None:
         """Giving: advice of a cheaper tariff. Taking: upsell contacts."""
@@ -348,19 +372,19 @@ class Customers:
         bond, trust = self.bond[idx], self.trust[idx]
         rational = np.empty((len(idx), F + 1), f32)
         full = np.empty((len(idx), F + 1), f32)
-        ref = f32(m.reference_price)
         for j in range(F):
+            list_price, deal_price = relative_prices(offer, j, m.reference_price)
             mine = own == j
             tried = self.expectation[idx] + f32(c.memory_weight) * remembered
             untried = f32(m.prior_quality + m.ad_claim_weight * offer.claims[j])
             q = np.where(mine, tried, untried) + heard[:, j]
             q -= np.where(self.grudge_firm[idx] == j, self.grudge[idx], 0)
-            price = np.where(mine, offer.price[j] * self.tariff[idx], offer.price[j] * (1 - offer.discount[j]))
+            price = np.where(mine, list_price * self.tariff[idx], deal_price)
             tolerance = np.where(mine, 1 - f32(c.bond_price_tolerance) * bond, 1)
-            rational[:, j] = f32(c.quality_weight) * q - ps * price / ref
+            rational[:, j] = f32(c.quality_weight) * q - ps * price
             full[:, j] = (
                 f32(c.quality_weight) * q
-                - ps * tolerance * price / ref
+                - ps * tolerance * price
                 + np.where(mine, f32(c.bond_weight) * bond + f32(c.trust_weight) * (trust - f32(c.trust_initial)), 0)
                 - np.where(has & ~mine, f32(m.switching_cost), 0)
             )
@@ -371,44 +395,52 @@ class Customers:
         full[:, F] = m.outside_utility - np.where(has, f32(m.switching_cost), 0)
         return rational, full
 
-    def value_margin_of(self, offer: Offer) -> np.ndarray:
+    def value_margin_of(self, offer: Offer, remembered: np.ndarray) -> np.ndarray:
         """Rational value of one's own firm minus that of the best alternative (buying nothing included).
 
-        The same arithmetic as ``perceived``'s rational utilities, column by column over the
-        whole population (entries of customers without a firm are meaningless).
+        The same arithmetic as ``perceived``'s rational utilities, over the whole population
+        at once; entries of customers without a firm are meaningless. Masks enter as
+        multiplications (exact: x * 1 = x, x + 0 = x), which are far cheaper than ``np.where``.
         """
         c, m, F, n = self.cfg, self.market, self.F, self.n
         ps = self.price_sensitivity * f32(offer.price_sensitivity)
-        ref, qw = f32(m.reference_price), f32(c.quality_weight)
-        remembered = self.remembered
+        qw = f32(c.quality_weight)
         best_other = np.full(n, m.outside_utility, f32)
-        mine = np.full(n, -np.inf, f32)
+        heard_mine = np.zeros(n, f32)  # what I heard of my own firm, and its price to me
+        price_mine = np.zeros(n, f32)
         for j in range(F):
-            if not offer.available[j]:
-                continue
             at_j = self.firm == j
-            q = f32(m.prior_quality + m.ad_claim_weight * offer.claims[j]) + self.heard[:, j]
+            heard = self.heard[:, j]
+            list_price, deal_price = relative_prices(offer, j, m.reference_price)
+            heard_mine += heard * at_j
+            price_mine += list_price * at_j
+            if not offer.available[j]:  # no one buys from a firm before it enters
+                continue
+            q = f32(m.prior_quality + m.ad_claim_weight * offer.claims[j]) + heard
             grudge = np.flatnonzero(self.grudge_firm == j)
             q[grudge] -= self.grudge[grudge]
-            other = (qw * q - ps * (offer.price[j] * (1 - offer.discount[j])) / ref).astype(f32)
-            np.maximum(best_other, other, out=best_other, where=~at_j)
-            own = np.flatnonzero(at_j)
-            q = self.expectation[own] + f32(c.memory_weight) * remembered[own] + self.heard[own, j]
-            q -= np.where(self.grudge_firm[own] == j, self.grudge[own], 0)
-            mine[own] = qw * q - ps[own] * (offer.price[j] * self.tariff[own]) / ref
+            other = qw * q
+            other -= ps * deal_price
+            other -= at_j * f32(1e30)  # one's own firm is no alternative
+            np.maximum(best_other, other, out=best_other)
+        # One's own firm: known from experience, at one's own tariff.
+        q = self.expectation + f32(c.memory_weight) * remembered + heard_mine
+        q -= self.grudge * (self.grudge_firm == self.firm)
+        mine = qw * q - ps * (price_mine * self.tariff)
         return mine - best_other
 
     def classify(self, offer: Offer) -> None:
         """Read the ladder state off the two attitudes and the memory."""
-        c = self.cfg
+        c, L = self.cfg, Ladder
         has = self.has_firm
-        self.value_margin = np.where(has, self.value_margin_of(offer), 0).astype(f32)
-        state = np.where(self.grudge > 0, Ladder.DEFECTED, Ladder.PROSPECT).astype(np.int8)
-        state[has] = Ladder.CUSTOMER
-        state[has & (self.value_margin >= c.loyal_margin)] = Ladder.LOYAL
-        state[has & (self.bond >= c.devoted_bond)] = Ladder.DEVOTED
-        state[has & (self.remembered < c.detractor_memory)] = Ladder.DETRACTOR
-        self.state = state
+        remembered = self.remembered
+        self.value_margin = self.value_margin_of(offer, remembered) * has
+        # Later rules override earlier ones: loyal by value, devoted by bond, detractor by memory.
+        s = L.CUSTOMER + (self.value_margin >= c.loyal_margin).astype(np.int8) * np.int8(L.LOYAL - L.CUSTOMER)
+        s += (self.bond >= c.devoted_bond) * (L.DEVOTED - s)
+        s += (remembered < c.detractor_memory) * (L.DETRACTOR - s)
+        outside = (self.grudge > 0).astype(np.int8) * np.int8(L.DEFECTED)  # else PROSPECT (0)
+        self.state = (s * has + outside * ~has).astype(np.int8)
 
     def spread_word_of_mouth(self, offer: Offer, net: SocialNetwork, streams: Streams, tally: Tally) -> None:
         """Customers talk to a tie (and sometimes to the world); devoted ones defend."""
@@ -493,16 +525,14 @@ class Customers:
             share = np.bincount(devoted_at, minlength=F + 2)[:F] / self.n
             community = np.append(share, 0)[np.minimum(self.firm, F)]
         elif len(net.indices):
-            # Devoted ties at each firm: one sparse product over the ties instead of a gather per tie.
+            # Devoted ties at each firm, by sparse products over the ties (float32 counts are exact).
             if self._ties is None:
-                self._ties = csr_matrix((np.ones(len(net.indices)), net.indices, net.indptr), shape=(self.n, self.n))
-            devoted = np.flatnonzero(devoted_at < F)
-            at_firm = np.zeros((self.n, F))
-            at_firm[devoted, devoted_at[devoted]] = 1
-            devoted_ties = self._ties @ at_firm
-            mine = np.flatnonzero(self.has_firm)
+                ones = np.ones(len(net.indices), f32)
+                self._ties = csr_matrix((ones, net.indices, net.indptr), shape=(self.n, self.n))
             community = np.zeros(self.n)
-            community[mine] = devoted_ties[mine, self.firm[mine]]
+            for j in range(F):
+                at_j = np.flatnonzero(self.firm == j)
+                community[at_j] = (self._ties @ (devoted_at == j).astype(f32))[at_j]
             community /= np.maximum(net.degree, 1)
         else:
             return
@@ -516,7 +546,7 @@ class Customers:
         has = self.has_firm
         # Ads: at most one per customer per week, from a firm drawn by ad weight.
         ads = np.where(offer.available[:F], offer.advertising[:F], 0)
-        u_ad = streams.advertising.random((n, 2)).T  # two dice per customer, in customer order
+        u_ad = streams.advertising.random((n, 2), dtype=f32).T  # two dice per customer, in customer order
         total = ads.sum()
         saw = u_ad[0] < min(1.0, m.ad_reach * total)
         ad_firm = np.full(n, F, np.int16)
