@@ -266,7 +266,7 @@ class Customers:
         self.grudge *= f32(1 - c.grudge_decay)
         self.grudge[self.grudge < 0.02] = 0
         self.trust += f32(c.trust_recovery) * (f32(c.trust_initial) - self.trust)
-        self.tenure[self.has_firm] += 1
+        self.tenure += self.has_firm
         np.maximum(self.discount_left - 1, 0, out=self.discount_left)
 
     def _remember(self, idx: np.ndarray, feeling: np.ndarray, surprised: np.ndarray | bool = True) -> None:
@@ -335,7 +335,7 @@ class Customers:
         tally.add("detections", f[detected])
         # Promises pull every customer's expectation towards the firm's claims.
         pull = f32(self.cfg.promise_pull) * (offer.claims.astype(f32)[firm] - self.expectation)
-        self.expectation += np.where(self.has_firm, pull, 0)
+        self.expectation += pull * self.has_firm
 
     def receive_offers(self, offer: Offer, streams: Streams, tally: Tally) -> None:
         """Giving: advice of a cheaper tariff. Taking: upsell contacts."""
@@ -601,13 +601,11 @@ class Customers:
         firm = self.firm
         on_discount = self.discount_left > 0
         price = offer.price.astype(f32)[firm] * self.tariff
-        price = np.where(on_discount, price * (1 - offer.discount.astype(f32)[firm]), price)
+        d = np.flatnonzero(on_discount)
+        discount = offer.discount.astype(f32)[firm[d]]
+        tally.add("discount_given", firm[d], price[d] * discount)
+        price[d] = price[d] * (1 - discount)
         tally.add("revenue", firm, price)
-        tally.add(
-            "discount_given",
-            firm[on_discount],
-            (offer.price.astype(f32)[firm] * self.tariff * offer.discount.astype(f32)[firm])[on_discount],
-        )
         tally.add("customers", firm)
         tally.add("bond_sum", firm, self.bond)
         tally.add("trust_sum", firm, self.trust)
