@@ -17,10 +17,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from . import sweep
-from .config import CONF_DIR, ConfigError, compose, to_plain, validate
-from .results import clear_stale, is_complete, run_folder, sweep_run_folder
-from .run import run_and_write
+from .config import CONF_DIR, ConfigError, apply_design, load, to_plain, validate
+from .runs import sweep
+from .runs.results import clear_stale, is_complete, run_folder, sweep_run_folder
+from .runs.run import keep_freed_memory, run_and_write
 
 EXCLUDE_KEYS = "hydra.job.config.override_dirname.exclude_keys"
 
@@ -29,11 +29,12 @@ EXCLUDE_KEYS = "hydra.job.config.override_dirname.exclude_keys"
 def main(cfg: DictConfig) -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
     try:
-        run_cfg, row = sweep.apply_design(cfg)
+        run_cfg, row = apply_design(cfg)
         settings = validate(to_plain(run_cfg))
     except ConfigError as err:
         print(err, file=sys.stderr)
         sys.exit(2)
+    keep_freed_memory()
     config_yaml = OmegaConf.to_yaml(run_cfg, resolve=True)
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
@@ -44,8 +45,10 @@ def main(cfg: DictConfig) -> None:
         run_and_write(settings, config_yaml, dest)
         return
     task = list(hydra_cfg.overrides.task)
-    key = sweep.run_key(task, list(hydra_cfg.job.config.override_dirname.exclude_keys))
-    dest = sweep_run_folder(settings.results_dir, settings.experiment, cfg.sweep or sweep.sweep_name(task), key)
+    name = cfg.sweep or sweep.sweep_name(task)
+    dest = sweep_run_folder(
+        settings.results_dir, settings.experiment, name, sweep.run_key(hydra_cfg.job.override_dirname)
+    )
     if is_complete(dest):
         print(f"complete, skipped: {dest}")
         return
@@ -54,21 +57,8 @@ def main(cfg: DictConfig) -> None:
     run_and_write(settings, config_yaml, dest, params=params, plots=False, keep_existing=True)
 
 
-def one_line(err: Exception) -> str:
-    """Hydra's composition errors, reduced to one line naming the key."""
-    text = str(err)
-    if m := re.search(r"Could not override '([^']+)'", text):
-        return f"config error: unknown key '{m.group(1)}' (use +{m.group(1)}=... to add a key on purpose)"
-    if m := re.search(r"Could not find '([^']+)'", text):
-        options = [o for o in re.findall(r"^\t(\S+)", text, flags=re.M) if "=" not in o]
-        group, _, name = m.group(1).rpartition("/")
-        return f"config error: {group}={name}: no such option (allowed: {', '.join(options)})"
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    return f"config error: could not read the overrides: {first}"
-
-
-def _stop(err: Exception) -> None:
-    print(err if isinstance(err, ConfigError) else one_line(err), file=sys.stderr)
+def _stop(err: ConfigError) -> None:
+    print(err, file=sys.stderr)
     sys.exit(2)
 
 
@@ -77,8 +67,8 @@ def preflight(argv: list[str]) -> None:
     if any(a.startswith("-") for a in argv):  # --multirun, --cfg, --help...: leave to Hydra
         return
     try:
-        sweep.check(compose(argv))
-    except Exception as err:  # ConfigError, or Hydra's override and composition errors
+        load(argv)
+    except ConfigError as err:
         _stop(err)
 
 
@@ -95,8 +85,8 @@ def prepare_multirun(argv: list[str]) -> list[str]:
         base = sweep.preflight(overrides)
         given = [o for o in sweep.parse(overrides) if sweep.key_of(o) == "sweep"]
         name = str(given[-1].value()) if given else sweep.sweep_name(overrides)
-        keys = ", ".join(f"'{k}'" for k in sorted({*sweep.NEUTRAL, *sweep.fixed_keys(overrides)}))
-    except Exception as err:
+        keys = ", ".join(f"'{k}'" for k in sweep.exclude_keys_for(overrides))
+    except ConfigError as err:
         _stop(err)
     swept = any(o.is_sweep_override() and sweep.key_of(o) == "experiment" for o in sweep.parse(overrides))
     print(f"sweep: {Path(base.results_dir) / ('<experiment>' if swept else base.experiment) / name}", flush=True)

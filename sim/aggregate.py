@@ -17,17 +17,14 @@ import shutil
 import sys
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from .results import COMPLETE, PARAMS, atomic_folder, is_complete, is_temporary  # noqa: E402
+from .runs.results import COMPLETE, PARAMS, atomic_folder, is_complete, is_temporary
 
 METRICS = {"long_run_share": "long-run share", "npv": "NPV", "advocacy": "advocacy"}
 TRAJECTORIES = {"share": "market share", "cumulative_profit": "cumulative profit", "advocacy": "advocacy"}
@@ -145,7 +142,8 @@ def policy_map(table: pd.DataFrame, x: str, y: str, metric: str = "npv", better:
 
 
 def _band_plot(ts: pd.DataFrame, column: str, label: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    fig = Figure(figsize=(8, 4.5), dpi=110)
+    ax = fig.subplots()
     for name, g in ts.groupby("line", sort=True):
         s = g.groupby("week")[column].agg(["mean", "std", "count"])
         half = stats.t.ppf(0.975, np.maximum(s["count"] - 1, 1)) * s["std"].fillna(0) / np.sqrt(s["count"])
@@ -158,7 +156,6 @@ def _band_plot(ts: pd.DataFrame, column: str, label: str, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def trajectories(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
@@ -179,7 +176,8 @@ def trajectories(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _lead_plot(table: pd.DataFrame, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    fig = Figure(figsize=(8, 4.5), dpi=110)
+    ax = fig.subplots()
     for (firm, policy), g in table.groupby(["firm", "policy"], sort=True):
         weeks = g.profit_lead_week.dropna()
         if len(weeks):
@@ -191,7 +189,6 @@ def _lead_plot(table: pd.DataFrame, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def _map_plot(cells: pd.DataFrame, x: str, y: str, metric: str, path: Path) -> None:
@@ -199,7 +196,8 @@ def _map_plot(cells: pd.DataFrame, x: str, y: str, metric: str, path: Path) -> N
     low = cells.pivot(index=y, columns=x, values="ci_low").reindex_like(grid)
     high = cells.pivot(index=y, columns=x, values="ci_high").reindex_like(grid)
     span = float(np.nanmax(np.abs(grid.to_numpy()))) or 1.0
-    fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 3, 0.9 * grid.shape[0] + 2), dpi=110)
+    fig = Figure(figsize=(1.3 * grid.shape[1] + 3, 0.9 * grid.shape[0] + 2), dpi=110)
+    ax = fig.subplots()
     im = ax.imshow(grid.to_numpy(), cmap="RdBu", norm=TwoSlopeNorm(0.0, -span, span), aspect="auto")
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
@@ -215,10 +213,9 @@ def _map_plot(cells: pd.DataFrame, x: str, y: str, metric: str, path: Path) -> N
     fig.colorbar(im, ax=ax, label=f"{metric} difference")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
-def sweep_command(sweep_dir: Path) -> str | None:
+def recorded_command(sweep_dir: Path) -> str | None:
     """The command that ran the sweep, from Hydra's record in the hidden job folder."""
     record = sweep_dir.parent.parent / ".hydra" / sweep_dir.parent.name / sweep_dir.name / "multirun.yaml"
     if not record.is_file():
@@ -252,7 +249,7 @@ def report(sweep_dir: Path, table: pd.DataFrame, out: Path, map_axes: list[str] 
     for column, label in TRAJECTORIES.items():
         _band_plot(ts, column, label, out / f"{column}.png")
     _lead_plot(table, out / "lead_week.png")
-    command = sweep_command(sweep_dir)
+    command = recorded_command(sweep_dir)
     agg = "python -m sim.aggregate " + " ".join(
         shlex.quote(a) for a in [str(sweep_dir), *(["--map", *map_axes] if map_axes else [])]
     )
@@ -302,8 +299,8 @@ def write_report(sweep_dir: Path, map_axes: list[str] | None = None, metric: str
     dest = sweep_dir / REPORT
     staged = sweep_dir / f".{REPORT}.new"
     shutil.rmtree(staged, ignore_errors=True)
-    with atomic_folder(staged) as tmp:
-        report(sweep_dir, table, tmp, map_axes, metric)
+    with atomic_folder(staged) as folder:
+        report(sweep_dir, table, folder.tmp, map_axes, metric)
     old = sweep_dir / f".{REPORT}.old-{os.getpid()}"
     if dest.exists():
         os.replace(dest, old)

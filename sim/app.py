@@ -5,6 +5,10 @@
 Sliders and selectors set a giving-vs-taking duopoly (press Reset to rebuild the
 market with them); Step and Play run it week by week; the buttons under
 "Classroom moments" trigger an outage, a rival's price cut or a recession mid-run.
+
+Every default comes from ``conf/``: each firm starts as its preset sets it, and a lever
+slider starts at the default preset's value; a slider left where it started leaves the
+chosen preset alone, so choosing "taking" gives the whole taking preset.
 """
 
 from __future__ import annotations
@@ -16,13 +20,32 @@ from matplotlib.figure import Figure
 from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import force_update, update_counter
 
-import sim
-from sim.config import Shock, ShockKind
-from sim.customers import Ladder
-from sim.market import LoyaltyMarket
+from sim.config import Shock, ShockKind, compose, load, presets, to_plain
+from sim.model.market import LoyaltyMarket
+from sim.model.vocabulary import Ladder
 
 MAX_DRAWN = 1000  # customers drawn in the network view; larger markets show a connected sample
-PRESETS = ["giving", "taking", "fake_love"]
+PRESETS = presets()
+DEFAULTS = to_plain(compose())  # the default experiment: the giving vs taking duopoly
+FIRST, SECOND = list(DEFAULTS["firms"])[:2]
+# Slider: (label, config key, low, high, step); each starts at the default's value.
+SLIDERS = {
+    "generosity": ("Firm 1 generosity", f"firms.{FIRST}.generosity", 0.0, 1.0, 0.05),
+    "speed": ("Firm 1 speed of response", f"firms.{FIRST}.speed", 0.0, 1.0, 0.05),
+    "upsell": ("Firm 2 upsell pressure", f"firms.{SECOND}.upsell", 0.0, 1.0, 0.05),
+    "switching_cost": ("Switching cost", "market.switching_cost", 0.0, 5.0, 0.25),
+    "reach": ("Word-of-mouth reach", "market.reach", 0.0, 1.0, 0.05),
+}
+
+
+def default(key: str):
+    """The value of a dotted key in the default experiment."""
+    node = DEFAULTS
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
 FIRM_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
 COLOUR_NAMES = ["blue", "red", "green", "purple"]
 STATE_ALPHA = {
@@ -34,35 +57,33 @@ STATE_ALPHA = {
 
 
 class ClassroomMarket(LoyaltyMarket):
-    """The giving-vs-taking duopoly, built from the dashboard's controls."""
+    """The giving-vs-taking duopoly, built from the dashboard's controls.
+
+    A lever or market slider overrides the config only when moved from its starting value
+    (the default's), so each firm otherwise gets its chosen preset whole.
+    """
 
     def __init__(
         self,
-        first_policy: str = "giving",
-        second_policy: str = "taking",
-        generosity: float = 0.5,
-        upsell: float = 0.6,
-        speed: float = 0.8,
-        switching_cost: float = 1.5,
-        reach: float = 0.05,
+        first_policy: str = DEFAULTS["firms"][FIRST]["policy"],
+        second_policy: str = DEFAULTS["firms"][SECOND]["policy"],
+        generosity: float | None = None,
+        upsell: float | None = None,
+        speed: float | None = None,
+        switching_cost: float | None = None,
+        reach: float | None = None,
         customers: int = 2000,
         rng: int | str = 0,
     ):
         seed = int(rng) if str(rng).strip().isdigit() else 0
-        settings = sim.load(
-            [
-                f"policy@firms.giving={first_policy}",
-                f"policy@firms.taking={second_policy}",
-                f"firms.giving.generosity={generosity}",
-                f"firms.giving.speed={speed}",
-                f"firms.taking.upsell={upsell}",
-                f"market.switching_cost={switching_cost}",
-                f"market.reach={reach}",
-                f"customers.n={int(customers)}",
-                f"seed={seed}",
-                "progress=false",
-            ]
-        )
+        moved = {"generosity": generosity, "speed": speed, "upsell": upsell}
+        moved |= {"switching_cost": switching_cost, "reach": reach}
+        overrides = [f"policy@firms.{FIRST}={first_policy}", f"policy@firms.{SECOND}={second_policy}"]
+        for name, value in moved.items():
+            key = SLIDERS[name][1]
+            if value is not None and value != default(key):
+                overrides.append(f"{key}={value}")
+        settings = load([*overrides, f"customers.n={int(customers)}", f"seed={seed}", "progress=false"])
         super().__init__(settings)
         self.moments: list[str] = []
         self.drawn = _sample(self, seed)
@@ -118,7 +139,7 @@ def NetworkView(model: ClassroomMarket):
         ax.add_collection(LineCollection(np.stack([xy[a], xy[b]], axis=1), colors="#cccccc", linewidths=0.3))
     firm, state = c.firm[nodes], c.state[nodes]
     colours = np.array([[0.75, 0.75, 0.75, 0.6]] * len(nodes))
-    for j in range(c.F):
+    for j in range(c.n_firms):
         base = np.array(_rgb(FIRM_COLOURS[j % len(FIRM_COLOURS)]))
         for s, alpha in STATE_ALPHA.items():
             sel = (firm == j) & (state == s)
@@ -143,17 +164,16 @@ def _rgb(hex_colour: str) -> tuple[float, float, float]:
 def Curves(model: ClassroomMarket):
     """Share, cumulative profit and advocacy per firm, week by week."""
     update_counter.get()
-    rows = model.ledger.rows
+    ts = model.timeseries()
     fig = Figure(figsize=(6.5, 6.5), dpi=90)
     axes = fig.subplots(3, 1, sharex=True)
     for j, name in enumerate(model.names):
-        mine = [r for r in rows if r["firm"] == name]
-        weeks = [r["week"] for r in mine]
+        mine = ts[ts.firm == name]
         colour = FIRM_COLOURS[j % len(FIRM_COLOURS)]
-        label = f"{name} ({mine[0]['policy']})" if mine else name
-        axes[0].plot(weeks, [r["share"] for r in mine], color=colour, label=label)
-        axes[1].plot(weeks, [r["cumulative_profit"] / 1e3 for r in mine], color=colour)
-        axes[2].plot(weeks, [r["advocacy"] for r in mine], color=colour)
+        label = f"{name} ({mine.policy.iloc[0]})" if len(mine) else name
+        axes[0].plot(mine.week, mine.share, color=colour, label=label)
+        axes[1].plot(mine.week, mine.cumulative_profit / 1e3, color=colour)
+        axes[2].plot(mine.week, mine.advocacy, color=colour)
     for ax, title in zip(axes, ["market share", "cumulative profit (thousands)", "advocacy"], strict=True):
         ax.set_ylabel(title, fontsize=8)
         ax.grid(alpha=0.3)
@@ -168,7 +188,8 @@ def LadderPanel(model: ClassroomMarket):
     """Counts by ladder state per firm, as numbers."""
     update_counter.get()
     week = model.steps
-    last = {r["firm"]: r for r in model.ledger.rows if r["week"] == week}
+    ts = model.timeseries()
+    last = {r["firm"]: r for r in ts[ts.week == week].to_dict("records")}
     header = "| firm | share | customer | loyal | devoted | detractor | defected | advocacy |\n|---|---|---|---|---|---|---|---|\n"
     lines = []
     for name in model.names:
@@ -179,7 +200,7 @@ def LadderPanel(model: ClassroomMarket):
             f"| {name} ({r['policy']}) | {r['share']:.1%} | {r['n_customer']} | {r['n_loyal']} | {r['n_devoted']} "
             f"| {r['n_detractor']} | {r['n_defected']} | {r['advocacy']:+.1f} |"
         )
-    prospects = int(np.sum(model.customers.firm == model.customers.F))
+    prospects = model.prospects
     solara.Markdown(f"### Week {week}\n\n{header}" + "\n".join(lines) + f"\n\nProspects: {prospects}")
 
 
@@ -210,13 +231,19 @@ def ClassroomMoments(model: ClassroomMarket):
 
 model_params = {
     "rng": {"type": "InputText", "value": "0", "label": "Seed"},
-    "first_policy": {"type": "Select", "value": "giving", "values": PRESETS, "label": "Firm 1 policy"},
-    "second_policy": {"type": "Select", "value": "taking", "values": PRESETS, "label": "Firm 2 policy"},
-    "generosity": Slider("Firm 1 generosity", 0.5, 0.0, 1.0, 0.05),
-    "speed": Slider("Firm 1 speed of response", 0.8, 0.0, 1.0, 0.05),
-    "upsell": Slider("Firm 2 upsell pressure", 0.6, 0.0, 1.0, 0.05),
-    "switching_cost": Slider("Switching cost", 1.5, 0.0, 5.0, 0.25),
-    "reach": Slider("Word-of-mouth reach", 0.05, 0.0, 1.0, 0.05),
+    "first_policy": {
+        "type": "Select",
+        "value": default(f"firms.{FIRST}.policy"),
+        "values": PRESETS,
+        "label": "Firm 1 policy",
+    },
+    "second_policy": {
+        "type": "Select",
+        "value": default(f"firms.{SECOND}.policy"),
+        "values": PRESETS,
+        "label": "Firm 2 policy",
+    },
+    **{name: Slider(label, default(key), low, high, step) for name, (label, key, low, high, step) in SLIDERS.items()},
     "customers": Slider("Customers", 2000, 200, 20000, 200),
 }
 

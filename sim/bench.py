@@ -32,7 +32,10 @@ def _case(args: dict, out: mp.Queue) -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     from . import load
-    from .market import LoyaltyMarket
+    from .model.market import LoyaltyMarket
+    from .runs.run import keep_freed_memory
+
+    keep_freed_memory()
 
     overrides = [
         f"customers.n={args['n']}",
@@ -90,13 +93,11 @@ def measure(
 
 def plot(table, path: Path) -> None:
     """Seconds per week against customers (per engine) and against edges (degree sweep)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    fig = Figure(figsize=(11, 4.2), dpi=110)
+    axes = fig.subplots(1, 2)
     sizes = table[table.sweep == "size"]
     for engine, g in sizes.groupby("engine"):
         axes[0].loglog(g.customers, g.s_per_step, "o-", label=engine)
@@ -120,7 +121,6 @@ def plot(table, path: Path) -> None:
     axes[1].grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,12 +135,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="results/bench", help="where the dated results folder goes")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides applied to every case")
     a = ap.parse_args(argv)
-    from .__main__ import preflight  # one-line errors for bad overrides, before any case runs
+    from .config import ConfigError, load
 
-    preflight([f"network={a.network}", *a.overrides])
+    try:  # one-line errors for bad overrides, before any case runs
+        load([f"network={a.network}", *a.overrides])
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        sys.exit(2)
     import pandas as pd
 
-    from .results import atomic_folder
+    from .runs.results import atomic_folder
 
     cases = [("size", "vectorized", n, a.steps, None) for n in a.sizes]
     cases += [("size", "agents", n, a.agents_steps or a.steps, None) for n in a.agents_sizes]
@@ -165,10 +169,10 @@ def main(argv: list[str] | None = None) -> None:
         for n, row in sizes.dropna().iterrows():
             print(f"vectorized/agents at {n:,} customers: {row.vectorized / row.agents:,.0f}x")
     dest = Path(a.out) / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    with atomic_folder(dest) as tmp:
-        table.to_csv(tmp / "bench.csv", index=False)
-        plot(table, tmp / "scaling.png")
-    print(f"written: {dest}")
+    with atomic_folder(dest) as staged:
+        table.to_csv(staged.tmp / "bench.csv", index=False)
+        plot(table, staged.tmp / "scaling.png")
+    print(f"written: {staged.final}")
     sys.stdout.flush()
 
 

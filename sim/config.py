@@ -2,13 +2,18 @@
 
 The YAML files under ``conf/`` hold every default; these dataclasses hold the
 types and allowed ranges, and have no defaults of their own, so a parameter has
-exactly one source. ``load`` composes and validates; ``validate`` turns a raw
-mapping into ``Settings`` or raises ``ConfigError`` with a one-line message.
+exactly one source. ``compose`` composes ``conf/`` with Hydra overrides, ``apply_design``
+applies a design row, ``validate`` turns a plain mapping into ``Settings``; ``load`` does
+all three. Every bad input, Hydra's own override and composition errors included, is a
+``ConfigError`` with a one-line message naming the key and the allowed values.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,8 +32,10 @@ NonNegative = Annotated[float, Field(ge=0.0)]
 Week = Annotated[int, Field(ge=0, le=100_000)]
 
 
-# Top-level keys that say how a run is launched (Hydra, design rows, sweep folder), not what runs.
-RUN_KEYS = ("hydra", "design", "design_row", "sweep")
+# Top-level keys that say how a run is launched (a design row, the sweep's folder), not what runs:
+# declared in conf/config.yaml, applied or read by the launch machinery, stripped before validation.
+RUN_CONTROL = ("design", "design_row", "sweep")
+PRESETS_DIR = CONF_DIR / "policy"
 
 
 class ConfigError(ValueError):
@@ -58,15 +65,20 @@ LEVERS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Levers))
 
 @dataclass(config=_STRICT, frozen=True)
 class PolicyChange:
-    """From ``week`` on, move the named levers to new values over ``ramp`` weeks."""
+    """From ``week`` on, move levers to new values over ``ramp`` weeks.
+
+    The targets are ``levers``, on top of every lever of the preset named by ``policy`` (if any):
+    ``{week: 156, ramp: 52, policy: taking}`` drifts a firm to the taking preset.
+    """
 
     week: Week
     ramp: Week
-    levers: dict[str, float]
+    levers: dict[str, float] = Field(default_factory=dict)
+    policy: str | None = None
 
 
 @dataclass(config=_STRICT, frozen=True)
-class Firm(Levers):
+class FirmConfig(Levers):
     """A firm: a named policy preset (its levers), entry week and planned changes."""
 
     policy: str
@@ -80,7 +92,7 @@ class Firm(Levers):
 
 
 @dataclass(config=_STRICT, frozen=True)
-class Customers:
+class CustomersConfig:
     """Population size, initial state and behavioural parameters of customers."""
 
     n: Annotated[int, Field(ge=10, le=20_000_000)]
@@ -151,7 +163,7 @@ class NetworkKind(StrEnum):
 
 
 @dataclass(config=_STRICT, frozen=True)
-class Network:
+class NetworkConfig:
     """The social network over which word of mouth travels."""
 
     kind: NetworkKind
@@ -200,7 +212,7 @@ class Shock:
 
 
 @dataclass(config=_STRICT, frozen=True)
-class Market:
+class MarketConfig:
     """Market structure, word-of-mouth reach, money and shocks."""
 
     switching_cost: NonNegative
@@ -231,8 +243,8 @@ class Market:
 
 
 class Engine(StrEnum):
-    VECTORIZED = "vectorized"  # struct of arrays, numpy (sim/customers.py)
-    AGENTS = "agents"  # every customer a Mesa agent, same rules (sim/agents.py)
+    VECTORIZED = "vectorized"  # struct of arrays, numpy (sim/model/customers.py)
+    AGENTS = "agents"  # every customer a Mesa agent, same rules (sim/model/agents.py)
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -245,10 +257,10 @@ class Settings:
     engine: Engine
     progress: bool
     results_dir: str
-    customers: Customers
-    network: Network
-    market: Market
-    firms: Annotated[dict[str, Firm], Field(min_length=1, max_length=50)]
+    customers: CustomersConfig
+    network: NetworkConfig
+    market: MarketConfig
+    firms: Annotated[dict[str, FirmConfig], Field(min_length=1, max_length=50)]
 
     @property
     def firm_names(self) -> list[str]:
@@ -306,6 +318,31 @@ def _one_line(err: dict, root: type) -> str:
     return f"config error: {key} = {value!r}: {err['msg'].lower()}{extra}"
 
 
+def presets() -> list[str]:
+    """The policy presets in ``conf/policy/``."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def _preset_levers(name: Any, where: str) -> dict[str, float]:
+    """The levers of the preset ``name``, for a planned change that names one."""
+    from omegaconf import OmegaConf
+
+    if not isinstance(name, str) or name not in presets():
+        raise ConfigError(f"config error: {where} = {name!r}: no such preset (allowed: {', '.join(presets())})")
+    preset = OmegaConf.to_container(OmegaConf.load(PRESETS_DIR / f"{name}.yaml"))
+    return {k: v for k, v in preset.items() if k in LEVERS}  # type: ignore[union-attr]
+
+
+def _resolve_preset_changes(raw: dict) -> None:
+    """A planned change naming a ``policy`` moves every lever to that preset's (its own ``levers`` win)."""
+    for name, firm in (raw.get("firms") or {}).items():
+        changes = firm.get("changes") if isinstance(firm, dict) else None
+        for i, change in enumerate(changes if isinstance(changes, list) else []):
+            if isinstance(change, dict) and change.get("policy") is not None:
+                targets = _preset_levers(change["policy"], f"firms.{name}.changes.{i}.policy")
+                change["levers"] = {**targets, **(change.get("levers") or {})}
+
+
 def _check_cross(s: Settings) -> None:
     names = set(s.firms)
     for name, firm in s.firms.items():
@@ -348,9 +385,10 @@ def _check_cross(s: Settings) -> None:
 
 def validate(raw: dict) -> Settings:
     """Turn a plain mapping (a resolved Hydra config) into ``Settings``."""
-    raw = {k: v for k, v in raw.items() if k not in RUN_KEYS}
+    raw = {k: copy.deepcopy(v) for k, v in raw.items() if k not in RUN_CONTROL and k != "hydra"}
     if not raw.get("firms"):
         raise ConfigError("config error: firms: at least one firm is required (allowed: 1 to 50 firms)")
+    _resolve_preset_changes(raw)
     try:
         settings = TypeAdapter(Settings).validate_python(raw)
     except ValidationError as exc:
@@ -366,19 +404,94 @@ def to_plain(cfg: Any) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
-def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "config"):
-    """Compose the Hydra config outside a Hydra app (tests, notebooks, dashboard)."""
+def hydra_error(err: Exception) -> ConfigError:
+    """Hydra's override and composition errors, reduced to one line naming the key."""
+    text = str(err)
+    if m := re.search(r"Could not override '([^']+)'", text):
+        return ConfigError(f"config error: unknown key '{m.group(1)}' (use +{m.group(1)}=... to add a key on purpose)")
+    if m := re.search(r"Could not find '([^']+)'", text):
+        options = [o for o in re.findall(r"^\t(\S+)", text, flags=re.M) if "=" not in o]
+        group, _, name = m.group(1).rpartition("/")
+        return ConfigError(f"config error: {group}={name}: no such option (allowed: {', '.join(options)})")
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return ConfigError(f"config error: could not read the overrides: {first}")
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), return_hydra_config: bool = False):
+    """Compose ``conf/`` with Hydra overrides outside a Hydra app (commands, tests, notebooks, dashboard)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return hydra_compose(config_name=config_name, overrides=list(overrides))
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            return hydra_compose(
+                config_name="config", overrides=list(overrides), return_hydra_config=return_hydra_config
+            )
+    except (HydraException, OmegaConfBaseException) as err:
+        raise hydra_error(err) from None
+
+
+def design_values(path: str | Path, row: int) -> dict[str, Any]:
+    """Row ``row`` of a design CSV: ``{dotted config key: value}``."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config error: design = '{path}': no such file")
+    table = pd.read_csv(path)
+    if not 0 <= row < len(table):
+        raise ConfigError(f"config error: design_row = {row}: allowed: 0 ≤ value ≤ {len(table) - 1} (rows of {path})")
+    values = {}
+    for key, value in table.iloc[row].items():
+        value = value.item() if hasattr(value, "item") else value
+        if isinstance(value, float) and math.isnan(value):
+            raise ConfigError(f"config error: design '{path}' row {row}, column '{key}': empty value")
+        values[str(key)] = value
+    return values
+
+
+def apply_design(cfg: Any) -> tuple[Any, dict[str, Any]]:
+    """A copy of the composed config with its design row applied, and the row's values.
+
+    The run-control keys and Hydra's own node are removed from the copy, so the result
+    validates as ``Settings`` and its YAML reloads as a plain run config.
+    """
+    from omegaconf import OmegaConf, open_dict
+
+    out = copy.deepcopy(cfg)
+    values: dict[str, Any] = {}
+    design, row = cfg.get("design"), cfg.get("design_row")
+    if (design is None) != (row is None):
+        missing = "design_row" if row is None else "design"
+        raise ConfigError(
+            f"config error: {missing}: needed too when design or design_row is set (design=path.csv design_row=N)"
+        )
+    if design is not None:
+        if isinstance(row, bool) or not isinstance(row, int):
+            raise ConfigError(f"config error: design_row = {row!r}: allowed: an integer row number, 0 ≤ value")
+        values = design_values(design, row)
+        with open_dict(out):
+            for key, value in values.items():
+                if key in RUN_CONTROL or key.startswith("hydra"):
+                    raise ConfigError(f"config error: design column '{key}': not a model parameter")
+                if OmegaConf.select(out, key, default="__absent__") == "__absent__":
+                    raise ConfigError(f"config error: unknown key '{key}' (design column of {design})")
+                OmegaConf.update(out, key, value, merge=True)
+    with open_dict(out):
+        for key in (*RUN_CONTROL, "hydra"):
+            out.pop(key, None)
+    return out, values
+
+
+def check(cfg: Any) -> Settings:
+    """Validate a composed config, its design row applied."""
+    return validate(to_plain(apply_design(cfg)[0]))
 
 
 def load(overrides: list[str] | tuple[str, ...] = ()) -> Settings:
     """Compose ``conf/`` with Hydra overrides, apply a design row if set, and validate into ``Settings``."""
-    from .sweep import apply_design  # sweep builds on this module
-
-    return validate(to_plain(apply_design(compose(overrides))[0]))
+    return check(compose(overrides))

@@ -4,8 +4,9 @@
     python -m sim.docking customers.n=500 steps=260 experiment=newcomer
 
 The engines draw the same random numbers in the same order, so every customer's
-state and every ledger row must be identical, bit for bit; the first difference is
-reported (the week, the attribute, the customers).
+state (every variable declared in ``sim.model.state``) and every recorded row must be
+identical, bit for bit; the first difference is reported (the week, the variable or
+"ledger", the customers).
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from . import load
-from .agents import FIELDS
-from .market import LoyaltyMarket
+from .config import ConfigError, load
+from .model.market import LoyaltyMarket
+from .model.state import STATE
+
+COMPARED = (*(v.name for v in STATE), "remembered")  # every declared state variable, and the memory they imply
 
 
 @dataclass
 class Divergence:
     week: int
-    what: str  # a customer attribute, or "ledger"
+    what: str  # a customer state variable, or "ledger"
     customers: list[int]
 
     def __str__(self) -> str:
@@ -33,14 +35,13 @@ class Divergence:
 
 
 def first_difference(vectorized: LoyaltyMarket, agents: LoyaltyMarket, week: int) -> Divergence | None:
-    """The first customer attribute or ledger row in which the two models differ, if any."""
-    for name in FIELDS:
+    """The first customer state variable or recorded row in which the two models differ, if any."""
+    for name in COMPARED:
         x, y = np.asarray(getattr(vectorized.customers, name)), np.asarray(getattr(agents.customers, name))
         if x.shape != y.shape or not np.array_equal(x.astype(y.dtype), y):
             differ = (x.reshape(len(x), -1) != y.reshape(len(y), -1)).any(axis=1)
             return Divergence(week, name, np.flatnonzero(differ)[:10].tolist())
-    rows_v, rows_a = pd.DataFrame(vectorized.ledger.rows), pd.DataFrame(agents.ledger.rows)
-    if not rows_v.equals(rows_a):
+    if not vectorized.timeseries().equals(agents.timeseries()):
         return Divergence(week, "ledger", [])
     return None
 
@@ -63,15 +64,16 @@ def compare(overrides: list[str] | None = None) -> tuple[int, Divergence | None]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .__main__ import preflight  # one-line errors for bad overrides
-
     overrides = sys.argv[1:] if argv is None else argv
-    preflight(overrides)
-    weeks, divergence = compare(overrides)
+    try:
+        weeks, divergence = compare(overrides)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
     if divergence:
         print(divergence)
         return 1
-    print(f"identical: every customer's state and every ledger row, weeks 0-{weeks}")
+    print(f"identical: every customer's state and every recorded row, weeks 0-{weeks}")
     return 0
 
 

@@ -79,7 +79,7 @@ def build_design(params: dict[str, tuple[float, float]], trajectories: int, leve
     return problem, x, design
 
 
-def sweep_command(
+def design_sweep_command(
     design_csv: Path, rows: int, name: str, results_dir: Path, launcher: str, jobs: int, fixed: list[str]
 ):
     """The multirun that runs every design row."""
@@ -138,12 +138,10 @@ def indices(problem: dict, x: np.ndarray, y: pd.DataFrame, levels: int) -> pd.Da
 
 
 def plot(ind: pd.DataFrame, path: Path, command: str) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(OUTPUTS), figsize=(5 * len(OUTPUTS), 0.45 * ind.parameter.nunique() + 1.8))
+    fig = Figure(figsize=(5 * len(OUTPUTS), 0.45 * ind.parameter.nunique() + 1.8))
+    axes = fig.subplots(1, len(OUTPUTS))
     for ax, out in zip(axes, OUTPUTS, strict=True):
         d = ind[ind.output == out].sort_values("mu_star")
         y = np.arange(len(d))
@@ -157,7 +155,6 @@ def plot(ind: pd.DataFrame, path: Path, command: str) -> None:
     fig.suptitle(command, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -191,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     design.to_csv(design_csv, index=False)
     fixed = [f"experiment={a.experiment}", f"seed={a.seed}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
     results_dir = Path(a.results_dir).resolve()
-    cmd = sweep_command(design_csv, len(design), f"sensitivity-{a.name}", results_dir, a.launcher, a.jobs, fixed)
+    cmd = design_sweep_command(design_csv, len(design), f"sensitivity-{a.name}", results_dir, a.launcher, a.jobs, fixed)
     print(f"design: {design_csv} ({len(design)} runs, {problem['num_vars']} parameters)")
     print("sweep:", " ".join(cmd[1:]), flush=True)
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL)

@@ -4,7 +4,7 @@ import numpy as np
 from conftest import run, settings
 
 import sim
-from sim.customers import Ladder
+from sim.model.vocabulary import Ladder
 
 
 def test_merely_satisfied_leave_for_a_deal_devoted_stay():
@@ -32,15 +32,15 @@ def test_merely_satisfied_leave_for_a_deal_devoted_stay():
 
 
 def test_reach_carries_word_of_mouth_beyond_ties():
-    quiet = run("network=none", "market.reach=0.0").ledger.timeseries()
-    loud = run("network=none", "market.reach=0.5").ledger.timeseries()
+    quiet = run("network=none", "market.reach=0.0").timeseries()
+    loud = run("network=none", "market.reach=0.5").timeseries()
     assert quiet.acquired_referral.sum() == 0
     assert loud.acquired_referral.sum() > 0
 
 
 def test_community_strengthens_bond():
-    alone = run("customers.community_bond=0.0", steps=156).ledger.timeseries()
-    together = run("customers.community_bond=0.02", steps=156).ledger.timeseries()
+    alone = run("customers.community_bond=0.0", steps=156).timeseries()
+    together = run("customers.community_bond=0.02", steps=156).timeseries()
     g = "firm == 'giving'"
     assert together.query(g).bond_mean.iloc[-1] > alone.query(g).bond_mean.iloc[-1]
 
@@ -57,7 +57,7 @@ def test_under_promise_over_deliver():
 def test_classification_reads_the_two_attitudes():
     m = sim.LoyaltyMarket(settings("steps=52")).run()
     c, cfg = m.customers, m.settings.customers
-    buys = c.firm < c.F
+    buys = c.firm < c.no_firm
     devoted = c.state == Ladder.DEVOTED
     loyal = c.state == Ladder.LOYAL
     detractor = c.state == Ladder.DETRACTOR

@@ -8,14 +8,11 @@ Tolerances (max over weeks of |F_model - F|, averaged over two seeds, n = 10,000
   who hears two words adopts once), computed here, not assumed.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))
-import bass_docking as bd  # noqa: E402
+import sim
+from sim.validation import bass as bd
 
 N, STEPS, SEEDS = 10_000, 60, (0, 1)
 SAMPLING = 0.04
@@ -45,8 +42,8 @@ def test_innovation_alone_is_geometric():
 
 def test_experiment_keeps_adopters_loyal():
     """The reduction holds: no devoted, detractors or defections; everyone who buys is LOYAL."""
-    model = bd.LoyaltyMarket(bd.load(["experiment=bass", "customers.n=3000", "steps=30", "progress=false"])).run()
-    ts = model.ledger.timeseries()
+    model = sim.LoyaltyMarket(sim.load(["experiment=bass", "customers.n=3000", "steps=30", "progress=false"])).run()
+    ts = model.timeseries()
     assert (ts.n_devoted + ts.n_detractor + ts.n_customer + ts.n_defected).sum() == 0
     assert ts.defections.sum() == 0 and ts.departures.sum() == 0
     assert (ts.n_loyal == ts.customers).all()

@@ -5,8 +5,8 @@ import pytest
 from conftest import cli, settings
 from omegaconf import OmegaConf
 
-from sim import results
-from sim.run import run_and_write
+from sim.runs import plots
+from sim.runs.run import run_and_write
 
 REQUIRED = [
     "firm",
@@ -42,7 +42,7 @@ def test_crash_while_writing_leaves_no_folder(results_dir, monkeypatch):
     def boom(ts, path):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(results.PLOTS, "advocacy.png", boom)
+    monkeypatch.setitem(plots.PLOTS, "advocacy.png", boom)
     dest = results_dir / "x" / "run"
     with pytest.raises(KeyboardInterrupt):
         run_and_write(settings("steps=5", "customers.n=200"), "config", dest)

@@ -103,3 +103,18 @@ def test_dashboard_steps_reacts_to_sliders_and_moments(app_url, tmp_path):
         print(f"screenshot: {shot}")
         assert shot.stat().st_size > 10_000
         browser.close()
+
+
+def test_a_preset_arrives_whole_and_a_moved_slider_applies():
+    """Untouched sliders (at the default's values) leave each chosen preset whole; a moved one overrides it."""
+    pytest.importorskip("solara")
+    from sim.app import SLIDERS, ClassroomMarket, default
+    from sim.config import load
+
+    untouched = {name: default(key) for name, (_, key, *_) in SLIDERS.items()}
+    m = ClassroomMarket(first_policy="taking", second_policy="giving", customers=200, **untouched)
+    presets = load(["policy@firms.giving=taking", "policy@firms.taking=giving"]).firms
+    for firm in m.firms:
+        assert firm.levers == presets[firm.name].levers, firm.name
+    moved = ClassroomMarket(first_policy="taking", customers=200, **{**untouched, "generosity": 0.9})
+    assert moved.firms[0].levers.generosity == 0.9

@@ -4,7 +4,7 @@ import hashlib
 
 from conftest import settings
 
-from sim.run import simulate
+from sim.runs.run import simulate
 
 
 def _bytes(ts, tmp_path, name):

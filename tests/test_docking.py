@@ -2,14 +2,14 @@
 
 Both engines draw the same random numbers (each customer in turn, from the stream of
 that kind of decision), so the stated tolerance is zero: every customer's state and
-every ledger row must be equal, bit for bit, every week.
+every recorded row must be equal, bit for bit, every week.
 """
 
 import numpy as np
 import pytest
 
-from sim import agents, customers
 from sim.docking import compare
+from sim.model import agents, customers
 
 SCENARIOS = [
     ["steps=104"],  # the default duopoly on a small-world network

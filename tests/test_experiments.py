@@ -11,7 +11,7 @@ from scipy import stats
 
 from sim.aggregate import write_report
 from sim.config import LEVERS
-from sim.run import simulate
+from sim.runs.run import simulate
 
 EXPERIMENTS = sorted((ROOT / "conf" / "experiment").glob("*.yaml"))
 

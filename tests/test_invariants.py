@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import run
 
-from sim.customers import Ladder
+from sim.model.vocabulary import Ladder
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +13,7 @@ def model():
 
 
 def test_customers_conserved(model):
-    ts = model.ledger.timeseries()
+    ts = model.timeseries()
     n = model.settings.customers.n
     per_week = ts.groupby("week").agg(customers=("customers", "sum"), prospects=("prospects", "first"))
     assert ((per_week.customers + per_week.prospects) == n).all()
@@ -23,13 +23,13 @@ def test_customers_conserved(model):
 
 
 def test_shares_sum_to_one(model):
-    ts = model.ledger.timeseries()
+    ts = model.timeseries()
     assert np.allclose(ts.groupby("week").share.sum(), 1.0)
     assert ts.share.between(0, 1).all()
 
 
 def test_money_adds_up(model):
-    ts = model.ledger.timeseries()
+    ts = model.timeseries()
     rate = model.settings.market.annual_discount_rate
     for _, g in ts.groupby("firm"):
         assert np.allclose(g.profit, g.revenue - g.cost)
@@ -41,7 +41,7 @@ def test_money_adds_up(model):
 
 def test_flows_balance(model):
     """Week-on-week change in customers = acquisitions - defections - departures."""
-    ts = model.ledger.timeseries()
+    ts = model.timeseries()
     for _, g in ts.groupby("firm"):
         delta = g.customers.diff().iloc[1:].to_numpy()
         flows = (g.acquisitions - g.defections - g.departures).iloc[1:].to_numpy()

@@ -9,11 +9,11 @@ import pytest
 from conftest import run, settings
 
 import sim
-from sim.customers import Ladder
+from sim.model.vocabulary import Count, Ladder, Tally
 
 
 def totals(model, firm=None):
-    ts = model.ledger.timeseries()
+    ts = model.timeseries()
     return ts if firm is None else ts[ts.firm == firm]
 
 
@@ -58,16 +58,12 @@ def test_devoted_response_to_failure_is_milder():
     offer.service[0] = 0.3  # a failure
     offer.generosity[0] = 0.0
     offer.listening[0] = 0.0
-    from sim.customers import Tally
-
-    c.experience_service(offer, m.streams, Tally(c.F))
+    c.experience_service(offer, m.streams, Tally(c.n_firms))
     assert c.feeling[0] < 0 and c.feeling[1] < 0
     assert abs(c.feeling[0]) < 0.5 * abs(c.feeling[1])
 
 
 def test_negative_word_of_mouth_weighs_more():
-    from sim.customers import Tally
-
     for negativity in (1.0, 3.0):
         s = settings("customers.n=2000", f"market.negativity={negativity}", "market.reach=0")
         m = sim.LoyaltyMarket(s)
@@ -76,13 +72,13 @@ def test_negative_word_of_mouth_weighs_more():
         c.feeling[:] = 0
         c.state[:] = Ladder.PROSPECT
         c.state[:1000] = Ladder.DEVOTED  # talk positively
-        c.state[1000:] = np.where(c.firm[1000:] < c.F, Ladder.DETRACTOR, Ladder.PROSPECT)
-        t = Tally(c.F)
+        c.state[1000:] = np.where(c.firm[1000:] < c.no_firm, Ladder.DETRACTOR, Ladder.PROSPECT)
+        t = Tally(c.n_firms)
         c.spread_word_of_mouth(m.offer(1), m.network, m.streams, t)
-        pos, neg = t["wom_positive"].sum(), t["wom_negative"].sum()
+        pos, neg = t[Count.WOM_POSITIVE].sum(), t[Count.WOM_NEGATIVE].sum()
         net_heard = c.heard.sum()
         # A defended criticism reaches no one; the defence is counted among the positives.
-        expected = m.settings.market.wom_weight * (pos - negativity * (neg - t["defenses"].sum()))
+        expected = m.settings.market.wom_weight * (pos - negativity * (neg - t[Count.DEFENSES].sum()))
         assert net_heard == pytest.approx(expected, rel=1e-4, abs=1e-3)
 
 

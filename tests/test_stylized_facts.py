@@ -5,14 +5,10 @@ years; and a two-firm complaint-handling design, four years), pooled over seeds.
 stated with each test; the runs are deterministic, so a failure means the model's behaviour moved.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))
-import stylized_facts as sf  # noqa: E402
+from sim.validation import facts as sf
 
 
 @pytest.fixture(scope="module")

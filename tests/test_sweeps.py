@@ -12,10 +12,10 @@ import pytest
 from conftest import ROOT, cli
 from omegaconf import OmegaConf
 
-from sim import sweep
 from sim.aggregate import write_report
-from sim.config import ConfigError, compose
-from sim.results import is_complete
+from sim.config import ConfigError, apply_design, check, compose
+from sim.runs import sweep
+from sim.runs.results import is_complete
 
 TINY = ["customers.n=300", "steps=12", "progress=false"]
 
@@ -40,11 +40,11 @@ def design_csv(tmp_path):
 
 
 def test_design_row_overrides_the_composed_config(design_csv):
-    cfg, row = sweep.apply_design(compose([f"design={design_csv}", "design_row=2"]))
+    cfg, row = apply_design(compose([f"design={design_csv}", "design_row=2"]))
     assert row == {"customers.review_rate": 0.04, "market.switching_cost": 4.0}
     assert cfg.customers.review_rate == 0.04 and cfg.market.switching_cost == 4.0
     assert not {"design", "design_row", "sweep"} & set(cfg)  # never reach validation as unknown keys
-    sweep.check(compose([f"design={design_csv}", "design_row=0"]))
+    check(compose([f"design={design_csv}", "design_row=0"]))
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_bad_design_is_one_line(tmp_path, rows, overrides, message):
     path = tmp_path / "d.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     with pytest.raises(ConfigError, match=message) as err:
-        sweep.check(compose([f"design={path}", *overrides]))
+        check(compose([f"design={path}", *overrides]))
     assert "\n" not in str(err.value)
 
 
@@ -94,10 +94,28 @@ def test_sweep_name_is_stable_and_run_key_is_the_swept_part():
     b = sweep.sweep_name(["customers.n=300", "seed=range(0,3)"])
     assert a == b and "customers.n=300" in a and "/" not in a
     assert sweep.sweep_name(["seed=1,2"]) != sweep.sweep_name(["seed=1,3"])
-    fixed = sweep.fixed_keys(["customers.n=300", "seed=range(0,3)", "policy@firms.taking=giving,taking"])
-    assert fixed == ["customers.n"]
-    key = sweep.run_key(["customers.n=300", "seed=2", "policy@firms.taking=giving", "sweep=x"], fixed)
-    assert key == "policy@firms.taking=giving,seed=2"
+    exclude = sweep.exclude_keys_for(["customers.n=300", "seed=range(0,3)", "policy@firms.taking=giving,taking"])
+    assert "customers.n" in exclude and not {"seed", "policy"} & set(exclude)
+    job = ["customers.n=300", "seed=2", "policy@firms.taking=giving", "sweep=x"]
+    assert run_key(job, exclude) == "policy@firms.taking=giving,seed=2"
+
+
+def run_key(job: list[str], exclude: list[str]) -> str:
+    """The run key Hydra gives a job of a sweep launched with these exclude keys."""
+    keys = f"hydra.job.config.override_dirname.exclude_keys=[{','.join(exclude)}]"
+    return sweep.run_key(compose([*job, keys], return_hydra_config=True).hydra.job.override_dirname)
+
+
+def test_a_fixed_group_override_stays_in_the_key_when_its_group_is_also_swept():
+    """Hydra excludes a group override by its group alone; excluding it would give two runs one key."""
+    command = ["policy@firms.giving=taking", "policy@firms.taking=giving,taking", "seed=0"]
+    exclude = sweep.exclude_keys_for(command)
+    assert "policy" not in exclude and "seed" in exclude
+    keys = {
+        run_key(["policy@firms.giving=taking", f"policy@firms.taking={p}", "seed=0"], exclude)
+        for p in ("giving", "taking")
+    }
+    assert len(keys) == 2
 
 
 def _count(sweep_root):

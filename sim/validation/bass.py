@@ -1,6 +1,6 @@
 """Docking with the Bass diffusion model (Rand & Rust 2011): the adoption curve of experiment=bass.
 
-Run:  .venv/bin/python experiments/bass_docking.py
+Run:  python -m sim.validate bass
 Writes results/validation/bass.png (and a copy at docs/bass.png) and prints the deviations.
 
 In experiment=bass a prospect looks at the market with probability
@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from sim.config import load  # noqa: E402
-from sim.market import LoyaltyMarket  # noqa: E402
+from ..config import load
+from ..model.market import LoyaltyMarket
 
 PAIRS = [(0.03, 0.38), (0.01, 0.2), (0.05, 0.1), (0.005, 0.5)]
 SPARSE = ["network=watts_strogatz", "network.mean_degree=4", "network.rewire=0.01"]
@@ -60,13 +57,13 @@ def adoption(p: float, q: float, n: int = 10_000, steps: int = 78, seed: int = 0
         *extra,
     ]
     model = LoyaltyMarket(load(overrides)).run()
-    ts = model.ledger.timeseries()
+    ts = model.timeseries()
     week = ts.groupby("week").prospects.first()
     return 1 - week.to_numpy() / n
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m sim.validate bass", description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000, help="population size")
     ap.add_argument("--steps", type=int, default=60, help="weeks")
     ap.add_argument("--seeds", type=int, default=3, help="replications per curve")
@@ -74,13 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--docs", default="docs/bass.png", help="copy of the plot for the docs ('' for none)")
     a = ap.parse_args(argv)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(9, 7), sharey=True)
-    axes = axes.ravel()
+    fig = Figure(figsize=(9, 7))
+    axes = fig.subplots(2, 2, sharey=True).ravel()
     weeks = np.arange(a.steps + 1)
     print(f"n={a.n}, steps={a.steps}, seeds 0..{a.seeds - 1}; max |F_sim - F| over weeks, mean of seeds")
     print(
@@ -107,16 +99,12 @@ def main(argv: list[str] | None = None) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("adopted share F(t)")
     axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle("Docking with Bass: python experiments/bass_docking.py", fontsize=10)
+    fig.suptitle("Docking with Bass: python -m sim.validate bass", fontsize=10)
     fig.tight_layout()
-    out = ROOT / a.out
+    out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     print(f"plot: {out}")
     if a.docs:
-        shutil.copyfile(out, ROOT / a.docs)
-        print(f"copy: {ROOT / a.docs}")
-
-
-if __name__ == "__main__":
-    main()
+        shutil.copyfile(out, a.docs)
+        print(f"copy: {a.docs}")

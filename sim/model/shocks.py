@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Shock, ShockKind
+from ..config import Shock, ShockKind
 
 
 @dataclass(frozen=True)

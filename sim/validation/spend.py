@@ -1,7 +1,7 @@
-"""Check the equal spend of ``experiment=discount_vs_generosity``: money per customer-week on each firm's lever.
+"""Equal spend in ``experiment=discount_vs_generosity``: money per customer-week on each firm's lever.
 
-    .venv/bin/python experiments/equal_spend.py            # seed 0, 10,000 customers, 520 weeks
-    .venv/bin/python experiments/equal_spend.py customers.n=3000 firms.generous.generosity=0.5
+    python -m sim.validate spend                     # seed 0, 10,000 customers, 520 weeks
+    python -m sim.validate spend customers.n=3000 firms.generous.generosity=0.5
 
 Discounts: every acquisition of the discounter costs discount x price x discount_weeks (the tariff of a
 new customer is 1); free fixes cost costs.free_fix each. Prints the discounter's acquisitions per
@@ -10,14 +10,12 @@ customer-week (``a`` in the experiment's comment) and both spends.
 
 from __future__ import annotations
 
-import sys
-
-import sim
-from sim.run import simulate
+from ..config import load
+from ..runs.run import simulate
 
 
 def main(overrides: list[str]) -> None:
-    s = sim.load(["experiment=discount_vs_generosity", "progress=false", *overrides])
+    s = load(["experiment=discount_vs_generosity", "progress=false", *overrides])
     ts, _ = simulate(s)
     tot = ts.groupby("firm")[["acquisitions", "free_fixes", "customers"]].sum()
     d = s.firms["discounter"]
@@ -27,7 +25,3 @@ def main(overrides: list[str]) -> None:
     generosity = s.market.costs.free_fix * tot.at["generous", "free_fixes"] / tot.at["generous", "customers"]
     print(f"discounter: {per_acquisition:g} per acquisition x a = {a:.4f} acquisitions per customer-week")
     print(f"spend per customer-week: discounts {discount:.3f}, free fixes {generosity:.3f}")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

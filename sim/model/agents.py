@@ -1,7 +1,8 @@
 """The customer population as Mesa agents: one ``Customer`` per person, on a Mesa ``Network``.
 
-This engine says in plain code what a customer does in a week; ``sim.customers`` does
-the same for everyone at once with numpy. The two are docked (``tests/test_docking.py``):
+This engine says in plain code what a customer does in a week; ``sim.model.customers``
+does the same for everyone at once with numpy; both hold the state declared in
+``sim.model.state``. The two are docked (``tests/test_docking.py``):
 each customer draws its own random numbers, in customer order, from the same named
 stream as the vectorized engine, and does its arithmetic in the same number types
 (float32 state, float64 where the vectorized engine promotes), so both engines give
@@ -17,11 +18,11 @@ import numpy as np
 from mesa.agent import AgentSet
 from mesa.discrete_space import FixedAgent, Network
 
-from .config import Customers as CustomersConfig
-from .config import Market as MarketConfig
-from .customers import Channel, Complaint, Ladder, Offer, Tally, draw_population, draw_tastes, relative_prices
+from ..config import CustomersConfig, MarketConfig
 from .network import SocialNetwork
+from .state import BY_NAME, FRESH_ON_JOINING, FRESH_ON_LEAVING, STATE, draw_start, draw_traits, fresh_scalar
 from .streams import Streams
+from .vocabulary import Channel, Complaint, Count, Ladder, Offer, Tally, acquired
 
 if TYPE_CHECKING:
     from .market import LoyaltyMarket
@@ -42,29 +43,28 @@ class Customer(FixedAgent):
         self.population, self.cfg, self.market = population, population.cfg, population.market
         self.index = index
         self.cell = cell
-        self.firm: int | None = None if start["firm"] == population.F else int(start["firm"])
-        self.tenure = int(start["tenure"])
-        self.bond = F32(start["bond"])
-        self.fit = F32(start["fit"])
-        self.price_sensitivity = F32(start["price_sensitivity"])
-        self.expectation = F32(start["expectation"])
-        self.recent = self.peak_pos = self.peak_neg = ZERO
-        self.trust = F32(self.cfg.trust_initial)
-        self.tariff = F32(1)
-        self.discount_left = 0
-        self.grudge_firm: int | None = None
-        self.grudge = ZERO
-        self.heard = np.zeros(population.F, F32)  # net word of mouth heard about each firm
-        self.state = Ladder.PROSPECT
-        self.value_margin = ZERO
-        self.feeling = ZERO
-        self.spoke, self.spoke_feeling, self.complaint = False, ZERO, Complaint.NONE
-        self.joined_week = -self.tenure if self.firm is not None else -1
-        self.referred: int | None = None
-        self.alarmed = False
-        self.praise = [0] * population.F  # this week's word of mouth received, by firm
-        self.criticism = [0] * population.F
+        self.renew(STATE)
+        for name, value in start.items():
+            self.set_state(name, value)
+        self.praise = [0] * population.n_firms  # this week's word of mouth received, by firm
+        self.criticism = [0] * population.n_firms
         self.ties: list[Customer] = []
+
+    def renew(self, variables) -> None:
+        """Set the declared ``variables`` to a newcomer's values."""
+        for var in variables:
+            setattr(self, var.name, fresh_scalar(var, self.cfg, self.population.n_firms))
+
+    def set_state(self, name: str, value) -> None:
+        """Set a state variable from an array element, in this engine's types (None for no firm)."""
+        var = BY_NAME[name]
+        if var.is_firm:
+            value = None if value == self.population.n_firms else int(value)
+        elif np.issubdtype(var.dtype, np.integer):
+            value = int(value)
+        else:
+            value = var.dtype(value)
+        setattr(self, name, value)
 
     # ---------------------------------------------------------------- derived
     @property
@@ -78,26 +78,19 @@ class Customer(FixedAgent):
 
     def _at(self, values: np.ndarray) -> np.float64:
         """A firm's entry of an ``Offer`` array for my firm (the "no firm" entry if I have none)."""
-        return values[self.population.F if self.firm is None else self.firm]
+        return values[self.population.n_firms if self.firm is None else self.firm]
 
     # ------------------------------------------------------------- behaviours
     def leaves_market(self) -> bool:
         """A life event takes me out of the market (a newcomer takes my place)."""
         return F32(self.population.streams.turnover.random(dtype=F32)) < self.cfg.turnover
 
-    def start_afresh(self, fit: np.float32, price_sensitivity: np.float32) -> None:
-        """I am a newcomer prospect: no firm, no memories, my own tastes."""
-        self.population.tally.count("departures", self.firm)
-        self.firm = self.grudge_firm = None
-        self.state = Ladder.PROSPECT
-        self.tenure = self.discount_left = 0
-        self.recent = self.peak_pos = self.peak_neg = self.bond = self.grudge = ZERO
-        self.value_margin = self.feeling = ZERO
-        self.heard = np.zeros(self.population.F, F32)
-        self.trust = F32(self.cfg.trust_initial)
-        self.tariff = F32(1)
-        self.joined_week = -1
-        self.fit, self.price_sensitivity = F32(fit), F32(price_sensitivity)
+    def start_afresh(self, traits: dict) -> None:
+        """I am a newcomer prospect: no firm, no memories, my own traits."""
+        self.population.tally.count(Count.DEPARTURES, self.firm)
+        self.renew(FRESH_ON_LEAVING)
+        for name, value in traits.items():
+            self.set_state(name, value)
 
     def fade(self) -> None:
         """Memories, bonds, what I heard and grudges fade without renewal."""
@@ -178,12 +171,12 @@ class Customer(FixedAgent):
         self.bond = clip01(self.bond)
         self.feeling = v
         self.complaint = Complaint.HANDLED if handled else Complaint.IGNORED if voiced else Complaint.NONE
-        tally.count("incidents", f)
-        tally.count("experience_sum", f, x)
-        tally.count("free_fixes", f, gift)
-        tally.count("complaints", f, voiced)
-        tally.count("complaints_handled", f, handled)
-        tally.count("detections", f, detected)
+        tally.count(Count.INCIDENTS, f)
+        tally.count(Count.EXPERIENCE_SUM, f, x)
+        tally.count(Count.FREE_FIXES, f, gift)
+        tally.count(Count.COMPLAINTS, f, voiced)
+        tally.count(Count.COMPLAINTS_HANDLED, f, handled)
+        tally.count(Count.DETECTIONS, f, detected)
 
     def receive_offers(self) -> None:
         """A giving firm tells me of a cheaper tariff; a taking firm tries to upsell me."""
@@ -192,17 +185,17 @@ class Customer(FixedAgent):
         if f is None:
             return
         overpaying = self.tariff > self.fit + 1e-3
-        if overpaying and u_advice < F32(m.advice_contact) * F32(offer.advice[f]):
-            tally.count("advice", f, self.tariff - self.fit)
+        if overpaying and u_advice < F32(m.advice_contact) * F32(offer.proactive_advice[f]):
+            tally.count(Count.ADVICE, f, self.tariff - self.fit)
             self.tariff = self.fit
             self.be_grateful()
             self.remember(F32(m.gift_value * self.cfg.surprise_gain))
         if u_contact < F32(m.upsell_contact) * F32(offer.upsell[f]):
-            tally.count("upsell_contacts", f)
+            tally.count(Count.UPSELL_CONTACTS, f)
             self.trust = max(self.trust - F32(self.cfg.upsell_trust_loss), ZERO)
             self.remember(-F32(m.upsell_annoyance))
             if u_accept < m.upsell_accept:
-                tally.count("upsells", f)
+                tally.count(Count.UPSELLS, f)
                 self.tariff = min(self.tariff + F32(m.upsell_step), F32(2))
         self.bond = clip01(self.bond)
 
@@ -212,11 +205,11 @@ class Customer(FixedAgent):
         Rational: quality for price as I perceive them. Full adds my bond, my trust and
         the cost of switching: what I act on.
         """
-        c, m, F = self.cfg, self.market, self.population.F
+        c, m, F = self.cfg, self.market, self.population.n_firms
         ps = self.price_sensitivity * F32(offer.price_sensitivity)
         rational, full = np.empty(F + 1, F32), np.empty(F + 1, F32)
         for j in range(F):
-            list_price, deal_price = relative_prices(offer, j, m.reference_price)  # to customers, to newcomers
+            list_price, deal_price = offer.relative_prices(j, m.reference_price)  # to customers, to newcomers
             mine = self.firm == j
             if mine:  # what I know from experience
                 q = self.expectation + F32(c.memory_weight) * self.remembered
@@ -285,7 +278,7 @@ class Customer(FixedAgent):
         if sign == 0 or about is None:
             return
         self.spoke = True
-        tally.count("wom_positive" if sign > 0 else "wom_negative", about)
+        tally.count(Count.WOM_POSITIVE if sign > 0 else Count.WOM_NEGATIVE, about)
         listeners = [population.random_person(u_tie)] if population.mixed else self.random_tie(u_tie)
         if u_world < population.offer.reach:
             k = self.market.broadcast_size
@@ -302,8 +295,8 @@ class Customer(FixedAgent):
     def hear(self, speaker: Customer, firm: int, sign: int) -> None:
         """Word of mouth reaches me; if I am devoted and it criticises my firm, I answer back."""
         if sign < 0 and self.firm == firm and self.state == Ladder.DEVOTED:
-            self.population.tally.count("defenses", firm)
-            self.population.tally.count("wom_positive", firm)
+            self.population.tally.count(Count.DEFENSES, firm)
+            self.population.tally.count(Count.WOM_POSITIVE, firm)
             speaker.praise[firm] += 1
         elif sign > 0:
             self.praise[firm] += 1
@@ -314,13 +307,13 @@ class Customer(FixedAgent):
         """What I heard this week joins what I heard before; the most praised firm is a referral."""
         m = self.market
         if any(self.praise) or any(self.criticism):
-            for j in range(self.population.F):
+            for j in range(self.population.n_firms):
                 praise, criticism = F32(self.praise[j]), F32(self.criticism[j])
                 self.heard[j] += praise * F32(m.wom_weight) - criticism * F32(m.wom_weight * m.negativity)
         best = int(np.argmax(self.praise))
         self.referred = best if self.praise[best] > 0 else None
         self.alarmed = self.has_firm and self.criticism[self.firm] > 0
-        self.praise, self.criticism = [0] * self.population.F, [0] * self.population.F
+        self.praise, self.criticism = [0] * self.population.n_firms, [0] * self.population.n_firms
 
     def bond_with_community(self) -> None:
         """Devoted people around me at my firm strengthen my own bond."""
@@ -335,7 +328,7 @@ class Customer(FixedAgent):
 
     def choose_supplier(self) -> None:
         """Prompted by a review, a bad memory, an alarm, an ad or a referral, I may choose again (logit)."""
-        c, m, population, F = self.cfg, self.market, self.population, self.population.F
+        c, m, population, F = self.cfg, self.market, self.population, self.population.n_firms
         offer, streams, tally = population.offer, population.streams, population.tally
         u_saw, u_which = (F32(u) for u in streams.advertising.random(2, dtype=F32))
         ad = None
@@ -361,8 +354,8 @@ class Customer(FixedAgent):
         if to == self.firm:
             return
         if self.has_firm:  # I leave; unhappy, I keep a grudge
-            tally.count("defections", self.firm)
-            tally.count("switches", self.firm, to is not None)
+            tally.count(Count.DEFECTIONS, self.firm)
+            tally.count(Count.SWITCHES, self.firm, to is not None)
             if self.remembered < 0:
                 self.grudge_firm = self.firm
                 self.grudge = min(-self.remembered, F32(1))
@@ -372,7 +365,7 @@ class Customer(FixedAgent):
 
     def join(self, firm: int, ad: int | None) -> None:
         """A fresh relationship, expecting what the firm claims and what I heard."""
-        c, m, offer, week = self.cfg, self.market, self.population.offer, self.population.week
+        m, offer, week = self.market, self.population.offer, self.population.week
         channel = Channel.ORGANIC
         if ad == firm:
             channel = Channel.ADVERTISING
@@ -380,13 +373,10 @@ class Customer(FixedAgent):
             channel = Channel.DISCOUNT
         if self.referred == firm:
             channel = Channel.REFERRAL
-        self.population.tally.count(f"acquired_{channel.name.lower()}", firm)
+        self.population.tally.count(acquired(channel), firm)
         believed = F32(m.prior_quality) + F32(m.ad_claim_weight) * F32(offer.claims[firm]) + self.heard[firm]
+        self.renew(FRESH_ON_JOINING)
         self.expectation = clip01(believed)
-        self.recent = self.peak_pos = self.peak_neg = self.bond = ZERO
-        self.trust = F32(c.trust_initial)
-        self.tariff = F32(1)
-        self.tenure = 0
         self.joined_week = week
         self.discount_left = m.discount_weeks if offer.discount[firm] > 0 else 0
 
@@ -397,47 +387,17 @@ class Customer(FixedAgent):
         f, offer, tally = self.firm, self.population.offer, self.population.tally
         full_price = F32(offer.price[f]) * self.tariff
         price = full_price * (1 - F32(offer.discount[f])) if self.discount_left > 0 else full_price
-        tally.count("revenue", f, price)
+        tally.count(Count.REVENUE, f, price)
         if self.discount_left > 0:
-            tally.count("discount_given", f, F32(offer.price[f]) * self.tariff * F32(offer.discount[f]))
-        tally.count("customers", f)
-        tally.count("bond_sum", f, self.bond)
-        tally.count("trust_sum", f, self.trust)
-        tally.count("tariff_sum", f, self.tariff)
-
-
-# Per-customer attributes readable as arrays, as on the vectorized population; ``None`` firms read as F.
-FIELDS = {
-    "firm": np.int16,
-    "tenure": np.int32,
-    "expectation": F32,
-    "recent": F32,
-    "peak_pos": F32,
-    "peak_neg": F32,
-    "bond": F32,
-    "trust": F32,
-    "tariff": F32,
-    "fit": F32,
-    "price_sensitivity": F32,
-    "discount_left": np.int16,
-    "grudge_firm": np.int16,
-    "grudge": F32,
-    "heard": F32,
-    "state": np.int8,
-    "value_margin": F32,
-    "feeling": F32,
-    "spoke": bool,
-    "spoke_feeling": F32,
-    "complaint": np.int8,
-    "joined_week": np.int32,
-    "referred": np.int16,
-    "alarmed": bool,
-    "remembered": F32,
-}
+            tally.count(Count.DISCOUNT_GIVEN, f, F32(offer.price[f]) * self.tariff * F32(offer.discount[f]))
+        tally.count(Count.CUSTOMERS, f)
+        tally.count(Count.BOND_SUM, f, self.bond)
+        tally.count(Count.TRUST_SUM, f, self.trust)
+        tally.count(Count.TARIFF_SUM, f, self.tariff)
 
 
 class CustomerAgents:
-    """The population as Mesa agents, with the interface of ``sim.customers.Customers``.
+    """The population as Mesa agents, with the interface of ``sim.model.customers.Customers``.
 
     Each week the customers act phase by phase (``AgentSet.do``), in customer order, as
     the vectorized engine does: everyone lives the week's service before anyone talks,
@@ -455,12 +415,12 @@ class CustomerAgents:
         network: SocialNetwork,
         streams: Streams,
     ):
-        self.cfg, self.market, self.F, self.n = cfg, market, n_firms, cfg.n
+        self.cfg, self.market, self.n_firms, self.n = cfg, market, n_firms, cfg.n
+        self.no_firm = n_firms  # "no firm" as an index, in the offer's arrays and in the state arrays
         self.streams, self.week = streams, 0
         self.mixed = network.mixed
         self.has_ties = len(network.indices) > 0
-        start = draw_population(cfg, n_firms, initial_weights, streams.init)
-        start["expectation"] = np.asarray(service, dtype=F32)[start["firm"]]
+        start = draw_start(cfg, n_firms, initial_weights, service, streams.init)
         self.space = Network(network.to_networkx(), capacity=1, random=model.random, layout=None)
         cells = list(self.space.all_cells)
         self.customers = AgentSet(
@@ -480,12 +440,11 @@ class CustomerAgents:
     def step(self, week: int, offer: Offer, net: SocialNetwork, streams: Streams) -> Tally:
         """One week in the life of every customer, phase by phase."""
         self.week, self.offer, self.streams = week, offer, streams
-        self.tally = Tally(self.F)
+        self.tally = Tally(self.n_firms)
         leavers = [p for p in self.by_index if p.leaves_market()]
-        for person, fit, sensitivity in zip(
-            leavers, *draw_tastes(self.cfg, streams.turnover, len(leavers)), strict=True
-        ):
-            person.start_afresh(fit, sensitivity)
+        traits = draw_traits(self.cfg, streams.turnover, len(leavers))
+        for i, person in enumerate(leavers):
+            person.start_afresh({name: values[i] for name, values in traits.items()})
         self.customers.do("fade")
         self.customers.do("experience_service")
         self.customers.do("receive_offers")
@@ -493,10 +452,10 @@ class CustomerAgents:
         self.customers.do("talk")
         self.customers.do("take_in_word_of_mouth")
         if self.cfg.community_bond != 0 and (self.mixed or self.has_ties):
-            counts = np.bincount([p.firm for p in self.by_index if p.state == Ladder.DEVOTED], minlength=self.F)
+            counts = np.bincount([p.firm for p in self.by_index if p.state == Ladder.DEVOTED], minlength=self.n_firms)
             self.devoted_count = counts
             self.customers.do("bond_with_community")
-        ads = np.where(offer.available[: self.F], offer.advertising[: self.F], 0)
+        ads = np.where(offer.available[: self.n_firms], offer.advertising[: self.n_firms], 0)
         self.ad_total = ads.sum()
         self.ad_weights = np.cumsum(ads) / self.ad_total if self.ad_total > 0 else None
         self.customers.do("choose_supplier")
@@ -510,7 +469,7 @@ class CustomerAgents:
 
     def counts_by_state(self) -> np.ndarray:
         """(F, len(Ladder)) counts by state; defected customers count at the firm they left."""
-        out = np.zeros((self.F, len(Ladder)), np.int64)
+        out = np.zeros((self.n_firms, len(Ladder)), np.int64)
         for p in self.by_index:
             firm = p.grudge_firm if p.state == Ladder.DEFECTED else p.firm
             if firm is not None:
@@ -518,15 +477,18 @@ class CustomerAgents:
         return out
 
     def __getattr__(self, name: str) -> np.ndarray:
-        """Per-customer attributes as arrays (``customers.bond``), as on the vectorized population."""
-        if name not in FIELDS:
+        """Declared state variables as arrays (``customers.bond``), as on the vectorized population;
+        a firm index of None reads as F. ``remembered`` is derived, as there."""
+        if name == "remembered":
+            return np.array([p.remembered for p in self.by_index], dtype=F32)
+        if name not in BY_NAME:
             raise AttributeError(name)
-        none = self.F
+        var = BY_NAME[name]
         values = [getattr(p, name) for p in self.by_index]
-        if name in ("firm", "grudge_firm", "referred"):
-            values = [none if v is None else v for v in values]
-        return np.array(values, dtype=FIELDS[name])
+        if var.is_firm:
+            values = [self.no_firm if v is None else v for v in values]
+        return np.array(values, dtype=var.dtype)
 
     @property
     def has_firm(self) -> np.ndarray:
-        return self.firm < self.F
+        return self.firm < self.no_firm

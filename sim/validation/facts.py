@@ -1,6 +1,6 @@
 """Stylized facts of the loyalty literature, measured on replicated model runs.
 
-Run:  .venv/bin/python experiments/stylized_facts.py [--n 4000] [--seeds 3]
+Run:  python -m sim.validate facts [--n 4000] [--seeds 3]
 Prints each fact's figures and writes results/validation/stylized_facts.csv.
 
 The model is not changed for measurement: customer arrays are read between weeks, and the
@@ -11,24 +11,20 @@ read when the method returns, through a trace hook active only during that call.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from sim.config import Settings, compose, to_plain, validate  # noqa: E402
-from sim.customers import Complaint, Ladder  # noqa: E402
-from sim.market import LoyaltyMarket  # noqa: E402
+from ..config import Settings, compose, to_plain, validate
+from ..model.market import LoyaltyMarket
+from ..model.vocabulary import Complaint, Ladder
 
 YEAR = 52
 
 
-def load(overrides: list[str], edit: Callable[[dict], None] | None = None) -> Settings:
+def settings_with(overrides: list[str], edit: Callable[[dict], None] | None = None) -> Settings:
     """Validated settings from overrides, optionally edited as a plain dict first."""
     raw = to_plain(compose(overrides))
     if edit:
@@ -40,7 +36,7 @@ def run_tracked(settings: Settings) -> dict:
     """Run a market week by week; keep what the facts need."""
     model = LoyaltyMarket(settings)
     c = model.customers
-    F, steps = len(model.names), settings.steps
+    F, steps = len(model.names), settings.steps  # F: the index of no firm
     firm = np.empty((steps + 1, c.n), np.int16)
     joined = np.empty((steps + 1, c.n), np.int32)
     state = np.empty((steps + 1, c.n), np.int8)
@@ -160,7 +156,7 @@ def complaint_retention(rec: dict, horizon: int = YEAR, quick: str = "quick") ->
 # ------------------------------------------------------------------ settings of the two designs
 def market_settings(n: int, seed: int, steps: int = 6 * YEAR) -> Settings:
     """The default experiment (giving vs taking duopoly) at a small size."""
-    return load([f"customers.n={n}", f"seed={seed}", f"steps={steps}", "progress=false"])
+    return settings_with([f"customers.n={n}", f"seed={seed}", f"steps={steps}", "progress=false"])
 
 
 def complaint_settings(n: int, seed: int, steps: int = 4 * YEAR) -> Settings:
@@ -175,7 +171,7 @@ def complaint_settings(n: int, seed: int, steps: int = 4 * YEAR) -> Settings:
         }
         raw["market"]["service_weights"] = [0.6, 0.0, 0.25, 0.15]
 
-    return load([f"customers.n={n}", f"seed={seed}", f"steps={steps}", "progress=false"], edit)
+    return settings_with([f"customers.n={n}", f"seed={seed}", f"steps={steps}", "progress=false"], edit)
 
 
 def _rate(df: pd.DataFrame) -> pd.Series:
@@ -207,7 +203,7 @@ def measure(n: int = 4000, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, pd.D
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m sim.validate facts", description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=4000, help="population size")
     ap.add_argument("--seeds", type=int, default=3, help="replications (seeds 0..k-1)")
     ap.add_argument("--out", default="results/validation/stylized_facts.csv")
@@ -217,11 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, df in facts.items():
         print(f"\n== {name}\n{df.round(4).to_string()}")
         frames.append(df.reset_index().assign(fact=name))
-    out = ROOT / a.out
+    out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.concat(frames).to_csv(out, index=False)
     print(f"\nwritten: {out}")
-
-
-if __name__ == "__main__":
-    main()

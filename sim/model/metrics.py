@@ -1,0 +1,183 @@
+"""What is recorded of each firm each week, and the run's summary.
+
+``RECORD`` declares the columns of the timeseries (one row per firm per week), each with
+a one-line definition and how it is read off the firm; Mesa's ``DataCollector`` collects
+them as agent-type reporters of ``Firm``. Recording changes nothing in the model: firms
+settle their accounts in the model's step, before the week is recorded.
+
+Advocacy is a net-promoter-style score: 100 x (devoted - detractors) / customers,
+devoted customers being the promoters. Long-run figures average the last year.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mesa import DataCollector
+
+from ..config import LEVERS
+from .firms import Firm
+from .vocabulary import Channel, Count, Ladder, acquired
+
+LONG_RUN_WEEKS = 52
+
+
+def _count(what: Count, firm: Firm) -> int:
+    return int(firm.counts[what])
+
+
+def _in_state(state: Ladder, firm: Firm) -> int:
+    return int(firm.ladder[state])
+
+
+def _per_customer(what: Count, firm: Firm) -> float:
+    n = firm.customers
+    return float(firm.counts[what] / n) if n else np.nan
+
+
+def _lever(name: str, firm: Firm) -> float:
+    return getattr(firm.levers, name)
+
+
+def _advocacy(firm: Firm) -> float:
+    n = firm.customers
+    return 100.0 * (firm.ladder[Ladder.DEVOTED] - firm.ladder[Ladder.DETRACTOR]) / n if n else 0.0
+
+
+def _experienced_quality(firm: Firm) -> float:
+    incidents = firm.counts[Count.INCIDENTS]
+    return float(firm.counts[Count.EXPERIENCE_SUM] / incidents) if incidents else np.nan
+
+
+# Column: (one-line definition, how it is read off the firm), in the order of the timeseries.
+RECORD: dict[str, tuple[str, Callable[[Firm], Any]]] = {
+    "week": ("the week (0: the starting position, before anything happens)", lambda f: f.model.week),
+    "firm": ("the firm's name", lambda f: f.name),
+    "policy": ("the firm's policy label (its preset, or the experiment's name for it)", lambda f: f.policy),
+    "entered": ("the firm is in the market", lambda f: f.entered),
+    "customers": ("paying customers: merely satisfied, loyal, devoted and detractors", lambda f: f.customers),
+    "share": ("customers / all firms' customers", lambda f: f.share),
+    "penetration": ("customers / population", lambda f: f.customers / f.model.settings.customers.n),
+    "prospects": (
+        "people buying from no firm (the defected included); the same in every firm's row",
+        lambda f: f.model.prospects,
+    ),
+    **{
+        f"n_{s.name.lower()}": (
+            f"customers in ladder state {s.name.lower()}"
+            + (" (non-buyers holding a grudge against the firm)" if s is Ladder.DEFECTED else ""),
+            partial(_in_state, s),
+        )
+        for s in Ladder
+        if s is not Ladder.PROSPECT
+    },
+    **{
+        f"acquired_{ch.name.lower()}": (f"new customers acquired by {ch.name.lower()}", partial(_count, acquired(ch)))
+        for ch in Channel
+    },
+    "acquisitions": ("new customers, all channels", lambda f: int(sum(f.counts[acquired(ch)] for ch in Channel))),
+    "defections": ("customers who left the firm (to a rival or to no firm)", partial(_count, Count.DEFECTIONS)),
+    "switches": ("customers who left the firm for a rival", partial(_count, Count.SWITCHES)),
+    "departures": ("customers who left the market (turnover)", partial(_count, Count.DEPARTURES)),
+    "revenue": ("revenue this week", lambda f: f.revenue),
+    "cost": ("running, event and advertising costs this week", lambda f: f.cost),
+    "profit": ("revenue - cost", lambda f: f.profit),
+    "cumulative_revenue": ("revenue so far", lambda f: f.cumulative_revenue),
+    "cumulative_profit": ("profit so far", lambda f: f.cumulative_profit),
+    "npv": ("profit so far, discounted to week 0", lambda f: f.npv),
+    "advocacy": ("100 x (devoted - detractors) / customers", _advocacy),
+    "wom_positive": ("positive words spoken about the firm (defences included)", partial(_count, Count.WOM_POSITIVE)),
+    "wom_negative": ("negative words spoken about the firm", partial(_count, Count.WOM_NEGATIVE)),
+    "defenses": ("criticisms of the firm answered by its devoted customers", partial(_count, Count.DEFENSES)),
+    "experienced_quality": ("mean experienced service over this week's incidents", _experienced_quality),
+    "service_level": ("the firm's service level this week, after outages", lambda f: f.service_level),
+    "quality": ("the firm's quality after this week's learning", lambda f: f.quality),
+    "incidents": ("service incidents", partial(_count, Count.INCIDENTS)),
+    "free_fixes": ("incidents fixed free (generosity)", partial(_count, Count.FREE_FIXES)),
+    "advice_given": (
+        "tariff reductions from proactive advice, summed (fractions of list price)",
+        lambda f: float(f.counts[Count.ADVICE]),
+    ),
+    "upsells": ("upsells accepted", partial(_count, Count.UPSELLS)),
+    "complaints": ("complaints voiced", partial(_count, Count.COMPLAINTS)),
+    "complaints_handled": ("voiced complaints the firm acted on", partial(_count, Count.COMPLAINTS_HANDLED)),
+    "detections": ("incidents at which claims above acts were seen through", partial(_count, Count.DETECTIONS)),
+    "bond_mean": ("mean bond of paying customers", partial(_per_customer, Count.BOND_SUM)),
+    "trust_mean": ("mean trust of paying customers", partial(_per_customer, Count.TRUST_SUM)),
+    "tariff_mean": (
+        "mean tariff of paying customers (fraction of list price)",
+        partial(_per_customer, Count.TARIFF_SUM),
+    ),
+    "price": ("list price this week, after price cuts", lambda f: f.price),
+    **{f"lever_{k}": (f"the {k} lever this week", partial(_lever, k)) for k in LEVERS},
+}
+
+
+def ledger() -> DataCollector:
+    """Mesa's data collection of ``RECORD``, one row per firm per collection."""
+    return DataCollector(agenttype_reporters={Firm: {name: read for name, (_, read) in RECORD.items()}})
+
+
+def timeseries(collector: DataCollector) -> pd.DataFrame:
+    """One row per week per firm, the columns of ``RECORD``."""
+    df = collector.get_agenttype_vars_dataframe(Firm).reset_index(drop=True)
+    df["firm"] = df["firm"].astype("string")
+    df["policy"] = df["policy"].astype("string")
+    return df
+
+
+def lead_week(ts: pd.DataFrame) -> dict[str, float]:
+    """Per firm, the week from which its cumulative profit stays ahead of every rival's.
+
+    NaN if it is not ahead at the end. With two firms this is the week one
+    policy's cumulative profit overtakes the other's for good.
+    """
+    wide = ts[ts.week > 0].pivot(index="week", columns="firm", values="cumulative_profit")
+    out: dict[str, float] = {}
+    for firm in wide.columns:
+        rivals = wide.drop(columns=firm)
+        ahead = (wide[firm] > rivals.max(axis=1)) if len(rivals.columns) else wide[firm] == wide[firm]
+        if not ahead.iloc[-1]:
+            out[firm] = np.nan
+            continue
+        behind = ahead[~ahead]
+        out[firm] = float(ahead.index[0] if behind.empty else behind.index[-1] + 1)
+    return out
+
+
+def summarize(ts: pd.DataFrame, window: int = LONG_RUN_WEEKS) -> pd.DataFrame:
+    """One row per firm: long-run share, money, advocacy and the profit-lead week."""
+    last_week = ts.week.max()
+    tail = ts[ts.week > last_week - window]
+    final = ts[ts.week == last_week].set_index("firm")
+    lead = lead_week(ts)
+    rows = []
+    for firm, row in final.iterrows():
+        t = tail[tail.firm == firm]
+        rows.append(
+            {
+                "firm": firm,
+                "policy": row.policy,
+                "final_share": row.share,
+                "long_run_share": t.share.mean(),
+                "customers": row.customers,
+                "cumulative_revenue": row.cumulative_revenue,
+                "cumulative_profit": row.cumulative_profit,
+                "npv": row.npv,
+                "advocacy": t.advocacy.mean(),
+                "final_advocacy": row.advocacy,
+                "devoted_share": row.n_devoted / row.customers if row.customers else 0.0,
+                "loyal_share": row.n_loyal / row.customers if row.customers else 0.0,
+                "detractor_share": row.n_detractor / row.customers if row.customers else 0.0,
+                "acquisitions": ts[ts.firm == firm].acquisitions.sum(),
+                "referral_acquisitions": ts[ts.firm == firm].acquired_referral.sum(),
+                "defections": ts[ts.firm == firm].defections.sum(),
+                "experienced_quality": t.experienced_quality.mean(),
+                "profit_lead_week": lead.get(firm, np.nan),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,159 @@
+"""A customer's state, declared once.
+
+Each state variable is declared here with its type, the value a newcomer has
+(``fresh``), and what becomes of it when the customer leaves the market (a newcomer
+takes the place) and when the customer joins a firm. Both engines allocate their
+customers, reset them on turnover and on joining, and expose them as arrays from this
+table; the docking comparison and the dashboard read it too. Adding a state variable
+is one line here plus the rule that uses it.
+
+Traits (tastes and dispositions a person is born with) are drawn by ``draw_traits``;
+the week-0 population by ``draw_start``. Both engines call these, so both start alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from typing import Any
+
+import numpy as np
+
+from ..config import CustomersConfig
+from .vocabulary import Complaint, Ladder
+
+f32 = np.float32
+
+
+class Fate(Enum):
+    """What becomes of a state variable at a life event."""
+
+    KEPT = "kept"
+    FRESH = "fresh"  # back to the newcomer's value
+    DRAWN = "drawn"  # drawn anew (traits: a newcomer is a new person)
+    SET = "set"  # set by the rule of the event itself (joining: the firm, the expectation it inspires)
+
+
+NO_FIRM = "no firm"  # a firm index with no firm: F in the arrays, None in the agents engine
+
+
+@dataclass(frozen=True)
+class Var:
+    """One state variable of a customer."""
+
+    name: str
+    dtype: Any
+    fresh: Any  # a number, NO_FIRM, an enum member, or the name of a ``customers`` config key
+    leaving: Fate  # when the customer leaves the market (turnover)
+    joining: Fate  # when the customer joins a firm
+    doc: str
+    per_firm: bool = False  # one value per firm: shape (n, F)
+
+    @property
+    def is_firm(self) -> bool:
+        """Holds a firm index (None in the agents engine when there is none)."""
+        return self.fresh is NO_FIRM
+
+    @property
+    def enum(self) -> type[IntEnum] | None:
+        return type(self.fresh) if isinstance(self.fresh, IntEnum) else None
+
+
+K, F_, D, S = Fate.KEPT, Fate.FRESH, Fate.DRAWN, Fate.SET
+
+STATE: tuple[Var, ...] = (
+    # The relationship with the current firm: a new one starts fresh.
+    Var("firm", np.int16, NO_FIRM, F_, S, "current supplier"),
+    Var("tenure", np.int32, 0, F_, F_, "weeks with the current firm"),
+    Var("joined_week", np.int32, -1, F_, S, "week the customer joined its firm (-1: none; week-0 customers: -tenure)"),
+    Var("expectation", f32, 0, F_, S, "expected service of the current firm"),
+    Var("recent", f32, 0, F_, F_, "recency trace of felt experiences"),
+    Var("peak_pos", f32, 0, F_, F_, "remembered best moment (>= 0)"),
+    Var("peak_neg", f32, 0, F_, F_, "remembered worst moment (<= 0)"),
+    Var("bond", f32, 0, F_, F_, "emotional bond to the current firm, [0, 1]"),
+    Var("trust", f32, "trust_initial", F_, F_, "trust in the current firm, [0, 1]"),
+    Var("tariff", f32, 1, F_, F_, "tariff as a fraction of list price (<= 2)"),
+    Var("discount_left", np.int16, 0, F_, S, "weeks of acquisition discount still running"),
+    # Traits: drawn when a person enters the market, kept for life.
+    Var("fit", f32, 1, D, K, "cheapest suitable tariff (fraction of list price)"),
+    Var("price_sensitivity", f32, 0, D, K, "weight of price in utility"),
+    # The customer's view of the market: survives switching.
+    Var("grudge_firm", np.int16, NO_FIRM, F_, K, "a firm left unhappy"),
+    Var("grudge", f32, 0, F_, K, "strength of the grudge against grudge_firm"),
+    Var("heard", f32, 0, F_, K, "net word of mouth heard about each firm", per_firm=True),
+    Var("state", np.int8, Ladder.PROSPECT, F_, K, "ladder state"),
+    Var("value_margin", f32, 0, F_, K, "rational advantage of the own firm over the best alternative"),
+    # This week's observations, rewritten every week.
+    Var("feeling", f32, 0, F_, K, "this week's felt experience (0 without an incident)"),
+    Var("complaint", np.int8, Complaint.NONE, F_, K, "what became of this week's complaint"),
+    Var("spoke", bool, False, F_, K, "talked this week"),
+    Var("spoke_feeling", f32, 0, F_, K, "remembered experience when the talking was done"),
+    Var("referred", np.int16, NO_FIRM, F_, K, "the firm most praised to the customer this week"),
+    Var("alarmed", bool, False, F_, K, "heard criticism of the own firm this week"),
+)
+BY_NAME = {v.name: v for v in STATE}
+TRAITS = tuple(v.name for v in STATE if v.leaving is Fate.DRAWN)
+FRESH_ON_LEAVING = tuple(v for v in STATE if v.leaving is Fate.FRESH)
+FRESH_ON_JOINING = tuple(v for v in STATE if v.joining is Fate.FRESH)
+
+
+def fresh_value(var: Var, cfg: CustomersConfig, n_firms: int) -> Any:
+    """A newcomer's value of ``var``, as a number of its type (``n_firms`` for no firm)."""
+    if var.is_firm:
+        return n_firms
+    value = getattr(cfg, var.fresh) if isinstance(var.fresh, str) else var.fresh
+    return np.dtype(var.dtype).type(value)
+
+
+def fresh_arrays(cfg: CustomersConfig, n_firms: int, n: int) -> dict[str, np.ndarray]:
+    """Every state variable of ``n`` newcomers."""
+    return {v.name: np.full((n, n_firms) if v.per_firm else n, fresh_value(v, cfg, n_firms), v.dtype) for v in STATE}
+
+
+def fresh_scalar(var: Var, cfg: CustomersConfig, n_firms: int) -> Any:
+    """A newcomer's value of ``var`` for one Mesa agent: None for no firm, enum members, Python ints."""
+    if var.is_firm:
+        return None
+    value = fresh_value(var, cfg, n_firms)
+    if var.per_firm:
+        return np.full(n_firms, value, var.dtype)
+    if var.enum is not None:
+        return var.enum(int(value))
+    if np.issubdtype(var.dtype, np.integer):
+        return int(value)
+    return bool(value) if var.dtype is bool else value
+
+
+def draw_traits(cfg: CustomersConfig, rng: np.random.Generator, k: int) -> dict[str, np.ndarray]:
+    """Traits of ``k`` people entering the market: the tariff that fits them, their price sensitivity."""
+    fit = rng.uniform(cfg.fit_tariff_min, 1.0, k).astype(f32)
+    s = cfg.price_sensitivity_spread
+    sensitivity = (cfg.price_sensitivity * np.exp(s * rng.standard_normal(k) - s * s / 2)).astype(f32)
+    traits = {"fit": fit, "price_sensitivity": sensitivity}
+    assert tuple(traits) == TRAITS, "draw_traits must draw exactly the declared traits"
+    return traits
+
+
+def draw_start(
+    cfg: CustomersConfig, n_firms: int, initial_weights: np.ndarray, service: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """The week-0 population, shared by both engines: who buys where, since when, how bonded, traits.
+
+    Returns the state variables that differ from a newcomer's; ``firm`` is ``n_firms`` for a
+    customer who buys nothing yet.
+    """
+    n = cfg.n
+    weights = np.asarray(initial_weights, dtype=float)
+    buys = rng.random(n) < cfg.initial_penetration
+    pick = rng.choice(n_firms, size=n, p=weights / weights.sum())
+    firm = np.where(buys, pick, n_firms).astype(np.int16)
+    tenure = np.where(buys, rng.integers(0, 260, n), 0).astype(np.int32)
+    bond = np.clip(np.where(buys, rng.random(n) * 2 * cfg.initial_bond, 0), 0, 1).astype(f32)
+    return {
+        "firm": firm,
+        "tenure": tenure,
+        "bond": bond,
+        **draw_traits(cfg, rng, n),
+        "expectation": np.asarray(service, dtype=f32)[firm],  # what their firm delivers now
+        "joined_week": np.where(firm < n_firms, -tenure, -1).astype(np.int32),
+    }

@@ -1,0 +1,153 @@
+"""The words both engines and the records share.
+
+Where a customer stands (``Ladder``), what became of a complaint (``Complaint``), how a
+customer was acquired (``Channel``), what is counted each week (``Count``, kept in a
+``Tally``), and what every firm offers this week (``Offer``).
+
+Index ``F`` (the number of firms) stands for "no firm", both in a customer's ``firm`` and
+in the per-firm arrays of ``Offer``, so gathers need no masking.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+from ..config import LEVERS
+
+
+class Ladder(IntEnum):
+    """Where a customer stands with a firm."""
+
+    PROSPECT = 0  # buys from no firm and holds no grudge
+    CUSTOMER = 1  # buys; merely satisfied: neither rationally nor emotionally held
+    LOYAL = 2  # buys; its firm beats the alternatives on value by a margin (logic)
+    DEVOTED = 3  # buys; a strong emotional bond (emotion)
+    DETRACTOR = 4  # buys, but remembers bad experiences; talks against the firm
+    DEFECTED = 5  # left a firm unhappy and still holds a grudge against it
+
+
+# The ladder states of a buyer: a firm's paying customers.
+PAYING = (Ladder.CUSTOMER, Ladder.LOYAL, Ladder.DEVOTED, Ladder.DETRACTOR)
+
+
+class Complaint(IntEnum):
+    """What became of a customer's complaint this week."""
+
+    NONE = 0  # no complaint voiced
+    HANDLED = 1  # voiced and acted on by the firm
+    IGNORED = 2  # voiced and ignored
+
+
+class Channel(IntEnum):
+    """How a new customer was acquired."""
+
+    ADVERTISING = 0
+    REFERRAL = 1
+    DISCOUNT = 2
+    ORGANIC = 3
+
+
+# What is counted (or summed) per firm each week, and what each count means.
+COUNTED: dict[str, str] = {
+    "departures": "customers who left the market (turnover), by the firm they left",
+    "incidents": "service incidents",
+    "experience_sum": "experienced service, summed over incidents",
+    "free_fixes": "incidents fixed free (gifts)",
+    "complaints": "complaints voiced",
+    "complaints_handled": "voiced complaints the firm acted on",
+    "detections": "incidents at which claims above acts were seen through",
+    "advice": "tariff reductions from proactive advice, summed (fractions of list price)",
+    "upsell_contacts": "upsell contacts made",
+    "upsells": "upsells accepted",
+    "wom_positive": "positive words spoken about the firm, defences included",
+    "wom_negative": "negative words spoken about the firm",
+    "defenses": "criticisms answered by a devoted customer",
+    "defections": "customers who left the firm (to a rival or to no firm)",
+    "switches": "customers who left the firm for a rival",
+    **{f"acquired_{ch.name.lower()}": f"new customers acquired by {ch.name.lower()}" for ch in Channel},
+    "discount_given": "acquisition discounts given (currency)",
+    "revenue": "revenue (currency)",
+    "customers": "paying customers",
+    "bond_sum": "bond of paying customers, summed",
+    "trust_sum": "trust of paying customers, summed",
+    "tariff_sum": "tariff of paying customers, summed",
+}
+
+Count = IntEnum("Count", [name.upper() for name in COUNTED], start=0, module=__name__)
+Count.__doc__ = "What is counted per firm each week (see ``COUNTED`` for what each means)."
+
+
+def acquired(channel: Channel) -> Count:
+    """The count of new customers acquired by ``channel``."""
+    return Count[f"ACQUIRED_{channel.name}"]
+
+
+class Tally:
+    """What happened this week, per firm: one row per ``Count``, one column per firm.
+
+    Keys are ``Count`` members, so a misspelt count is an error, not a silent zero.
+    """
+
+    def __init__(self, n_firms: int):
+        self.n_firms = n_firms
+        self.counts = np.zeros((len(Count), n_firms))
+
+    def add(self, what: Count, firm: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Count (or sum ``weights``) by firm index; entries for "no firm" are dropped."""
+        self.counts[_checked(what)] += np.bincount(firm, weights=weights, minlength=self.n_firms + 1)[: self.n_firms]
+
+    def count(self, what: Count, firm: int | None, weight: float = 1.0) -> None:
+        """Count one event (or add ``weight``) for one firm; ``None`` (no firm) is dropped."""
+        if firm is not None:
+            self.counts[_checked(what), firm] += float(weight)
+
+    def __getitem__(self, what: Count) -> np.ndarray:
+        return self.counts[_checked(what)]
+
+
+def _checked(what: Count) -> Count:
+    if not isinstance(what, Count):
+        raise TypeError(f"a tally is indexed by Count, not {what!r}")
+    return what
+
+
+# The offer: one array per lever (same names as sim.config.Levers), plus what the market makes of them.
+OFFER_EXTRAS = {
+    "available": "bool: the firm is in the market",
+    "service": "service level in [0, 1], after outages",
+    "acts": "how customer-centric the firm's acts are, on the scale of its claims",
+    "incident_multiplier": "incidents are this many times as frequent (outages)",
+}
+
+
+class Offer:
+    """What every firm offers this week: arrays of length F + 1, the last for "no firm".
+
+    One array per lever of ``sim.config.Levers``, under the lever's own name, as offered this
+    week (``price`` after price cuts, ``advertising`` only from firms in the market), plus
+    ``OFFER_EXTRAS``; and two market-wide conditions: the multiplier of price sensitivity
+    (recessions) and the chance that a word of mouth is broadcast (``reach``).
+    """
+
+    __slots__ = (*LEVERS, *OFFER_EXTRAS, "price_sensitivity", "reach")
+
+    def __init__(self, arrays: dict[str, np.ndarray], price_sensitivity: float = 1.0, reach: float = 0.0):
+        if set(arrays) != {*LEVERS, *OFFER_EXTRAS}:
+            raise ValueError(f"an offer needs exactly the arrays {', '.join([*LEVERS, *OFFER_EXTRAS])}")
+        for name, values in arrays.items():
+            setattr(self, name, values)
+        self.price_sensitivity = price_sensitivity
+        self.reach = reach
+
+    @property
+    def n_firms(self) -> int:
+        return len(self.price) - 1
+
+    def relative_prices(self, j: int, reference_price: float) -> tuple[np.float32, np.float32]:
+        """Firm ``j``'s price relative to the reference: to its customers (per unit tariff), to newcomers."""
+        return (
+            np.float32(self.price[j] / reference_price),
+            np.float32(self.price[j] * (1 - self.discount[j]) / reference_price),
+        )

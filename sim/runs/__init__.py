@@ -1,0 +1,1 @@
+"""Running the model: one run and its results folder (``run``, ``results``, ``plots``), sweeps (``sweep``)."""

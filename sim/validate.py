@@ -1,0 +1,35 @@
+"""``python -m sim.validate <check> [options]``: the model's validation checks (docs/validation.md).
+
+python -m sim.validate bass                 # docking with the Bass model: results/validation/bass.png
+python -m sim.validate facts                # stylized facts: results/validation/stylized_facts.csv
+python -m sim.validate baseline [--refresh] # the regression baseline (tests/baseline/)
+python -m sim.validate spend [overrides]    # equal spend of experiment=discount_vs_generosity
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from .config import ConfigError
+from .validation import baseline, bass, facts, spend
+
+CHECKS = {"bass": bass.main, "facts": facts.main, "baseline": baseline.main, "spend": spend.main}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in CHECKS:
+        given = f"'{argv[0]}'" if argv else "nothing"
+        print(f"validate error: check {given}: allowed: {', '.join(CHECKS)}", file=sys.stderr)
+        sys.exit(2)
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    try:
+        CHECKS[argv[0]](argv[1:])
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
