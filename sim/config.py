@@ -302,6 +302,26 @@ def _field_info(cls: type, loc: tuple) -> tuple[Any, Any]:
     return owner, info
 
 
+def allowed_range(key: str) -> tuple[float | None, float | None]:
+    """The allowed (low, high) of a dotted settings key, from its type; ``firms``: its count of firms."""
+    from annotated_types import MaxLen, MinLen
+
+    _, info = _field_info(Settings, tuple(key.split(".")))
+    if info is None:
+        raise KeyError(key)
+    lo = hi = None
+    for m in info.metadata:
+        if isinstance(m, Ge | MinLen):
+            lo = m.ge if isinstance(m, Ge) else m.min_length
+        elif isinstance(m, Gt):
+            lo = m.gt
+        elif isinstance(m, Le | MaxLen):
+            hi = m.le if isinstance(m, Le) else m.max_length
+        elif isinstance(m, Lt):
+            hi = m.lt
+    return lo, hi
+
+
 def _one_line(err: dict, root: type) -> str:
     loc = tuple(err["loc"])
     key = ".".join(str(p) for p in loc)

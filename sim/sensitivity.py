@@ -7,7 +7,8 @@ any Hydra launcher: basic, joblib, SLURM, Ray), reads the runs' summaries and wr
 confidence interval, sigma per parameter and output) and ``morris.png`` (mu* bars with sigma).
 
 Parameters and ranges: ``--param customers.bond_weight=1:5`` (repeatable), or ``--params file.yaml``
-holding ``{dotted.key: [low, high]}``; the defaults are ``DEFAULT_PARAMETERS``.
+holding ``{dotted.key: [low, high]}``, or ``--all`` (every numeric customer and market parameter,
+default ± 50% within its allowed range); the defaults are ``DEFAULT_PARAMETERS``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
     "market.negativity": (1.0, 4.0),
     "market.reach": (0.0, 0.3),
 }
-OUTPUTS = ("giving_long_run_share", "giving_npv", "npv_difference")
+OUTPUTS = ("giving_long_run_share", "giving_npv", "npv_difference", "giving_advocacy", "giving_churn", "taking_churn")
+# Keys --all leaves out: the population size (a scale, not a behaviour) and list-valued keys.
+NOT_SWEPT = ("customers.n", "market.shocks", "market.service_weights")
 
 
 def parse_params(items: list[str], path: str | None) -> dict[str, tuple[float, float]]:
@@ -58,6 +61,35 @@ def parse_params(items: list[str], path: str | None) -> dict[str, tuple[float, f
     for key, (lo, hi) in params.items():
         if not lo < hi:
             raise ConfigError(f"config error: --param {key}: low ({lo}) must be below high ({hi})")
+    return params
+
+
+def all_parameters(spread: float = 0.5) -> dict[str, tuple[float, float]]:
+    """Every numeric customer and market parameter: its default ± ``spread`` of it, within its allowed range.
+
+    Parameters whose default is 0 range over [0, 0.1] of their allowed maximum (or [0, 1] if unbounded).
+    """
+    from .config import allowed_range, to_plain
+
+    raw = to_plain(compose([]))
+    params: dict[str, tuple[float, float]] = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(value, dict):
+                walk(value, f"{dotted}.")
+            elif isinstance(value, int | float) and not isinstance(value, bool) and dotted not in NOT_SWEPT:
+                lo_ok, hi_ok = allowed_range(dotted)
+                lo, hi = value - spread * abs(value), value + spread * abs(value)
+                if value == 0:
+                    lo, hi = 0.0, 0.1 * hi_ok if hi_ok is not None and hi_ok < 1e6 else 1.0
+                lo = max(lo, lo_ok) if lo_ok is not None else lo
+                hi = min(hi, hi_ok) if hi_ok is not None else hi
+                if lo < hi:
+                    params[dotted] = (float(lo), float(hi))
+
+    walk({"customers": raw["customers"], "market": raw["market"]}, "")
     return params
 
 
@@ -102,15 +134,43 @@ def design_sweep_command(
 
 
 def outputs(table: pd.DataFrame, giving: str, taking: str) -> pd.DataFrame:
-    """Per design row: the giving firm's long-run share and NPV, and giving minus taking NPV."""
-    wide = table.pivot_table(index="design_row", columns="firm", values=["long_run_share", "npv"])
+    """Per design row: the giving firm's long-run share, NPV and advocacy, giving minus taking NPV,
+    and both firms' annual churn."""
+    values = ["long_run_share", "npv", "advocacy", "annual_churn"]
+    wide = table.pivot_table(index="design_row", columns="firm", values=values, dropna=False)
     return pd.DataFrame(
         {
             "giving_long_run_share": wide["long_run_share"][giving],
             "giving_npv": wide["npv"][giving],
             "npv_difference": wide["npv"][giving] - wide["npv"][taking],
+            "giving_advocacy": wide["advocacy"][giving],
+            "giving_churn": wide["annual_churn"][giving],
+            "taking_churn": wide["annual_churn"][taking],
         }
     ).sort_index()
+
+
+def run_design(design: pd.DataFrame, out: Path, name: str, a: argparse.Namespace, fixed: list[str]) -> pd.DataFrame:
+    """Write ``design`` to ``out/design.csv``, run every row as a sweep (any launcher; a rerun resumes) and
+    return the tidy table of its runs (``sim.aggregate.collect``)."""
+    from .aggregate import collect
+
+    out.mkdir(parents=True, exist_ok=True)
+    design_csv = (out / "design.csv").resolve()
+    design.to_csv(design_csv, index=False)
+    results_dir = Path(a.results_dir).resolve()
+    cmd = design_sweep_command(design_csv, len(design), name, results_dir, a.launcher, a.jobs, fixed)
+    print(f"design: {design_csv} ({len(design)} runs)")
+    print("sweep:", " ".join(cmd[1:]), flush=True)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        print(f"sweep failed (exit {done.returncode}); rerun the same command to resume", file=sys.stderr)
+        sys.exit(done.returncode)
+    table = collect(results_dir / a.experiment / name)
+    if table.design_row.nunique() != len(design):
+        print(f"only {table.design_row.nunique()} of {len(design)} runs complete; rerun to finish", file=sys.stderr)
+        sys.exit(1)
+    return table
 
 
 def indices(problem: dict, x: np.ndarray, y: pd.DataFrame, levels: int) -> pd.DataFrame:
@@ -119,6 +179,9 @@ def indices(problem: dict, x: np.ndarray, y: pd.DataFrame, levels: int) -> pd.Da
 
     frames = []
     for out in OUTPUTS:
+        if y[out].isna().any():  # e.g. annual churn of a run shorter than two years: not measured
+            print(f"{out}: not measured in every run, left out", file=sys.stderr)
+            continue
         res = morris_analyze.analyze(problem, x, y[out].to_numpy(), num_levels=levels, seed=0)
         frames.append(
             pd.DataFrame(
@@ -140,9 +203,10 @@ def indices(problem: dict, x: np.ndarray, y: pd.DataFrame, levels: int) -> pd.Da
 def plot(ind: pd.DataFrame, path: Path, command: str) -> None:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5 * len(OUTPUTS), 0.45 * ind.parameter.nunique() + 1.8))
-    axes = fig.subplots(1, len(OUTPUTS))
-    for ax, out in zip(axes, OUTPUTS, strict=True):
+    outputs = list(dict.fromkeys(ind.output))
+    fig = Figure(figsize=(5 * len(outputs), 0.45 * ind.parameter.nunique() + 1.8))
+    axes = fig.subplots(1, len(outputs), squeeze=False)[0]
+    for ax, out in zip(axes, outputs, strict=True):
         d = ind[ind.output == out].sort_values("mu_star")
         y = np.arange(len(d))
         ax.barh(y - 0.2, d.mu_star, height=0.4, xerr=d.mu_star_conf, label="mu*", color="tab:blue")
@@ -161,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m sim.sensitivity", description=__doc__.splitlines()[0])
     ap.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH", help="a parameter and its range")
     ap.add_argument("--params", metavar="YAML", help="a YAML file {dotted.key: [low, high]}")
+    ap.add_argument("--all", action="store_true", help="every numeric customer and market parameter, default ± 50%%")
     ap.add_argument("--trajectories", type=int, default=4, help="Morris trajectories r (runs: r x (k + 1))")
     ap.add_argument("--levels", type=int, default=4, help="Morris grid levels")
     ap.add_argument("--seed", type=int, default=0, help="seed of the design and of every run (common random numbers)")
@@ -176,39 +241,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
     try:
-        params = parse_params(a.param, a.params)
+        params = all_parameters() if a.all else parse_params(a.param, a.params)
         problem, x, design = build_design(params, a.trajectories, a.levels, a.seed)
     except ConfigError as err:
         print(err, file=sys.stderr)
         sys.exit(2)
 
     out = Path(a.results_dir) / "sensitivity" / a.name
-    out.mkdir(parents=True, exist_ok=True)
-    design_csv = (out / "design.csv").resolve()
-    design.to_csv(design_csv, index=False)
     fixed = [f"experiment={a.experiment}", f"seed={a.seed}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
-    results_dir = Path(a.results_dir).resolve()
-    cmd = design_sweep_command(design_csv, len(design), f"sensitivity-{a.name}", results_dir, a.launcher, a.jobs, fixed)
-    print(f"design: {design_csv} ({len(design)} runs, {problem['num_vars']} parameters)")
-    print("sweep:", " ".join(cmd[1:]), flush=True)
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL)
-    if done.returncode != 0:
-        print(f"sweep failed (exit {done.returncode}); rerun the same command to resume", file=sys.stderr)
-        sys.exit(done.returncode)
-
-    from .aggregate import collect
-
-    table = collect(results_dir / a.experiment / f"sensitivity-{a.name}")
+    print(f"{problem['num_vars']} parameters")
+    table = run_design(design, out, f"sensitivity-{a.name}", a, fixed)
     y = outputs(table, a.giving, a.taking)
-    if len(y) != len(design) or y.isna().any().any():
-        print(f"only {len(y)} of {len(design)} runs complete; rerun the same command to finish", file=sys.stderr)
-        sys.exit(1)
     y.to_csv(out / "outputs.csv")
     ind = indices(problem, x, y, a.levels)
     ind.to_csv(out / "indices.csv", index=False)
     command = "python -m sim.sensitivity " + " ".join(argv if argv is not None else sys.argv[1:])
     plot(ind, out / "morris.png", command)
-    for o in OUTPUTS:
+    for o in dict.fromkeys(ind.output):
         d = ind[ind.output == o]
         print(
             f"\n{o}:\n"

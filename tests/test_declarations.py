@@ -29,9 +29,9 @@ def test_leaving_the_market_leaves_nothing_of_the_previous_occupant():
     m = sim.LoyaltyMarket(settings("customers.n=400", "customers.turnover=0.5"))
     c, cfg = m.customers, m.settings.customers
     for var in STATE:
-        if var.name not in TRAITS:
+        if var.leaving is Fate.FRESH:
             getattr(c, var.name)[:] = 1 if var.dtype is bool else 3
-    before = {t: getattr(c, t).copy() for t in TRAITS}
+    before = {v.name: getattr(c, v.name).copy() for v in STATE if v.leaving is not Fate.FRESH}
     c.turn_over(m.streams, Tally(c.n_firms))
     left = c.tenure == 0
     assert 120 < left.sum() < 280
@@ -40,12 +40,13 @@ def test_leaving_the_market_leaves_nothing_of_the_previous_occupant():
         if var.leaving is Fate.FRESH:
             assert (values[left] == fresh_value(var, cfg, c.n_firms)).all(), var.name
             assert (values[~left] != fresh_value(var, cfg, c.n_firms)).all(), var.name
-        else:
+        else:  # traits drawn anew, and a new identity
             assert (values[left] != before[var.name][left]).all() and (values[~left] == before[var.name][~left]).all()
 
 
 def test_traits_are_exactly_the_drawn_variables():
     assert TRAITS == ("fit", "price_sensitivity")
+    assert [v.name for v in STATE if v.leaving is Fate.SET] == ["identity"]
     assert all(v.joining is Fate.KEPT for v in STATE if v.name in TRAITS)
 
 

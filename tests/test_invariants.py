@@ -15,8 +15,14 @@ def model():
 def test_customers_conserved(model):
     ts = model.timeseries()
     n = model.settings.customers.n
-    per_week = ts.groupby("week").agg(customers=("customers", "sum"), prospects=("prospects", "first"))
-    assert ((per_week.customers + per_week.prospects) == n).all()
+    per_week = ts.groupby("week").agg(
+        customers=("customers", "sum"),
+        defected=("n_defected", "sum"),
+        prospects=("prospects", "first"),
+        non_buyers=("non_buyers", "first"),
+    )
+    assert ((per_week.customers + per_week.non_buyers) == n).all()
+    assert ((per_week.prospects + per_week.defected) == per_week.non_buyers).all()
     states = ["n_customer", "n_loyal", "n_devoted", "n_detractor"]
     assert (ts[states].sum(axis=1) == ts.customers).all()
     assert np.bincount(model.customers.state, minlength=len(Ladder)).sum() == n

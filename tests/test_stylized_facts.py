@@ -18,10 +18,10 @@ def facts():
 
 def test_cohort_retention_rises_with_tenure(facts):
     """Fader & Hardie (2007): each year a cohort survives, its retention rate is higher; rises by
-    at least 2 points a year over the first four years."""
+    at least 1 point a year, and 8 points in all, over the first four years."""
     r = facts["cohort_retention"].retention.to_numpy()
     assert len(r) >= 4
-    assert np.all(np.diff(r[:4]) > 0.02), r
+    assert np.all(np.diff(r[:4]) > 0.01) and r[3] - r[0] > 0.08, r
 
 
 def test_devoted_stay_far_more_than_merely_satisfied(facts):

@@ -19,8 +19,18 @@ from mesa.agent import AgentSet
 from mesa.discrete_space import FixedAgent, Network
 
 from ..config import CustomersConfig, MarketConfig
+from .draws import Decision, mix
 from .network import SocialNetwork
-from .state import BY_NAME, FRESH_ON_JOINING, FRESH_ON_LEAVING, STATE, draw_start, draw_traits, fresh_scalar
+from .state import (
+    BY_NAME,
+    FRESH_ON_JOINING,
+    FRESH_ON_LEAVING,
+    FRESH_ON_QUITTING,
+    STATE,
+    draw_start,
+    draw_traits,
+    fresh_scalar,
+)
 from .streams import Streams
 from .vocabulary import Channel, Complaint, Count, Ladder, Offer, Tally, acquired
 
@@ -81,14 +91,23 @@ class Customer(FixedAgent):
         return values[self.population.n_firms if self.firm is None else self.firm]
 
     # ------------------------------------------------------------- behaviours
+    def roll(self, decision: Decision, k: int = 1, wide: bool = False) -> np.ndarray:
+        """My ``k`` dice for a decision this week (float64 if ``wide``): a function of who I am, nothing else."""
+        population, me = self.population, np.array([self.identity], np.uint64)
+        draw = population.streams.dice.uniform64 if wide else population.streams.dice.uniform
+        return draw(decision, population.week, me, k)[0]
+
     def leaves_market(self) -> bool:
         """A life event takes me out of the market (a newcomer takes my place)."""
-        return F32(self.population.streams.turnover.random(dtype=F32)) < self.cfg.turnover
+        return self.population.rolls[Decision.TURNOVER][self.index, 0] < self.cfg.turnover
 
-    def start_afresh(self, traits: dict) -> None:
-        """I am a newcomer prospect: no firm, no memories, my own traits."""
+    def start_afresh(self) -> None:
+        """I am a newcomer prospect, someone new: no firm, no memories, a new identity (and traits to match)."""
         self.population.tally.count(Count.DEPARTURES, self.firm)
         self.renew(FRESH_ON_LEAVING)
+        self.identity = mix(self.identity)
+
+    def take_traits(self, traits: dict) -> None:
         for name, value in traits.items():
             self.set_state(name, value)
 
@@ -124,7 +143,7 @@ class Customer(FixedAgent):
     def experience_service(self) -> None:
         """I may need service; how it is handled becomes a feeling, a memory, maybe a complaint."""
         c, offer, streams = self.cfg, self.population.offer, self.population.streams
-        u = F32(streams.incidents.random(dtype=F32))
+        u = self.population.rolls[Decision.INCIDENTS][self.index, 0]
         rate = min(F32(c.incident_rate) * F32(self._at(offer.incident_multiplier)), F32(1))
         self.feeling, self.complaint = ZERO, Complaint.NONE
         if self.has_firm and u < rate:
@@ -134,8 +153,9 @@ class Customer(FixedAgent):
 
     def have_incident(self, offer: Offer, streams: Streams) -> None:
         c, m, f, tally = self.cfg, self.market, self.firm, self.population.tally
-        x = F32(offer.service[f]) + F32(c.experience_noise) * F32(streams.experience.standard_normal(dtype=F32))
-        gift = F32(streams.gifts.random(dtype=F32)) < offer.generosity[f]
+        me, week = np.array([self.identity], np.uint64), self.population.week
+        x = F32(offer.service[f]) + F32(c.experience_noise) * streams.dice.normal(Decision.EXPERIENCE, week, me)[0, 0]
+        gift = self.roll(Decision.GIFTS)[0] < offer.generosity[f]
         if gift:
             x = x + F32(m.gift_value)
         # Disconfirmation: experience against expectation; losses loom larger, surprises amplify.
@@ -148,7 +168,7 @@ class Customer(FixedAgent):
         if v < 0:  # devotion forgives
             v = v * (1 - F32(c.forgiveness) * bond)
         # Voice before exit: bonded customers speak up; a listening firm makes it right.
-        u_voice, u_heard = (F32(u) for u in streams.complaints.random(2, dtype=F32))
+        u_voice, u_heard = self.roll(Decision.COMPLAINTS, 2)
         voiced = v < c.complaint_threshold and u_voice < min(F32(c.voice) * (0.5 + bond), F32(1))
         handled = voiced and u_heard < offer.listening[f]
         if handled:
@@ -157,7 +177,7 @@ class Customer(FixedAgent):
             v = v - F32(c.ignored_penalty)
         # Claims above acts are seen through, a little at every contact.
         gap = F32(max(offer.claims[f] - offer.acts[f], 0))
-        detected = F32(streams.detection.random(dtype=F32)) < F32(c.detection_rate) * gap
+        detected = self.roll(Decision.DETECTION)[0] < F32(c.detection_rate) * gap
         if detected:
             self.trust = max(self.trust - F32(c.detection_trust_loss), ZERO)
             self.bond -= F32(c.detection_bond_loss)
@@ -167,7 +187,7 @@ class Customer(FixedAgent):
         if gift:
             self.be_grateful()
         self.remember(v, surprised or gift or voiced)
-        self.expectation += F32(c.expectation_adaptation) * (x - self.expectation)
+        self.expectation = clip01(self.expectation + F32(c.expectation_adaptation) * (x - self.expectation))
         self.bond = clip01(self.bond)
         self.feeling = v
         self.complaint = Complaint.HANDLED if handled else Complaint.IGNORED if voiced else Complaint.NONE
@@ -181,12 +201,13 @@ class Customer(FixedAgent):
     def receive_offers(self) -> None:
         """A giving firm tells me of a cheaper tariff; a taking firm tries to upsell me."""
         m, offer, f, tally = self.market, self.population.offer, self.firm, self.population.tally
-        u_advice, u_contact, u_accept = (F32(u) for u in self.population.streams.offers.random(3, dtype=F32))
+        u_advice, u_contact, u_accept = self.population.rolls[Decision.OFFERS][self.index]
         if f is None:
             return
         overpaying = self.tariff > self.fit + 1e-3
         if overpaying and u_advice < F32(m.advice_contact) * F32(offer.proactive_advice[f]):
-            tally.count(Count.ADVICE, f, self.tariff - self.fit)
+            tally.count(Count.ADVICE_GIVEN, f)
+            tally.count(Count.ADVICE_VALUE, f, F32(offer.price[f]) * (self.tariff - self.fit))
             self.tariff = self.fit
             self.be_grateful()
             self.remember(F32(m.gift_value * self.cfg.surprise_gain))
@@ -211,9 +232,11 @@ class Customer(FixedAgent):
         for j in range(F):
             list_price, deal_price = offer.relative_prices(j, m.reference_price)  # to customers, to newcomers
             mine = self.firm == j
-            if mine:  # what I know from experience
+            if mine:  # what I know from experience, at this week's price (less a running discount)
                 q = self.expectation + F32(c.memory_weight) * self.remembered
                 price = list_price * self.tariff
+                if self.discount_left > 0:
+                    price = price * F32(1 - offer.discount[j])
                 tolerance = 1 - F32(c.bond_price_tolerance) * self.bond
                 attachment = F32(c.bond_weight) * self.bond + F32(c.trust_weight) * (self.trust - F32(c.trust_initial))
             else:  # what I believe from its claims
@@ -254,7 +277,7 @@ class Customer(FixedAgent):
     def talk(self) -> None:
         """I may talk about my firm (or the one I left) to a tie, and sometimes to the world."""
         c, population, tally = self.cfg, self.population, self.population.tally
-        u_talk, u_tie, u_world = (F32(u) for u in population.streams.wom.random(3, dtype=F32))
+        u_talk, u_tie, u_world = population.rolls[Decision.WOM][self.index]
         self.spoke, self.spoke_feeling = False, self.remembered
         chance = {
             Ladder.DEVOTED: F32(c.talk_devoted),
@@ -282,7 +305,7 @@ class Customer(FixedAgent):
         listeners = [population.random_person(u_tie)] if population.mixed else self.random_tie(u_tie)
         if u_world < population.offer.reach:
             k = self.market.broadcast_size
-            listeners += [population.random_person(u) for u in population.streams.broadcast.random(k)]
+            listeners += [population.random_person(u) for u in self.roll(Decision.BROADCAST, k, wide=True)]
         for listener in listeners:
             if listener is not self:
                 listener.hear(self, about, sign)
@@ -294,13 +317,17 @@ class Customer(FixedAgent):
 
     def hear(self, speaker: Customer, firm: int, sign: int) -> None:
         """Word of mouth reaches me; if I am devoted and it criticises my firm, I answer back."""
+        tally = self.population.tally
         if sign < 0 and self.firm == firm and self.state == Ladder.DEVOTED:
-            self.population.tally.count(Count.DEFENSES, firm)
-            self.population.tally.count(Count.WOM_POSITIVE, firm)
+            tally.count(Count.DEFENSES, firm)
+            tally.count(Count.WOM_POSITIVE, firm)
+            tally.count(Count.HEARD_POSITIVE, firm)  # the speaker hears the defence
             speaker.praise[firm] += 1
         elif sign > 0:
+            tally.count(Count.HEARD_POSITIVE, firm)
             self.praise[firm] += 1
         else:
+            tally.count(Count.HEARD_NEGATIVE, firm)
             self.criticism[firm] += 1
 
     def take_in_word_of_mouth(self) -> None:
@@ -329,8 +356,8 @@ class Customer(FixedAgent):
     def choose_supplier(self) -> None:
         """Prompted by a review, a bad memory, an alarm, an ad or a referral, I may choose again (logit)."""
         c, m, population, F = self.cfg, self.market, self.population, self.population.n_firms
-        offer, streams, tally = population.offer, population.streams, population.tally
-        u_saw, u_which = (F32(u) for u in streams.advertising.random(2, dtype=F32))
+        offer, tally = population.offer, population.tally
+        u_saw, u_which = population.rolls[Decision.ADVERTISING][self.index]
         ad = None
         if population.ad_weights is not None and u_saw < min(1.0, m.ad_reach * population.ad_total):
             ad = min(int(np.searchsorted(population.ad_weights, u_which, side="right")), F - 1)
@@ -345,10 +372,10 @@ class Customer(FixedAgent):
             looking_chance = (
                 c.prospect_consider + c.ad_prompt * (ad is not None) + c.referral_uptake * (self.referred is not None)
             )
-        if not float(streams.review.random(dtype=F32)) < looking_chance:  # compared in float64, as vectorized
+        if not float(population.rolls[Decision.REVIEW][self.index, 0]) < looking_chance:  # in float64, as vectorized
             return
         _, full = self.utilities(offer)
-        gumbel = -np.log(-np.log(streams.choice.random(F + 1) + 1e-12) + 1e-12)
+        gumbel = -np.log(-np.log(self.roll(Decision.CHOICE, F + 1, wide=True) + 1e-12) + 1e-12)
         choice = int(np.argmax(full + gumbel))
         to = None if choice == F else choice
         if to == self.firm:
@@ -359,26 +386,42 @@ class Customer(FixedAgent):
             if self.remembered < 0:
                 self.grudge_firm = self.firm
                 self.grudge = min(-self.remembered, F32(1))
+            if to is None:  # I quit for no firm: the relationship ends
+                self.renew(FRESH_ON_QUITTING)
         if to is not None:
-            self.join(to, ad)
+            self.join(to, ad, full, gumbel)
         self.firm = to
 
-    def join(self, firm: int, ad: int | None) -> None:
+    def join(self, firm: int, ad: int | None, full: np.ndarray, gumbel: np.ndarray) -> None:
         """A fresh relationship, expecting what the firm claims and what I heard."""
-        m, offer, week = self.market, self.population.offer, self.population.week
+        m, offer, week, tally = self.market, self.population.offer, self.population.week, self.population.tally
         channel = Channel.ORGANIC
         if ad == firm:
             channel = Channel.ADVERTISING
-        if offer.discount[firm] > 0:
-            channel = Channel.DISCOUNT
         if self.referred == firm:
             channel = Channel.REFERRAL
-        self.population.tally.count(acquired(channel), firm)
+        tally.count(acquired(channel), firm)
+        discounted = offer.discount[firm] > 0
+        if discounted:
+            tally.count(Count.ACQUIRED_ON_DISCOUNT, firm)
+            if self.discount_decided(firm, full, gumbel):
+                tally.count(Count.ACQUIRED_BY_DISCOUNT, firm)
         believed = F32(m.prior_quality) + F32(m.ad_claim_weight) * F32(offer.claims[firm]) + self.heard[firm]
         self.renew(FRESH_ON_JOINING)
         self.expectation = clip01(believed)
+        self.heard[firm] = ZERO  # what I heard of the firm is now what I expect of it
+        if self.grudge_firm == firm:  # I came back: no grudge against the firm I rejoin
+            self.grudge_firm, self.grudge = None, ZERO
         self.joined_week = week
-        self.discount_left = m.discount_weeks if offer.discount[firm] > 0 else 0
+        self.discount_left = m.discount_weeks if discounted else 0
+
+    def discount_decided(self, firm: int, full: np.ndarray, gumbel: np.ndarray) -> bool:
+        """Would I have chosen otherwise at the firm's list price, with the same random draws?"""
+        list_price, deal_price = self.population.offer.relative_prices(firm, self.market.reference_price)
+        sensitivity = self.price_sensitivity * F32(self.population.offer.price_sensitivity)
+        utility = full + gumbel
+        utility[firm] = (full[firm] - sensitivity * (list_price - deal_price)) + gumbel[firm]
+        return int(np.argmax(utility)) != firm
 
     def pay(self) -> None:
         """I pay my tariff at my firm's price, less any running discount."""
@@ -420,7 +463,7 @@ class CustomerAgents:
         self.streams, self.week = streams, 0
         self.mixed = network.mixed
         self.has_ties = len(network.indices) > 0
-        start = draw_start(cfg, n_firms, initial_weights, service, streams.init)
+        start = draw_start(cfg, n_firms, initial_weights, service, streams.dice)
         self.space = Network(network.to_networkx(), capacity=1, random=model.random, layout=None)
         cells = list(self.space.all_cells)
         self.customers = AgentSet(
@@ -433,6 +476,10 @@ class CustomerAgents:
         self.offer: Offer | None = None
         self.tally = Tally(n_firms)
 
+    def roll_everyone(self, decision: Decision, k: int) -> np.ndarray:
+        """Every customer's ``k`` dice for a decision this week, each from their own identity (as ``Customer.roll``)."""
+        return self.streams.dice.uniform(decision, self.week, self.identity, k)
+
     def random_person(self, u: float) -> Customer:
         """Someone drawn from the whole population by ``u`` (random mixing, broadcasts)."""
         return self.by_index[min(int(u * self.n), self.n - 1)]
@@ -441,10 +488,21 @@ class CustomerAgents:
         """One week in the life of every customer, phase by phase."""
         self.week, self.offer, self.streams = week, offer, streams
         self.tally = Tally(self.n_firms)
+        self.rolls = {Decision.TURNOVER: self.roll_everyone(Decision.TURNOVER, 1)}
         leavers = [p for p in self.by_index if p.leaves_market()]
-        traits = draw_traits(self.cfg, streams.turnover, len(leavers))
+        for person in leavers:
+            person.start_afresh()
+        traits = draw_traits(self.cfg, streams.dice, np.array([p.identity for p in leavers], np.uint64))
         for i, person in enumerate(leavers):
-            person.start_afresh({name: values[i] for name, values in traits.items()})
+            person.take_traits({name: values[i] for name, values in traits.items()})
+        everyone = {
+            Decision.INCIDENTS: 1,
+            Decision.OFFERS: 3,
+            Decision.WOM: 3,
+            Decision.ADVERTISING: 2,
+            Decision.REVIEW: 1,
+        }
+        self.rolls = {decision: self.roll_everyone(decision, k) for decision, k in everyone.items()}
         self.customers.do("fade")
         self.customers.do("experience_service")
         self.customers.do("receive_offers")

@@ -15,8 +15,17 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from ..config import CustomersConfig, MarketConfig
+from .draws import Decision, next_identity
 from .network import SocialNetwork
-from .state import FRESH_ON_JOINING, FRESH_ON_LEAVING, draw_start, draw_traits, fresh_arrays, fresh_value
+from .state import (
+    FRESH_ON_JOINING,
+    FRESH_ON_LEAVING,
+    FRESH_ON_QUITTING,
+    draw_start,
+    draw_traits,
+    fresh_arrays,
+    fresh_value,
+)
 from .streams import Streams
 from .vocabulary import Channel, Complaint, Count, Ladder, Offer, Tally, acquired
 
@@ -41,7 +50,7 @@ class Customers:
         self.week = 0
         for name, values in fresh_arrays(cfg, n_firms, self.n).items():
             setattr(self, name, values)
-        for name, values in draw_start(cfg, n_firms, initial_weights, service, streams.init).items():
+        for name, values in draw_start(cfg, n_firms, initial_weights, service, streams.dice).items():
             getattr(self, name)[:] = values
         self._ties = None  # the network's adjacency as a sparse matrix, built on first use
 
@@ -86,11 +95,12 @@ class Customers:
 
     def turn_over(self, streams: Streams, tally: Tally) -> None:
         """Life events: some customers leave the market; newcomer prospects take their place."""
-        rng = streams.turnover
-        leaving = np.flatnonzero(rng.random(self.n, dtype=f32) < self.cfg.turnover)
+        dice = streams.dice.uniform(Decision.TURNOVER, self.week, self.identity)[:, 0]
+        leaving = np.flatnonzero(dice < self.cfg.turnover)
         tally.add(Count.DEPARTURES, self.firm[leaving])
         self._renew(leaving, FRESH_ON_LEAVING)
-        for name, values in draw_traits(self.cfg, rng, len(leaving)).items():
+        next_identity(self.identity, leaving)
+        for name, values in draw_traits(self.cfg, streams.dice, self.identity[leaving]).items():
             getattr(self, name)[leaving] = values
 
     def fade(self) -> None:
@@ -125,13 +135,15 @@ class Customers:
         """Incidents arrive; handling, gifts and complaints turn them into feelings."""
         cfg, market = self.cfg, self.market
         firm = self.firm
-        dice = streams.incidents.random(self.n, dtype=f32)
+        roll, week = streams.dice, self.week
+        dice = roll.uniform(Decision.INCIDENTS, week, self.identity)[:, 0]
         chance = np.minimum(f32(cfg.incident_rate) * offer.incident_multiplier.astype(f32)[firm], 1)
         hit = np.flatnonzero((dice < chance) & self.has_firm)
+        who = self.identity[hit]
         their = firm[hit].astype(np.int64)
-        noise = streams.experience.standard_normal(len(hit), dtype=f32)
+        noise = roll.normal(Decision.EXPERIENCE, week, who)[:, 0]
         experience = offer.service.astype(f32)[their] + f32(cfg.experience_noise) * noise
-        gifted = streams.gifts.random(len(hit), dtype=f32) < offer.generosity[their]
+        gifted = roll.uniform(Decision.GIFTS, week, who)[:, 0] < offer.generosity[their]
         experience = experience + f32(market.gift_value) * gifted
         # Disconfirmation: experience against expectation, losses loom larger, surprises amplify.
         disconfirmation = experience - self.expectation[hit]
@@ -142,14 +154,14 @@ class Customers:
         felt = np.where(felt < 0, felt * (1 - f32(cfg.forgiveness) * bond), felt)  # devotion forgives
         # Voice before exit: bonded customers speak up; a listening firm makes it right.
         hurt = felt < cfg.complaint_threshold
-        complaint_dice = streams.complaints.random((len(hit), 2), dtype=f32)  # two per customer, in customer order
+        complaint_dice = roll.uniform(Decision.COMPLAINTS, week, who, 2)  # voicing, handling
         voiced = hurt & (complaint_dice[:, 0] < np.minimum(f32(cfg.voice) * (0.5 + bond), 1))
         handled = voiced & (complaint_dice[:, 1] < offer.listening[their])
         felt = felt + np.where(handled, f32(cfg.recovery_gain) * offer.speed.astype(f32)[their], 0)
         felt = felt - np.where(voiced & ~handled, f32(cfg.ignored_penalty), 0)
         # Claims above acts are seen through, a little at every contact.
         gap = np.maximum(offer.claims - offer.acts, 0).astype(f32)[their]
-        detected = streams.detection.random(len(hit), dtype=f32) < f32(cfg.detection_rate) * gap
+        detected = roll.uniform(Decision.DETECTION, week, who)[:, 0] < f32(cfg.detection_rate) * gap
         self.trust[hit] = np.maximum(self.trust[hit] - f32(cfg.detection_trust_loss) * detected, 0)
         self.bond[hit] -= f32(cfg.detection_bond_loss) * detected
         # Feelings move the bond (through a human touch), memory and expectation.
@@ -159,7 +171,8 @@ class Customers:
         )
         self._be_grateful(hit[gifted])
         self._remember(hit, felt, surprised | gifted | voiced)
-        self.expectation[hit] += f32(cfg.expectation_adaptation) * (experience - self.expectation[hit])
+        adapted = self.expectation[hit] + f32(cfg.expectation_adaptation) * (experience - self.expectation[hit])
+        self.expectation[hit] = np.clip(adapted, 0, 1)
         np.clip(self.bond, 0, 1, out=self.bond)
         self.feeling[:] = 0
         self.feeling[hit] = felt
@@ -180,11 +193,13 @@ class Customers:
         """Giving: advice of a cheaper tariff. Taking: upsell contacts."""
         market = self.market
         firm = self.firm
-        dice = streams.offers.random((self.n, 3), dtype=f32).T  # three per customer, in customer order
+        dice = streams.dice.uniform(Decision.OFFERS, self.week, self.identity, 3).T  # advice, contact, acceptance
         overpaying = self.has_firm & (self.tariff > self.fit + 1e-3)
         advice_chance = f32(market.advice_contact) * offer.proactive_advice.astype(f32)[firm]
         advised = np.flatnonzero(overpaying & (dice[0] < advice_chance))
-        tally.add(Count.ADVICE, firm[advised], self.tariff[advised] - self.fit[advised])
+        tally.add(Count.ADVICE_GIVEN, firm[advised])
+        price = offer.price.astype(f32)[firm[advised]]
+        tally.add(Count.ADVICE_VALUE, firm[advised], price * (self.tariff[advised] - self.fit[advised]))
         self.tariff[advised] = self.fit[advised]
         self._be_grateful(advised)
         self._remember(advised, np.full(len(advised), f32(market.gift_value * self.cfg.surprise_gain)))
@@ -211,6 +226,7 @@ class Customers:
         heard = self.heard[who]
         remembered = self.remembered[who]
         bond, trust = self.bond[who], self.trust[who]
+        on_discount = self.discount_left[who] > 0
         rational = np.empty((len(who), n_firms + 1), f32)
         full = np.empty((len(who), n_firms + 1), f32)
         for j in range(n_firms):
@@ -220,7 +236,9 @@ class Customers:
             untried = f32(market.prior_quality + market.ad_claim_weight * offer.claims[j])
             quality = np.where(mine, tried, untried) + heard[:, j]
             quality -= np.where(self.grudge_firm[who] == j, self.grudge[who], 0)
-            price = np.where(mine, list_price * self.tariff[who], deal_price)
+            own_price = list_price * self.tariff[who]  # this week's price: less a running discount
+            own_price = np.where(on_discount, own_price * f32(1 - offer.discount[j]), own_price)
+            price = np.where(mine, own_price, deal_price)
             tolerance = np.where(mine, 1 - f32(cfg.bond_price_tolerance) * bond, 1)
             attachment = f32(cfg.bond_weight) * bond + f32(cfg.trust_weight) * (trust - f32(cfg.trust_initial))
             rational[:, j] = f32(cfg.quality_weight) * quality - sensitivity * price
@@ -250,12 +268,15 @@ class Customers:
         best_other = np.full(self.n, market.outside_utility, f32)
         heard_mine = np.zeros(self.n, f32)  # what I heard of my own firm, and its price to me
         price_mine = np.zeros(self.n, f32)
+        discount_mine = np.ones(self.n, f32)  # a running acquisition discount: the price factor
+        on_discount = self.discount_left > 0
         for j in range(self.n_firms):
             at_j = self.firm == j
             heard = self.heard[:, j]
             list_price, deal_price = offer.relative_prices(j, market.reference_price)
             heard_mine += heard * at_j
             price_mine += list_price * at_j
+            discount_mine[at_j & on_discount] = f32(1 - offer.discount[j])
             if not offer.available[j]:  # no one buys from a firm before it enters
                 continue
             quality = f32(market.prior_quality + market.ad_claim_weight * offer.claims[j]) + heard
@@ -268,7 +289,7 @@ class Customers:
         # One's own firm: known from experience, at one's own tariff.
         quality = self.expectation + f32(cfg.memory_weight) * remembered + heard_mine
         quality -= self.grudge * (self.grudge_firm == self.firm)
-        mine = weight * quality - sensitivity * (price_mine * self.tariff)
+        mine = weight * quality - sensitivity * (price_mine * self.tariff * discount_mine)
         return mine - best_other
 
     def classify(self, offer: Offer) -> None:
@@ -300,7 +321,7 @@ class Customers:
         state_chance[defected] = f32(cfg.talk_defected) * self.grudge[defected]
         strong = np.abs(self.feeling) > cfg.talk_threshold
         event_chance = np.where(strong, f32(cfg.talk_event), 0)
-        dice = streams.wom.random((self.n, 3), dtype=f32).T  # three per customer, in customer order
+        dice = streams.dice.uniform(Decision.WOM, self.week, self.identity, 3).T  # talk, tie, broadcast
         talks = dice[0] < event_chance + (1 - event_chance) * state_chance
         speakers = np.flatnonzero(talks)
         event = dice[0][speakers] < event_chance[speakers]
@@ -324,7 +345,8 @@ class Customers:
         to_tie = net.random_neighbour(speakers, dice[1][speakers])
         broadcasters = np.flatnonzero(dice[2][speakers] < offer.reach)
         size = market.broadcast_size
-        to_world = (streams.broadcast.random((len(broadcasters), size)) * self.n).astype(np.int64).ravel()
+        targets = streams.dice.uniform64(Decision.BROADCAST, self.week, self.identity[speakers[broadcasters]], size)
+        to_world = (targets * self.n).astype(np.int64).ravel()
         listener = np.concatenate([to_tie, to_world])
         speaker = np.concatenate([speakers, np.repeat(speakers[broadcasters], size)])
         about = np.concatenate([about, np.repeat(about[broadcasters], size)])
@@ -341,6 +363,8 @@ class Customers:
         # What each listener heard this week, counted so that the order of delivery does not matter.
         listeners, at = np.unique(listener, return_inverse=True)
         positive = sign > 0
+        tally.add(Count.HEARD_POSITIVE, about[positive])
+        tally.add(Count.HEARD_NEGATIVE, about[~positive])
         k = len(listeners)
         praise = np.bincount(at[positive] * n_firms + about[positive], minlength=k * n_firms).reshape(k, n_firms)
         criticism = np.bincount(at[~positive] * n_firms + about[~positive], minlength=k * n_firms).reshape(k, n_firms)
@@ -386,7 +410,7 @@ class Customers:
         has = self.has_firm
         # Ads: at most one per customer per week, from a firm drawn by ad weight.
         ads = np.where(offer.available[:n_firms], offer.advertising[:n_firms], 0)
-        ad_dice = streams.advertising.random((self.n, 2), dtype=f32).T  # two per customer, in customer order
+        ad_dice = streams.dice.uniform(Decision.ADVERTISING, self.week, self.identity, 2).T  # seen, whose
         total = ads.sum()
         saw = ad_dice[0] < min(1.0, market.ad_reach * total)
         ad_firm = np.full(self.n, no_firm, np.int16)
@@ -404,14 +428,15 @@ class Customers:
             + cfg.ad_prompt * (ad_firm < no_firm)
             + cfg.referral_uptake * (self.referred < no_firm),
         )
-        looking = np.flatnonzero(streams.review.random(self.n, dtype=f32) < hazard)
+        looking = np.flatnonzero(streams.dice.uniform(Decision.REVIEW, self.week, self.identity)[:, 0] < hazard)
         _, full = self.perceived(looking, offer)
-        gumbel = -np.log(-np.log(streams.choice.random(full.shape) + 1e-12) + 1e-12)
+        u = streams.dice.uniform64(Decision.CHOICE, self.week, self.identity[looking], n_firms + 1)
+        gumbel = -np.log(-np.log(u + 1e-12) + 1e-12)
         chosen = np.argmax(full + gumbel, axis=1).astype(np.int16)
         old = self.firm[looking]
         moved = chosen != old
         movers, left, went = looking[moved], old[moved].astype(np.int64), chosen[moved].astype(np.int64)
-        # Leavers: an unhappy leaver keeps a grudge against the firm.
+        # Leavers: an unhappy leaver keeps a grudge against the firm; one who quits for no firm ends the relationship.
         leaving = left < no_firm
         tally.add(Count.DEFECTIONS, left[leaving])
         tally.add(Count.SWITCHES, left[leaving & (went < no_firm)])
@@ -419,15 +444,20 @@ class Customers:
         grudging = movers[unhappy]
         self.grudge_firm[grudging] = left[unhappy]
         self.grudge[grudging] = np.minimum(-self.remembered[grudging], 1)
-        # Joiners: acquisition channel, then a fresh relationship.
+        self._renew(movers[leaving & (went == no_firm)], FRESH_ON_QUITTING)
+        # Joiners: what prompted the look, whether a discount decided it, then a fresh relationship.
         joining = went < no_firm
         joiners, joined = movers[joining], went[joining]
         channel = np.full(len(joiners), Channel.ORGANIC, np.int8)
         channel[ad_firm[joiners] == joined] = Channel.ADVERTISING
-        channel[offer.discount[joined] > 0] = Channel.DISCOUNT
         channel[self.referred[joiners] == joined] = Channel.REFERRAL
         for ch in Channel:
             tally.add(acquired(ch), joined[channel == ch])
+        on_discount = offer.discount[joined] > 0
+        tally.add(Count.ACQUIRED_ON_DISCOUNT, joined[on_discount])
+        rows = np.flatnonzero(moved)[joining][on_discount]
+        decisive = self._discount_decided(rows, joiners[on_discount], joined[on_discount], full, gumbel, offer)
+        tally.add(Count.ACQUIRED_BY_DISCOUNT, joined[on_discount][decisive])
         believed = (
             f32(market.prior_quality)
             + f32(market.ad_claim_weight) * offer.claims[joined].astype(f32)
@@ -435,9 +465,30 @@ class Customers:
         )
         self._renew(joiners, FRESH_ON_JOINING)
         self.expectation[joiners] = np.clip(believed, 0, 1)
+        self.heard[joiners, joined] = 0  # what was heard of the firm is now the expectation of it
+        forgiven = joiners[self.grudge_firm[joiners] == joined]  # no grudge against the firm one rejoins
+        self.grudge_firm[forgiven] = no_firm
+        self.grudge[forgiven] = 0
         self.joined_week[joiners] = self.week
-        self.discount_left[joiners] = np.where(offer.discount[joined] > 0, market.discount_weeks, 0)
+        self.discount_left[joiners] = np.where(on_discount, market.discount_weeks, 0)
         self.firm[movers] = went.astype(np.int16)
+
+    def _discount_decided(
+        self,
+        rows: np.ndarray,
+        joiners: np.ndarray,
+        joined: np.ndarray,
+        full: np.ndarray,
+        gumbel: np.ndarray,
+        offer: Offer,
+    ) -> np.ndarray:
+        """Whether each joiner would have chosen otherwise at the firm's list price, with the same random draws."""
+        reference = self.market.reference_price
+        gap = np.array([np.subtract(*offer.relative_prices(j, reference)) for j in range(self.n_firms)], f32)
+        sensitivity = self.price_sensitivity[joiners] * f32(offer.price_sensitivity)
+        utility = full[rows] + gumbel[rows]
+        utility[np.arange(len(rows)), joined] = (full[rows, joined] - sensitivity * gap[joined]) + gumbel[rows, joined]
+        return np.argmax(utility, axis=1) != joined
 
     def pay(self, offer: Offer, tally: Tally) -> None:
         """Customers pay their tariff at the firm's price, less any running discount."""

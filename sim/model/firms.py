@@ -25,7 +25,7 @@ class Firm(mesa.Agent):
         self.index = index
         self.policy = config.policy
         self.levers = policies.levers_at(config, 0)
-        self.quality = config.quality  # grows above the quality lever by listening
+        self.quality = self.levers.quality  # the quality lever, plus what listening adds (see ``learn``)
         self.entered = config.enters_at == 0
         self.cumulative_revenue = 0.0
         self.cumulative_profit = 0.0
@@ -35,6 +35,7 @@ class Firm(mesa.Agent):
         self.counts = np.zeros(len(Count))
         self.ladder = np.zeros(len(Ladder), np.int64)
         self.share = 0.0
+        self.grudges_held = 0  # people, buying elsewhere or nowhere, who left this firm unhappy
         self.service_level = self.price = 0.0
 
     @property
@@ -43,14 +44,23 @@ class Firm(mesa.Agent):
         return int(self.ladder[list(PAYING)].sum())
 
     def follow_plan(self, week: int) -> None:
-        """Apply planned lever changes and enter the market when due."""
+        """Apply planned lever changes and enter the market when due.
+
+        Quality is the lever: a change of the quality lever changes the firm's quality by as much,
+        at once (within [0, 1]), keeping what listening has added.
+        """
         if self.config.changes:  # levers without planned changes stay as they started
+            before = self.levers.quality
             self.levers = policies.levers_at(self.config, week)
+            if self.levers.quality != before:
+                self.quality = min(max(self.quality + self.levers.quality - before, 0.0), 1.0)
         self.entered = week >= self.config.enters_at
 
-    def observe_week(self, counts: np.ndarray, ladder: np.ndarray, share: float, service: float, price: float) -> None:
-        """What the firm sees of its week: its counts, its customers by ladder state, its share and offer."""
-        self.counts, self.ladder, self.share = counts, ladder, share
+    def observe_week(
+        self, counts: np.ndarray, ladder: np.ndarray, share: float, grudges: int, service: float, price: float
+    ) -> None:
+        """What the firm sees of its week: its counts, customers by ladder state, share, grudges held, offer."""
+        self.counts, self.ladder, self.share, self.grudges_held = counts, ladder, share, grudges
         self.service_level, self.price = service, price
 
     def settle_week(self, discount_factor: float) -> None:
@@ -76,7 +86,7 @@ class Firm(mesa.Agent):
         self.npv += self.profit * discount_factor
 
     def learn(self, handled: float, customers: float) -> None:
-        """Handled complaints are ideas: quality rises, then slowly returns to the lever."""
+        """Handled complaints are ideas: quality rises above the lever, and what is not renewed fades back to it."""
         market = self.model.settings.market
         rate = handled / customers if customers else 0.0
         self.quality += market.innovation * rate * (1.0 - self.quality)

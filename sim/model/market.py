@@ -13,7 +13,7 @@ from .firms import Firm
 from .network import build_network
 from .shocks import conditions_at
 from .streams import Streams
-from .vocabulary import PAYING, Offer, Tally
+from .vocabulary import PAYING, Ladder, Offer, Tally
 
 
 class LoyaltyMarket(mesa.Model):
@@ -44,7 +44,7 @@ class LoyaltyMarket(mesa.Model):
         else:
             self.customers = Customers(*args, self.streams)
         self.customers.classify(offer)
-        self.prospects = 0  # people buying from no firm, after the week
+        self.prospects = self.non_buyers = 0  # people buying from no firm: without a grudge, and all of them
         self.datacollector = metrics.ledger()
         self.observe(offer, Tally(len(self.firms)))  # week 0: the starting position, nothing booked
         self.datacollector.collect(self)
@@ -81,13 +81,18 @@ class LoyaltyMarket(mesa.Model):
 
     def observe(self, offer: Offer, tally: Tally) -> None:
         """Give every firm what it sees of the week: its counts, customers by ladder state, share and offer."""
-        by_state = self.customers.counts_by_state()
+        customers, n_firms = self.customers, len(self.firms)
+        by_state = customers.counts_by_state()
         paying = list(PAYING)
         total = max(int(by_state[:, paying].sum()), 1)
+        grudge_firm = customers.grudge_firm
+        grudges = np.bincount(grudge_firm[customers.grudge > 0], minlength=n_firms + 1)
         for i, firm in enumerate(self.firms):
             share = int(by_state[i, paying].sum()) / total
-            firm.observe_week(tally.counts[:, i], by_state[i], share, float(offer.service[i]), float(offer.price[i]))
-        self.prospects = int(np.sum(self.customers.firm == len(self.firms)))
+            service, price = float(offer.service[i]), float(offer.price[i])
+            firm.observe_week(tally.counts[:, i], by_state[i], share, int(grudges[i]), service, price)
+        self.non_buyers = int(np.sum(customers.firm == n_firms))
+        self.prospects = int(np.sum(customers.state == Ladder.PROSPECT))
 
     def step(self) -> None:
         week = self.week

@@ -21,7 +21,7 @@ from mesa import DataCollector
 
 from ..config import LEVERS
 from .firms import Firm
-from .vocabulary import Channel, Count, Ladder, acquired
+from .vocabulary import CHANNEL_MEANING, Channel, Count, Ladder, acquired
 
 LONG_RUN_WEEKS = 52
 
@@ -63,25 +63,42 @@ RECORD: dict[str, tuple[str, Callable[[Firm], Any]]] = {
     "share": ("customers / all firms' customers", lambda f: f.share),
     "penetration": ("customers / population", lambda f: f.customers / f.model.settings.customers.n),
     "prospects": (
-        "people buying from no firm (the defected included); the same in every firm's row",
+        "people buying from no firm and holding no grudge (ladder state prospect); the same in every firm's row",
         lambda f: f.model.prospects,
+    ),
+    "non_buyers": (
+        "people buying from no firm (prospects and the defected); the same in every firm's row",
+        lambda f: f.model.non_buyers,
     ),
     **{
         f"n_{s.name.lower()}": (
             f"customers in ladder state {s.name.lower()}"
-            + (" (non-buyers holding a grudge against the firm)" if s is Ladder.DEFECTED else ""),
+            if s is not Ladder.DEFECTED
+            else "people who left the firm unhappy, buy from no firm and still hold a grudge against it",
             partial(_in_state, s),
         )
         for s in Ladder
         if s is not Ladder.PROSPECT
     },
     **{
-        f"acquired_{ch.name.lower()}": (f"new customers acquired by {ch.name.lower()}", partial(_count, acquired(ch)))
+        f"acquired_{ch.name.lower()}": (f"new customers: {CHANNEL_MEANING[ch]}", partial(_count, acquired(ch)))
         for ch in Channel
     },
     "acquisitions": ("new customers, all channels", lambda f: int(sum(f.counts[acquired(ch)] for ch in Channel))),
+    "acquired_on_discount": (
+        "new customers who took an acquisition discount (any channel)",
+        partial(_count, Count.ACQUIRED_ON_DISCOUNT),
+    ),
+    "acquired_by_discount": (
+        "new customers who would have chosen otherwise at list price (same random draws)",
+        partial(_count, Count.ACQUIRED_BY_DISCOUNT),
+    ),
     "defections": ("customers who left the firm (to a rival or to no firm)", partial(_count, Count.DEFECTIONS)),
     "switches": ("customers who left the firm for a rival", partial(_count, Count.SWITCHES)),
+    "grudges_held": (
+        "people (buying elsewhere or nowhere) holding a grudge against the firm",
+        lambda f: f.grudges_held,
+    ),
     "departures": ("customers who left the market (turnover)", partial(_count, Count.DEPARTURES)),
     "revenue": ("revenue this week", lambda f: f.revenue),
     "cost": ("running, event and advertising costs this week", lambda f: f.cost),
@@ -90,19 +107,40 @@ RECORD: dict[str, tuple[str, Callable[[Firm], Any]]] = {
     "cumulative_profit": ("profit so far", lambda f: f.cumulative_profit),
     "npv": ("profit so far, discounted to week 0", lambda f: f.npv),
     "advocacy": ("100 x (devoted - detractors) / customers", _advocacy),
-    "wom_positive": ("positive words spoken about the firm (defences included)", partial(_count, Count.WOM_POSITIVE)),
-    "wom_negative": ("negative words spoken about the firm", partial(_count, Count.WOM_NEGATIVE)),
+    "wom_positive": (
+        "positive speech acts about the firm: speakers (a broadcast is one act) and devoted customers "
+        "answering criticism",
+        partial(_count, Count.WOM_POSITIVE),
+    ),
+    "wom_negative": (
+        "negative speech acts about the firm (a broadcast is one act)",
+        partial(_count, Count.WOM_NEGATIVE),
+    ),
+    "heard_positive": (
+        "positive words about the firm that reached a listener (a broadcast reaches many)",
+        partial(_count, Count.HEARD_POSITIVE),
+    ),
+    "heard_negative": (
+        "negative words about the firm taken in by a listener (defended ones are not)",
+        partial(_count, Count.HEARD_NEGATIVE),
+    ),
     "defenses": ("criticisms of the firm answered by its devoted customers", partial(_count, Count.DEFENSES)),
     "experienced_quality": ("mean experienced service over this week's incidents", _experienced_quality),
     "service_level": ("the firm's service level this week, after outages", lambda f: f.service_level),
     "quality": ("the firm's quality after this week's learning", lambda f: f.quality),
     "incidents": ("service incidents", partial(_count, Count.INCIDENTS)),
     "free_fixes": ("incidents fixed free (generosity)", partial(_count, Count.FREE_FIXES)),
-    "advice_given": (
-        "tariff reductions from proactive advice, summed (fractions of list price)",
-        lambda f: float(f.counts[Count.ADVICE]),
+    "advice_given": ("customers told of a cheaper tariff", partial(_count, Count.ADVICE_GIVEN)),
+    "advice_value": (
+        "weekly revenue given up by this week's advice (price x tariff reduction; it lasts while the customer stays)",
+        lambda f: float(f.counts[Count.ADVICE_VALUE]),
     ),
+    "upsell_contacts": ("upsell contacts made", partial(_count, Count.UPSELL_CONTACTS)),
     "upsells": ("upsells accepted", partial(_count, Count.UPSELLS)),
+    "discount_given": (
+        "acquisition discounts given this week (currency)",
+        lambda f: float(f.counts[Count.DISCOUNT_GIVEN]),
+    ),
     "complaints": ("complaints voiced", partial(_count, Count.COMPLAINTS)),
     "complaints_handled": ("voiced complaints the firm acted on", partial(_count, Count.COMPLAINTS_HANDLED)),
     "detections": ("incidents at which claims above acts were seen through", partial(_count, Count.DETECTIONS)),
@@ -149,6 +187,19 @@ def lead_week(ts: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def annual_churn(g: pd.DataFrame, skip_years: int = 1) -> float:
+    """A firm's customers lost a year (defections and departures) over its mean customers that year,
+    averaged over the full years after the first ``skip_years`` (NaN if none, or no customers)."""
+    weeks = g[g.week > 0]
+    year = (weeks.week - 1) // LONG_RUN_WEEKS
+    full = year.map(year.value_counts()) == LONG_RUN_WEEKS
+    per_year = weeks[full & (year >= skip_years)].groupby(year[full & (year >= skip_years)])
+    lost = per_year.defections.sum() + per_year.departures.sum()
+    mean = per_year.customers.mean()
+    rates = (lost / mean)[mean > 0]
+    return float(rates.mean()) if len(rates) else np.nan
+
+
 def summarize(ts: pd.DataFrame, window: int = LONG_RUN_WEEKS) -> pd.DataFrame:
     """One row per firm: long-run share, money, advocacy and the profit-lead week."""
     last_week = ts.week.max()
@@ -176,6 +227,7 @@ def summarize(ts: pd.DataFrame, window: int = LONG_RUN_WEEKS) -> pd.DataFrame:
                 "acquisitions": ts[ts.firm == firm].acquisitions.sum(),
                 "referral_acquisitions": ts[ts.firm == firm].acquired_referral.sum(),
                 "defections": ts[ts.firm == firm].defections.sum(),
+                "annual_churn": annual_churn(ts[ts.firm == firm]),
                 "experienced_quality": t.experienced_quality.mean(),
                 "profit_lead_week": lead.get(firm, np.nan),
             }

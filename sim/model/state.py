@@ -2,10 +2,14 @@
 
 Each state variable is declared here with its type, the value a newcomer has
 (``fresh``), and what becomes of it when the customer leaves the market (a newcomer
-takes the place) and when the customer joins a firm. Both engines allocate their
-customers, reset them on turnover and on joining, and expose them as arrays from this
-table; the docking comparison and the dashboard read it too. Adding a state variable
-is one line here plus the rule that uses it.
+takes the place), when the customer joins a firm, and when the customer quits a firm
+for no firm (the relationship ends). Both engines allocate their customers, reset them on turnover, on joining and on
+quitting, and expose them as arrays from this table; the docking comparison and the
+dashboard read it too. Adding a state variable is one line here plus the rule that uses it.
+
+An integer variable declares the largest value it must hold (``bound``: a settings key whose
+allowed maximum bounds it, plus a margin), so its type is checked against the whole
+allowed range of the configuration (``tests/test_declarations.py``).
 
 Traits (tastes and dispositions a person is born with) are drawn by ``draw_traits``;
 the week-0 population by ``draw_start``. Both engines call these, so both start alike.
@@ -20,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..config import CustomersConfig
+from .draws import Decision, Dice, first_identities
 from .vocabulary import Complaint, Ladder
 
 f32 = np.float32
@@ -46,8 +51,10 @@ class Var:
     fresh: Any  # a number, NO_FIRM, an enum member, or the name of a ``customers`` config key
     leaving: Fate  # when the customer leaves the market (turnover)
     joining: Fate  # when the customer joins a firm
+    quitting: Fate  # when the customer quits a firm for no firm
     doc: str
     per_firm: bool = False  # one value per firm: shape (n, F)
+    bound: tuple[str, int] | None = None  # integers: (settings key, margin); |value| <= allowed max of key + margin
 
     @property
     def is_firm(self) -> bool:
@@ -62,39 +69,100 @@ class Var:
 K, F_, D, S = Fate.KEPT, Fate.FRESH, Fate.DRAWN, Fate.SET
 
 STATE: tuple[Var, ...] = (
-    # The relationship with the current firm: a new one starts fresh.
-    Var("firm", np.int16, NO_FIRM, F_, S, "current supplier"),
-    Var("tenure", np.int32, 0, F_, F_, "weeks with the current firm"),
-    Var("joined_week", np.int32, -1, F_, S, "week the customer joined its firm (-1: none; week-0 customers: -tenure)"),
-    Var("expectation", f32, 0, F_, S, "expected service of the current firm"),
-    Var("recent", f32, 0, F_, F_, "recency trace of felt experiences"),
-    Var("peak_pos", f32, 0, F_, F_, "remembered best moment (>= 0)"),
-    Var("peak_neg", f32, 0, F_, F_, "remembered worst moment (<= 0)"),
-    Var("bond", f32, 0, F_, F_, "emotional bond to the current firm, [0, 1]"),
-    Var("trust", f32, "trust_initial", F_, F_, "trust in the current firm, [0, 1]"),
-    Var("tariff", f32, 1, F_, F_, "tariff as a fraction of list price (<= 2)"),
-    Var("discount_left", np.int16, 0, F_, S, "weeks of acquisition discount still running"),
+    # name, dtype, a newcomer's value; fate on leaving the market, joining a firm, quitting it for none
+    # Who the customer is: the label of their random numbers (sim.model.draws); a newcomer takes a new one.
+    Var(
+        "identity",
+        np.uint64,
+        0,
+        S,
+        K,
+        K,
+        "the customer's identity: their dice are a function of it",
+        bound=("", 2**64 - 1),
+    ),
+    # The relationship with the current firm: starts fresh (or as the joining rule sets it), ends on quitting.
+    Var("firm", np.int16, NO_FIRM, F_, S, F_, "current supplier", bound=("firms", 0)),
+    Var("tenure", np.int32, 0, F_, F_, F_, "weeks with the current firm", bound=("steps", 260)),
+    Var(
+        "joined_week",
+        np.int32,
+        -1,
+        F_,
+        S,
+        F_,
+        "week of joining (-1: none; week-0 customers: -tenure)",
+        bound=("steps", 260),
+    ),
+    Var("expectation", f32, 0, F_, S, F_, "expected service of the current firm, [0, 1]"),
+    Var("recent", f32, 0, F_, F_, F_, "recency trace of felt experiences"),
+    Var("peak_pos", f32, 0, F_, F_, F_, "remembered best moment (>= 0)"),
+    Var("peak_neg", f32, 0, F_, F_, F_, "remembered worst moment (<= 0)"),
+    Var("bond", f32, 0, F_, F_, F_, "emotional bond to the current firm, [0, 1]"),
+    Var("trust", f32, "trust_initial", F_, F_, F_, "trust in the current firm, [0, 1]"),
+    Var("tariff", f32, 1, F_, F_, F_, "tariff as a fraction of list price (<= 2)"),
+    Var(
+        "discount_left",
+        np.int32,
+        0,
+        F_,
+        S,
+        F_,
+        "weeks of acquisition discount still running",
+        bound=("market.discount_weeks", 0),
+    ),
     # Traits: drawn when a person enters the market, kept for life.
-    Var("fit", f32, 1, D, K, "cheapest suitable tariff (fraction of list price)"),
-    Var("price_sensitivity", f32, 0, D, K, "weight of price in utility"),
-    # The customer's view of the market: survives switching.
-    Var("grudge_firm", np.int16, NO_FIRM, F_, K, "a firm left unhappy"),
-    Var("grudge", f32, 0, F_, K, "strength of the grudge against grudge_firm"),
-    Var("heard", f32, 0, F_, K, "net word of mouth heard about each firm", per_firm=True),
-    Var("state", np.int8, Ladder.PROSPECT, F_, K, "ladder state"),
-    Var("value_margin", f32, 0, F_, K, "rational advantage of the own firm over the best alternative"),
+    Var("fit", f32, 1, D, K, K, "cheapest suitable tariff (fraction of list price)"),
+    Var("price_sensitivity", f32, 0, D, K, K, "weight of price in utility"),
+    # The customer's view of the market: survives switching, except towards the firm joined.
+    Var(
+        "grudge_firm",
+        np.int16,
+        NO_FIRM,
+        F_,
+        S,
+        K,
+        "a firm left unhappy (cleared on joining it again)",
+        bound=("firms", 0),
+    ),
+    Var("grudge", f32, 0, F_, S, K, "strength of the grudge against grudge_firm (cleared on joining it again)"),
+    Var(
+        "heard",
+        f32,
+        0,
+        F_,
+        S,
+        K,
+        "net word of mouth heard about each firm (the joined firm's becomes expectation)",
+        per_firm=True,
+    ),
+    Var("state", np.int8, Ladder.PROSPECT, F_, K, K, "ladder state", bound=("", max(Ladder))),
+    Var("value_margin", f32, 0, F_, K, K, "rational advantage of the own firm over the best alternative"),
     # This week's observations, rewritten every week.
-    Var("feeling", f32, 0, F_, K, "this week's felt experience (0 without an incident)"),
-    Var("complaint", np.int8, Complaint.NONE, F_, K, "what became of this week's complaint"),
-    Var("spoke", bool, False, F_, K, "talked this week"),
-    Var("spoke_feeling", f32, 0, F_, K, "remembered experience when the talking was done"),
-    Var("referred", np.int16, NO_FIRM, F_, K, "the firm most praised to the customer this week"),
-    Var("alarmed", bool, False, F_, K, "heard criticism of the own firm this week"),
+    Var("feeling", f32, 0, F_, K, K, "this week's felt experience (0 without an incident)"),
+    Var(
+        "complaint",
+        np.int8,
+        Complaint.NONE,
+        F_,
+        K,
+        K,
+        "what became of this week's complaint",
+        bound=("", max(Complaint)),
+    ),
+    Var("spoke", bool, False, F_, K, K, "talked this week"),
+    Var("spoke_feeling", f32, 0, F_, K, K, "remembered experience when the talking was done"),
+    Var("referred", np.int16, NO_FIRM, F_, K, K, "the firm most praised to the customer this week", bound=("firms", 0)),
+    Var("alarmed", bool, False, F_, K, K, "heard criticism of the own firm this week"),
 )
 BY_NAME = {v.name: v for v in STATE}
 TRAITS = tuple(v.name for v in STATE if v.leaving is Fate.DRAWN)
 FRESH_ON_LEAVING = tuple(v for v in STATE if v.leaving is Fate.FRESH)
 FRESH_ON_JOINING = tuple(v for v in STATE if v.joining is Fate.FRESH)
+# Quitting a firm for no firm ends the relationship: what joining makes fresh or sets of the relationship.
+FRESH_ON_QUITTING = tuple(
+    v for v in STATE if v.joining in (Fate.FRESH, Fate.SET) and v.name not in ("grudge_firm", "grudge", "heard")
+)
 
 
 def fresh_value(var: Var, cfg: CustomersConfig, n_firms: int) -> Any:
@@ -124,18 +192,21 @@ def fresh_scalar(var: Var, cfg: CustomersConfig, n_firms: int) -> Any:
     return bool(value) if var.dtype is bool else value
 
 
-def draw_traits(cfg: CustomersConfig, rng: np.random.Generator, k: int) -> dict[str, np.ndarray]:
-    """Traits of ``k`` people entering the market: the tariff that fits them, their price sensitivity."""
-    fit = rng.uniform(cfg.fit_tariff_min, 1.0, k).astype(f32)
+def draw_traits(cfg: CustomersConfig, dice: Dice, identity: np.ndarray) -> dict[str, np.ndarray]:
+    """Traits of people entering the market (by identity): the tariff that fits them, their price sensitivity."""
+    fit = (cfg.fit_tariff_min + (1.0 - cfg.fit_tariff_min) * dice.uniform64(Decision.TRAITS, 0, identity)[:, 0]).astype(
+        f32
+    )
     s = cfg.price_sensitivity_spread
-    sensitivity = (cfg.price_sensitivity * np.exp(s * rng.standard_normal(k) - s * s / 2)).astype(f32)
+    z = dice.normal(Decision.TRAITS, 0, identity, 2)[:, 1].astype(float)
+    sensitivity = (cfg.price_sensitivity * np.exp(s * z - s * s / 2)).astype(f32)
     traits = {"fit": fit, "price_sensitivity": sensitivity}
     assert tuple(traits) == TRAITS, "draw_traits must draw exactly the declared traits"
     return traits
 
 
 def draw_start(
-    cfg: CustomersConfig, n_firms: int, initial_weights: np.ndarray, service: np.ndarray, rng: np.random.Generator
+    cfg: CustomersConfig, n_firms: int, initial_weights: np.ndarray, service: np.ndarray, dice: Dice
 ) -> dict[str, np.ndarray]:
     """The week-0 population, shared by both engines: who buys where, since when, how bonded, traits.
 
@@ -143,17 +214,20 @@ def draw_start(
     customer who buys nothing yet.
     """
     n = cfg.n
+    identity = first_identities(n)
+    u = dice.uniform64(Decision.INIT, 0, identity, 4)
     weights = np.asarray(initial_weights, dtype=float)
-    buys = rng.random(n) < cfg.initial_penetration
-    pick = rng.choice(n_firms, size=n, p=weights / weights.sum())
+    buys = u[:, 0] < cfg.initial_penetration
+    pick = np.searchsorted(np.cumsum(weights / weights.sum()), u[:, 1], side="right").clip(0, n_firms - 1)
     firm = np.where(buys, pick, n_firms).astype(np.int16)
-    tenure = np.where(buys, rng.integers(0, 260, n), 0).astype(np.int32)
-    bond = np.clip(np.where(buys, rng.random(n) * 2 * cfg.initial_bond, 0), 0, 1).astype(f32)
+    tenure = np.where(buys, (u[:, 2] * 260).astype(np.int64), 0).astype(np.int32)
+    bond = np.clip(np.where(buys, u[:, 3] * 2 * cfg.initial_bond, 0), 0, 1).astype(f32)
     return {
+        "identity": identity,
         "firm": firm,
         "tenure": tenure,
         "bond": bond,
-        **draw_traits(cfg, rng, n),
+        **draw_traits(cfg, dice, identity),
         "expectation": np.asarray(service, dtype=f32)[firm],  # what their firm delivers now
         "joined_week": np.where(firm < n_firms, -tenure, -1).astype(np.int32),
     }

@@ -1,8 +1,10 @@
-"""Common random numbers: one independent numpy Generator per kind of decision.
+"""Common random numbers: the run's random sources, derived from its seed.
 
-Each stream is derived from the run's seed and the stream's *name*, so adding a
-stream never shifts another, and two policies run on the same seed face the same
-network, the same incidents and the same noise: they differ by mechanism only.
+Customers' decisions draw from ``dice`` (``sim.model.draws``): each number a pure function of
+(seed, kind of decision, week, customer identity, index), so a customer meets the same luck in
+two worlds whatever the others do. What is drawn once for the whole market (the social network)
+comes from numpy Generators, one per name, each derived from the seed and the name, so adding a
+stream never shifts another.
 """
 
 from __future__ import annotations
@@ -11,32 +13,20 @@ import zlib
 
 import numpy as np
 
-STREAMS: tuple[str, ...] = (
-    "network",  # the social graph
-    "init",  # initial customers, tastes and bonds
-    "incidents",  # which customers need service this week
-    "experience",  # noise in how service is experienced
-    "gifts",  # free fixes
-    "offers",  # proactive advice and upsell contacts
-    "complaints",  # voicing and handling of complaints
-    "detection",  # seeing through claims that exceed acts
-    "wom",  # who talks and to whom
-    "broadcast",  # who hears a word of mouth broadcast beyond one's ties
-    "advertising",  # ad exposure
-    "review",  # who reconsiders their supplier
-    "choice",  # logit choice among firms
-    "turnover",  # who leaves the market and the newcomers who replace them
-)
+from .draws import Dice
+
+STREAMS: tuple[str, ...] = ("network",)  # market-level draws: the social graph
 
 
 class Streams:
-    """Named generators: ``streams.incidents.random(n)``."""
+    """The run's random sources: ``streams.dice`` for customers, ``streams.network`` for the graph."""
 
     def __init__(self, seed: int):
         self.seed = seed
+        self.dice = Dice(seed)
         for name in STREAMS:
             ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(name.encode()),))
             setattr(self, name, np.random.Generator(np.random.PCG64(ss)))
 
     def __getattr__(self, name: str) -> np.random.Generator:  # only reached for unknown names
-        raise AttributeError(f"no random stream named {name!r}; known: {', '.join(STREAMS)}")
+        raise AttributeError(f"no random stream named {name!r}; known: dice, {', '.join(STREAMS)}")

@@ -41,12 +41,18 @@ class Complaint(IntEnum):
 
 
 class Channel(IntEnum):
-    """How a new customer was acquired."""
+    """What prompted a new customer's look at the firm they joined (the first that applies)."""
 
-    ADVERTISING = 0
-    REFERRAL = 1
-    DISCOUNT = 2
-    ORGANIC = 3
+    REFERRAL = 0  # praise of that firm heard this week
+    ADVERTISING = 1  # that firm's ad seen this week
+    ORGANIC = 2  # neither: an unprompted look, or one prompted by another firm
+
+
+CHANNEL_MEANING = {
+    Channel.REFERRAL: "praise of the firm heard that week prompted the look",
+    Channel.ADVERTISING: "the firm's ad seen that week prompted the look (no referral)",
+    Channel.ORGANIC: "neither: an unprompted look, or one prompted by something else",
+}
 
 
 # What is counted (or summed) per firm each week, and what each count means.
@@ -58,15 +64,20 @@ COUNTED: dict[str, str] = {
     "complaints": "complaints voiced",
     "complaints_handled": "voiced complaints the firm acted on",
     "detections": "incidents at which claims above acts were seen through",
-    "advice": "tariff reductions from proactive advice, summed (fractions of list price)",
+    "advice_given": "customers told of a cheaper tariff",
+    "advice_value": "weekly revenue given up by this week's advice (price x tariff reduction)",
     "upsell_contacts": "upsell contacts made",
     "upsells": "upsells accepted",
-    "wom_positive": "positive words spoken about the firm, defences included",
-    "wom_negative": "negative words spoken about the firm",
+    "wom_positive": "positive speech acts about the firm: speakers, and devoted customers answering criticism",
+    "wom_negative": "negative speech acts about the firm (a broadcast is one act)",
+    "heard_positive": "positive words about the firm that reached a listener (a broadcast reaches many)",
+    "heard_negative": "negative words about the firm taken in by a listener (defended ones are not)",
     "defenses": "criticisms answered by a devoted customer",
     "defections": "customers who left the firm (to a rival or to no firm)",
     "switches": "customers who left the firm for a rival",
-    **{f"acquired_{ch.name.lower()}": f"new customers acquired by {ch.name.lower()}" for ch in Channel},
+    **{f"acquired_{ch.name.lower()}": f"new customers: {CHANNEL_MEANING[ch]}" for ch in Channel},
+    "acquired_on_discount": "new customers who took an acquisition discount",
+    "acquired_by_discount": "new customers for whom the discount was decisive (at list price they would have chosen otherwise)",
     "discount_given": "acquisition discounts given (currency)",
     "revenue": "revenue (currency)",
     "customers": "paying customers",
