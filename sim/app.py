@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import force_update, update_counter
 
-from sim.config import Shock, ShockKind, compose, load, presets, to_plain
+from sim.config import Shock, ShockKind, compose, presets, to_plain
 from sim.model.market import LoyaltyMarket
 from sim.model.vocabulary import Ladder
 
@@ -78,13 +78,16 @@ class ClassroomMarket(LoyaltyMarket):
         seed = int(rng) if str(rng).strip().isdigit() else 0
         moved = {"generosity": generosity, "speed": speed, "upsell": upsell}
         moved |= {"switching_cost": switching_cost, "reach": reach}
-        overrides = [f"policy@firms.{FIRST}={first_policy}", f"policy@firms.{SECOND}={second_policy}"]
+        values: dict = {"customers": {"n": int(customers)}, "progress": False}
         for name, value in moved.items():
             key = SLIDERS[name][1]
             if value is not None and value != default(key):
-                overrides.append(f"{key}={value}")
-        settings = load([*overrides, f"customers.n={int(customers)}", f"seed={seed}", "progress=false"])
-        super().__init__(settings)
+                *path, leaf = key.split(".")
+                node = values
+                for part in path:
+                    node = node.setdefault(part, {})
+                node[leaf] = value
+        super().__init__(rng=seed, presets={FIRST: first_policy, SECOND: second_policy}, **values)
         self.moments: list[str] = []
         self.drawn = _sample(self, seed)
         self.layout = _layout(self)

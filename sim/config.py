@@ -91,6 +91,49 @@ class FirmConfig(Levers):
         return Levers(**{k: getattr(self, k) for k in LEVERS})
 
 
+Multiplier = Annotated[float, Field(ge=0.0, le=100.0)]
+Spread = Annotated[float, Field(ge=0.0, le=3.0)]
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Segment:
+    """A kind of customer: its share of the population and its traits, as multipliers of the average person.
+
+    The traits (every field but ``share``) are the customers' dispositions, drawn at birth: how
+    price-sensitive, how restless (how often they reconsider), how readily they bond, how outspoken
+    (voice a complaint), how talkative. Declared here once; ``sim.model.state`` derives the state from it.
+    """
+
+    share: Unit
+    price_sensitivity: Multiplier
+    restlessness: Multiplier
+    bonding: Multiplier
+    outspokenness: Multiplier
+    talkativeness: Multiplier
+
+
+TRAIT_MULTIPLIERS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Segment) if f.name != "share")
+
+
+@dataclass(config=_STRICT, frozen=True)
+class TraitSpread:
+    """Within a segment, each trait multiplier is lognormal with mean 1 and this sigma."""
+
+    price_sensitivity: Spread
+    restlessness: Spread
+    bonding: Spread
+    outspokenness: Spread
+    talkativeness: Spread
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Segments:
+    """Who the customers are: segments with shares, and the spread of traits within a segment."""
+
+    groups: Annotated[dict[str, Segment], Field(min_length=1, max_length=20)]
+    spread: TraitSpread
+
+
 @dataclass(config=_STRICT, frozen=True)
 class CustomersConfig:
     """Population size, initial state and behavioural parameters of customers."""
@@ -98,7 +141,7 @@ class CustomersConfig:
     n: Annotated[int, Field(ge=10, le=20_000_000)]
     initial_penetration: Unit
     price_sensitivity: NonNegative
-    price_sensitivity_spread: Annotated[float, Field(ge=0.0, le=3.0)]
+    segments: Segments
     fit_tariff_min: Annotated[float, Field(gt=0.0, le=1.0)]
     initial_bond: Unit
     turnover: Unit
@@ -395,6 +438,11 @@ def _check_cross(s: Settings) -> None:
             raise ConfigError(
                 f"config error: market.shocks.{i}.size = {shock.size}: allowed: 0 ≤ value ≤ 1 for a {shock.kind.value}"
             )
+    shares = sum(g.share for g in s.customers.segments.groups.values())
+    if abs(shares - 1) > 1e-6:
+        raise ConfigError(
+            f"config error: customers.segments.groups.*.share: the shares sum to {shares:g}; allowed: they sum to 1"
+        )
     graph_kinds = (NetworkKind.WATTS_STROGATZ, NetworkKind.BARABASI_ALBERT, NetworkKind.ERDOS_RENYI)
     if s.network.kind in graph_kinds and s.network.mean_degree >= s.customers.n:
         raise ConfigError(
@@ -510,6 +558,34 @@ def apply_design(cfg: Any) -> tuple[Any, dict[str, Any]]:
 def check(cfg: Any) -> Settings:
     """Validate a composed config, its design row applied."""
     return validate(to_plain(apply_design(cfg)[0]))
+
+
+def settings(
+    experiment: str | None = None, presets: dict[str, str] | None = None, seed: Any = None, **values: Any
+) -> Settings:
+    """Settings from keywords, as Mesa users build models: nested values are Hydra keys.
+
+    ``settings(experiment="monopoly", presets={"incumbent": "giving"}, seed=3, customers={"n": 5000})``
+    composes the experiment (and each firm's preset), merges the values, and validates through the same
+    gate as the command line.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+    overrides = [f"experiment={experiment}"] if experiment is not None else []
+    overrides += [f"policy@firms.{firm}={preset}" for firm, preset in (presets or {}).items()]
+    cfg = compose(overrides)
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigError(f"config error: rng = {seed!r}: allowed: an integer seed, 0 ≤ value < 2^63")
+        values = {**values, "seed": seed}
+    try:
+        cfg = OmegaConf.merge(cfg, OmegaConf.create(values))
+    except ConfigKeyError as err:
+        raise ConfigError(f"config error: unknown key '{err.full_key}'") from None
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"config error: {str(err).splitlines()[0]}") from None
+    return check(cfg)
 
 
 def load(overrides: list[str] | tuple[str, ...] = ()) -> Settings:

@@ -12,9 +12,15 @@ import logging
 import sys
 
 from .config import ConfigError
-from .validation import baseline, bass, facts, spend
+from .validation import baseline, bass, facts, observables, spend
 
-CHECKS = {"bass": bass.main, "facts": facts.main, "baseline": baseline.main, "spend": spend.main}
+CHECKS = {
+    "bass": bass.main,
+    "facts": facts.main,
+    "observables": observables.main,
+    "baseline": baseline.main,
+    "spend": spend.main,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

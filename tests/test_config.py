@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT, cli, settings
 
@@ -87,3 +88,37 @@ def test_bad_config_on_cli_exits_nonzero_writes_nothing(results_dir: Path, overr
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("config error: ") and expected in lines[0]
     assert not results_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        (
+            "customers.segments.groups.deal.share=0.5",
+            "customers.segments.groups.*.share: the shares sum to 1.3; allowed: they sum to 1",
+        ),
+        ("customers.segments.spread.talkativeness=-1", "customers.segments.spread.talkativeness = -1"),
+        (
+            "customers.segments.groups.relationship.bonding=-0.5",
+            "customers.segments.groups.relationship.bonding = -0.5",
+        ),
+        ("customers/segments=nope", "customers/segments=nope: no such option (allowed: alike, default)"),
+        ("customers.segments.groups.vip.share=0.1", "unknown key 'customers.segments.groups.vip.share'"),
+    ],
+)
+def test_bad_segments_are_one_line(override, expected):
+    with pytest.raises(ConfigError) as err:
+        settings(override)
+    assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_segments_shape_the_population():
+    m = sim.LoyaltyMarket(settings("customers.n=20000"))
+    c, groups = m.customers, m.settings.customers.segments.groups
+    shares = np.bincount(c.segment, minlength=len(groups)) / c.n
+    assert np.allclose(shares, [g.share for g in groups.values()], atol=0.015)
+    deal, relationship = list(groups).index("deal"), list(groups).index("relationship")
+    assert c.restlessness[c.segment == deal].mean() > 5 * c.restlessness[c.segment == relationship].mean()
+    assert c.price_sensitivity[c.segment == deal].mean() > 2 * c.price_sensitivity[c.segment == relationship].mean()
+    alike = sim.LoyaltyMarket(settings("customers.n=2000", "customers/segments=alike")).customers
+    assert (alike.segment == 0).all() and (alike.bonding == 1).all() and (alike.talkativeness == 1).all()

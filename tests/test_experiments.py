@@ -112,3 +112,11 @@ def cli_aggregate(sweep_dir):
     proc = subprocess.run([sys.executable, "-m", "sim.aggregate", str(sweep_dir)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return sweep_dir / "report"
+
+
+def test_discount_and_generosity_spend_the_same_measured_money():
+    """experiment=discount_vs_generosity: discounts given and free fixes cost the same per customer-week (±5%)."""
+    from sim.validation.spend import spends
+
+    table = spends([], seeds=(0,))
+    assert table.free_fixes.iloc[0] == pytest.approx(table.discounts.iloc[0], rel=0.05)

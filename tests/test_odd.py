@@ -25,7 +25,9 @@ def documented_keys() -> list[str]:
     raw = to_plain(compose())
     raw.pop("hydra", None)
     firms = raw.pop("firms")
+    groups = raw["customers"]["segments"].pop("groups")  # named by the user, like firms
     keys = leaves(raw)
+    keys += sorted({f"customers.segments.groups.<name>.{k}" for group in groups.values() for k in group})
     firm_keys = set()
     for spec in firms.values():
         firm_keys |= set(spec)

@@ -103,7 +103,7 @@ class Customer(FixedAgent):
 
     def start_afresh(self) -> None:
         """I am a newcomer prospect, someone new: no firm, no memories, a new identity (and traits to match)."""
-        self.population.tally.count(Count.DEPARTURES, self.firm)
+        self.population.tally.count(Count.DEPARTURES, self.firm, segment=self.segment)
         self.renew(FRESH_ON_LEAVING)
         self.identity = mix(self.identity)
 
@@ -137,7 +137,7 @@ class Customer(FixedAgent):
     def be_grateful(self) -> None:
         """Reciprocity: an unasked gift raises my bond, more so if I trust the firm."""
         c = self.cfg
-        self.bond += F32(c.gratitude) * self.trust * (1 - self.bond)
+        self.bond += F32(c.gratitude) * self.bonding * self.trust * (1 - self.bond)
         self.trust = min(self.trust + F32(c.gift_trust), F32(1))
 
     def experience_service(self) -> None:
@@ -169,7 +169,8 @@ class Customer(FixedAgent):
             v = v * (1 - F32(c.forgiveness) * bond)
         # Voice before exit: bonded customers speak up; a listening firm makes it right.
         u_voice, u_heard = self.roll(Decision.COMPLAINTS, 2)
-        voiced = v < c.complaint_threshold and u_voice < min(F32(c.voice) * (0.5 + bond), F32(1))
+        hurt = v < c.complaint_threshold  # a problem
+        voiced = hurt and u_voice < min(F32(c.voice) * self.outspokenness * (0.5 + bond), F32(1))
         handled = voiced and u_heard < offer.listening[f]
         if handled:
             v = v + F32(c.recovery_gain) * F32(offer.speed[f])
@@ -183,17 +184,27 @@ class Customer(FixedAgent):
             self.bond -= F32(c.detection_bond_loss)
         # The feeling moves my bond (through a human touch), my memory and my expectation.
         human = F32(offer.humanity[f])
-        self.bond += F32(c.delight_bond) * human * max(v, ZERO) - F32(c.frustration_bond) * max(-v, ZERO)
+        delight = F32(c.delight_bond) * self.bonding * human * max(v, ZERO)
+        self.bond += delight - F32(c.frustration_bond) * max(-v, ZERO)
         if gift:
             self.be_grateful()
         self.remember(v, surprised or gift or voiced)
         self.expectation = clip01(self.expectation + F32(c.expectation_adaptation) * (x - self.expectation))
         self.bond = clip01(self.bond)
         self.feeling = v
-        self.complaint = Complaint.HANDLED if handled else Complaint.IGNORED if voiced else Complaint.NONE
+        self.complaint = (
+            Complaint.HANDLED
+            if handled
+            else Complaint.IGNORED
+            if voiced
+            else Complaint.SILENT
+            if hurt
+            else Complaint.NONE
+        )
         tally.count(Count.INCIDENTS, f)
         tally.count(Count.EXPERIENCE_SUM, f, x)
         tally.count(Count.FREE_FIXES, f, gift)
+        tally.count(Count.PROBLEMS, f, hurt)
         tally.count(Count.COMPLAINTS, f, voiced)
         tally.count(Count.COMPLAINTS_HANDLED, f, handled)
         tally.count(Count.DETECTIONS, f, detected)
@@ -275,8 +286,8 @@ class Customer(FixedAgent):
             self.state = Ladder.DETRACTOR
 
     def talk(self) -> None:
-        """I may talk about my firm (or the one I left) to a tie, and sometimes to the world."""
-        c, population, tally = self.cfg, self.population, self.population.tally
+        """I may talk about my firm to a tie, and sometimes to the world; and vent against a firm I left unhappy."""
+        c, population = self.cfg, self.population
         u_talk, u_tie, u_world = population.rolls[Decision.WOM][self.index]
         self.spoke, self.spoke_feeling = False, self.remembered
         chance = {
@@ -284,28 +295,40 @@ class Customer(FixedAgent):
             Ladder.LOYAL: F32(c.talk_loyal),
             Ladder.CUSTOMER: F32(c.talk_customer),
             Ladder.DETRACTOR: F32(c.talk_detractor),
-            Ladder.DEFECTED: F32(c.talk_defected) * self.grudge,
         }.get(self.state, ZERO)
+        chance = min(chance * self.talkativeness, F32(1))
         event = F32(c.talk_event) if abs(self.feeling) > c.talk_threshold else ZERO  # a strong feeling
-        if not u_talk < event + (1 - event) * chance:
+        event = min(event * self.talkativeness, F32(1))
+        if u_talk < event + (1 - event) * chance and self.has_firm:
+            if u_talk < event:
+                sign = np.sign(self.feeling)
+            elif self.state in (Ladder.DEVOTED, Ladder.LOYAL):
+                sign = 1
+            elif self.state == Ladder.DETRACTOR:
+                sign = -1
+            else:
+                sign = np.sign(self.remembered)
+            if sign != 0:
+                self.say(self.firm, sign, u_tie, u_world, Decision.BROADCAST)
+        self.vent()
+
+    def vent(self) -> None:
+        """Having left a firm unhappy (buying elsewhere or nowhere), I may talk against it."""
+        if not (self.grudge > 0 and self.grudge_firm is not None):
             return
-        about = self.grudge_firm if self.state == Ladder.DEFECTED else self.firm
-        if u_talk < event:
-            sign = np.sign(self.feeling)
-        elif self.state in (Ladder.DEVOTED, Ladder.LOYAL):
-            sign = 1
-        elif self.state in (Ladder.DETRACTOR, Ladder.DEFECTED):
-            sign = -1
-        else:
-            sign = np.sign(self.remembered)
-        if sign == 0 or about is None:
-            return
+        u_talk, u_tie, u_world = self.roll(Decision.VENT, 3)
+        if u_talk < F32(self.cfg.talk_defected) * self.grudge * self.talkativeness:
+            self.say(self.grudge_firm, -1, u_tie, u_world, Decision.VENT_BROADCAST)
+
+    def say(self, about: int, sign: int, u_tie: np.float32, u_world: np.float32, targets: Decision) -> None:
+        """A word about a firm to one of my ties, and to the world with probability ``reach``."""
+        population = self.population
         self.spoke = True
-        tally.count(Count.WOM_POSITIVE if sign > 0 else Count.WOM_NEGATIVE, about)
+        population.tally.count(Count.WOM_POSITIVE if sign > 0 else Count.WOM_NEGATIVE, about)
         listeners = [population.random_person(u_tie)] if population.mixed else self.random_tie(u_tie)
         if u_world < population.offer.reach:
             k = self.market.broadcast_size
-            listeners += [population.random_person(u) for u in self.roll(Decision.BROADCAST, k, wide=True)]
+            listeners += [population.random_person(u) for u in self.roll(targets, k, wide=True)]
         for listener in listeners:
             if listener is not self:
                 listener.hear(self, about, sign)
@@ -351,7 +374,8 @@ class Customer(FixedAgent):
         else:
             same = sum(1 for t in self.ties if t.state == Ladder.DEVOTED and t.firm == self.firm)
             community = same / max(len(self.ties), 1)
-        self.bond = clip01(self.bond + F32(np.float64(F32(self.cfg.community_bond)) * community))
+        gain = np.float64(F32(self.cfg.community_bond)) * community * np.float64(self.bonding)
+        self.bond = clip01(self.bond + F32(gain))
 
     def choose_supplier(self) -> None:
         """Prompted by a review, a bad memory, an alarm, an ad or a referral, I may choose again (logit)."""
@@ -363,7 +387,7 @@ class Customer(FixedAgent):
             ad = min(int(np.searchsorted(population.ad_weights, u_which, side="right")), F - 1)
         if self.has_firm:
             rival_ad = ad is not None and ad != self.firm
-            looking_chance = (
+            looking_chance = float(self.restlessness) * (
                 float(F32(c.review_rate) + F32(c.dissatisfied_review) * max(-self.remembered, ZERO))
                 + c.negative_wom_review * self.alarmed
                 + c.ad_prompt * rival_ad
@@ -381,7 +405,7 @@ class Customer(FixedAgent):
         if to == self.firm:
             return
         if self.has_firm:  # I leave; unhappy, I keep a grudge
-            tally.count(Count.DEFECTIONS, self.firm)
+            tally.count(Count.DEFECTIONS, self.firm, segment=self.segment)
             tally.count(Count.SWITCHES, self.firm, to is not None)
             if self.remembered < 0:
                 self.grudge_firm = self.firm
@@ -400,7 +424,7 @@ class Customer(FixedAgent):
             channel = Channel.ADVERTISING
         if self.referred == firm:
             channel = Channel.REFERRAL
-        tally.count(acquired(channel), firm)
+        tally.count(acquired(channel), firm, segment=self.segment)
         discounted = offer.discount[firm] > 0
         if discounted:
             tally.count(Count.ACQUIRED_ON_DISCOUNT, firm)
@@ -430,7 +454,7 @@ class Customer(FixedAgent):
         f, offer, tally = self.firm, self.population.offer, self.population.tally
         full_price = F32(offer.price[f]) * self.tariff
         price = full_price * (1 - F32(offer.discount[f])) if self.discount_left > 0 else full_price
-        tally.count(Count.REVENUE, f, price)
+        tally.count(Count.REVENUE, f, price, segment=self.segment)
         if self.discount_left > 0:
             tally.count(Count.DISCOUNT_GIVEN, f, F32(offer.price[f]) * self.tariff * F32(offer.discount[f]))
         tally.count(Count.CUSTOMERS, f)
@@ -474,7 +498,7 @@ class CustomerAgents:
         for person in self.by_index:
             person.ties = sorted((cell.agents[0] for cell in person.cell.neighborhood), key=lambda p: p.index)
         self.offer: Offer | None = None
-        self.tally = Tally(n_firms)
+        self.tally = Tally(n_firms, len(cfg.segments.groups))
 
     def roll_everyone(self, decision: Decision, k: int) -> np.ndarray:
         """Every customer's ``k`` dice for a decision this week, each from their own identity (as ``Customer.roll``)."""
@@ -487,7 +511,7 @@ class CustomerAgents:
     def step(self, week: int, offer: Offer, net: SocialNetwork, streams: Streams) -> Tally:
         """One week in the life of every customer, phase by phase."""
         self.week, self.offer, self.streams = week, offer, streams
-        self.tally = Tally(self.n_firms)
+        self.tally = Tally(self.n_firms, len(self.cfg.segments.groups))
         self.rolls = {Decision.TURNOVER: self.roll_everyone(Decision.TURNOVER, 1)}
         leavers = [p for p in self.by_index if p.leaves_market()]
         for person in leavers:

@@ -21,6 +21,7 @@ from .state import (
     FRESH_ON_JOINING,
     FRESH_ON_LEAVING,
     FRESH_ON_QUITTING,
+    STATE,
     draw_start,
     draw_traits,
     fresh_arrays,
@@ -52,6 +53,7 @@ class Customers:
             setattr(self, name, values)
         for name, values in draw_start(cfg, n_firms, initial_weights, service, streams.dice).items():
             getattr(self, name)[:] = values
+        self._fresh = {v.name: fresh_value(v, cfg, n_firms) for v in STATE}  # a newcomer's values
         self._ties = None  # the network's adjacency as a sparse matrix, built on first use
 
     # ---------------------------------------------------------------- derived
@@ -73,14 +75,16 @@ class Customers:
 
     def _renew(self, who: np.ndarray, variables) -> None:
         """Set the declared ``variables`` of customers ``who`` to a newcomer's values."""
+        if not len(who):
+            return
         for var in variables:
-            getattr(self, var.name)[who] = fresh_value(var, self.cfg, self.n_firms)
+            getattr(self, var.name)[who] = self._fresh[var.name]
 
     # ------------------------------------------------------------- behaviours
     def step(self, week: int, offer: Offer, net: SocialNetwork, streams: Streams) -> Tally:
         """One week in the life of every customer."""
         self.week = week
-        tally = Tally(self.n_firms)
+        tally = Tally(self.n_firms, len(self.cfg.segments.groups))
         self.turn_over(streams, tally)
         self.fade()
         self.experience_service(offer, streams, tally)
@@ -97,7 +101,7 @@ class Customers:
         """Life events: some customers leave the market; newcomer prospects take their place."""
         dice = streams.dice.uniform(Decision.TURNOVER, self.week, self.identity)[:, 0]
         leaving = np.flatnonzero(dice < self.cfg.turnover)
-        tally.add(Count.DEPARTURES, self.firm[leaving])
+        tally.add(Count.DEPARTURES, self.firm[leaving], segment=self.segment[leaving])
         self._renew(leaving, FRESH_ON_LEAVING)
         next_identity(self.identity, leaving)
         for name, values in draw_traits(self.cfg, streams.dice, self.identity[leaving]).items():
@@ -128,7 +132,7 @@ class Customers:
     def _be_grateful(self, who: np.ndarray) -> None:
         """Reciprocity: an unasked gift raises the bond, more so where trust is high."""
         cfg = self.cfg
-        self.bond[who] += f32(cfg.gratitude) * self.trust[who] * (1 - self.bond[who])
+        self.bond[who] += f32(cfg.gratitude) * self.bonding[who] * self.trust[who] * (1 - self.bond[who])
         self.trust[who] = np.minimum(self.trust[who] + f32(cfg.gift_trust), 1)
 
     def experience_service(self, offer: Offer, streams: Streams, tally: Tally) -> None:
@@ -155,7 +159,8 @@ class Customers:
         # Voice before exit: bonded customers speak up; a listening firm makes it right.
         hurt = felt < cfg.complaint_threshold
         complaint_dice = roll.uniform(Decision.COMPLAINTS, week, who, 2)  # voicing, handling
-        voiced = hurt & (complaint_dice[:, 0] < np.minimum(f32(cfg.voice) * (0.5 + bond), 1))
+        voice = np.minimum(f32(cfg.voice) * self.outspokenness[hit] * (0.5 + bond), 1)
+        voiced = hurt & (complaint_dice[:, 0] < voice)
         handled = voiced & (complaint_dice[:, 1] < offer.listening[their])
         felt = felt + np.where(handled, f32(cfg.recovery_gain) * offer.speed.astype(f32)[their], 0)
         felt = felt - np.where(voiced & ~handled, f32(cfg.ignored_penalty), 0)
@@ -166,9 +171,8 @@ class Customers:
         self.bond[hit] -= f32(cfg.detection_bond_loss) * detected
         # Feelings move the bond (through a human touch), memory and expectation.
         human = offer.humanity.astype(f32)[their]
-        self.bond[hit] += f32(cfg.delight_bond) * human * np.maximum(felt, 0) - f32(cfg.frustration_bond) * np.maximum(
-            -felt, 0
-        )
+        delight = f32(cfg.delight_bond) * self.bonding[hit] * human * np.maximum(felt, 0)
+        self.bond[hit] += delight - f32(cfg.frustration_bond) * np.maximum(-felt, 0)
         self._be_grateful(hit[gifted])
         self._remember(hit, felt, surprised | gifted | voiced)
         adapted = self.expectation[hit] + f32(cfg.expectation_adaptation) * (experience - self.expectation[hit])
@@ -177,11 +181,13 @@ class Customers:
         self.feeling[:] = 0
         self.feeling[hit] = felt
         self.complaint[:] = Complaint.NONE
+        self.complaint[hit[hurt & ~voiced]] = Complaint.SILENT
         self.complaint[hit[handled]] = Complaint.HANDLED
         self.complaint[hit[voiced & ~handled]] = Complaint.IGNORED
         tally.add(Count.INCIDENTS, their)
         tally.add(Count.EXPERIENCE_SUM, their, experience)
         tally.add(Count.FREE_FIXES, their[gifted])
+        tally.add(Count.PROBLEMS, their[hurt])
         tally.add(Count.COMPLAINTS, their[voiced])
         tally.add(Count.COMPLAINTS_HANDLED, their[handled])
         tally.add(Count.DETECTIONS, their[detected])
@@ -306,9 +312,11 @@ class Customers:
         self.state = (state * has + outside * ~has).astype(np.int8)
 
     def spread_word_of_mouth(self, offer: Offer, net: SocialNetwork, streams: Streams, tally: Tally) -> None:
-        """Customers talk to a tie (and sometimes to the world); devoted ones defend."""
-        cfg, market, n_firms = self.cfg, self.market, self.n_firms
+        """Customers talk about their firm to a tie (and sometimes to the world); anyone holding a grudge
+        vents against the firm they left; devoted customers defend."""
+        cfg, market, n_firms, week = self.cfg, self.market, self.n_firms, self.week
         state = self.state
+        # Talk about one's own firm: by ladder state, or after a strong experience.
         chance_by_state = np.zeros(len(Ladder), f32)
         chance_by_state[[Ladder.DEVOTED, Ladder.LOYAL, Ladder.CUSTOMER, Ladder.DETRACTOR]] = (
             cfg.talk_devoted,
@@ -316,43 +324,47 @@ class Customers:
             cfg.talk_customer,
             cfg.talk_detractor,
         )
-        state_chance = chance_by_state[state]
-        defected = state == Ladder.DEFECTED
-        state_chance[defected] = f32(cfg.talk_defected) * self.grudge[defected]
+        talkative = self.talkativeness
+        state_chance = np.minimum(chance_by_state[state] * talkative, 1)
         strong = np.abs(self.feeling) > cfg.talk_threshold
-        event_chance = np.where(strong, f32(cfg.talk_event), 0)
-        dice = streams.dice.uniform(Decision.WOM, self.week, self.identity, 3).T  # talk, tie, broadcast
+        event_chance = np.minimum(np.where(strong, f32(cfg.talk_event), 0) * talkative, 1)
+        dice = streams.dice.uniform(Decision.WOM, week, self.identity, 3).T  # talk, tie, broadcast
         talks = dice[0] < event_chance + (1 - event_chance) * state_chance
         speakers = np.flatnonzero(talks)
         event = dice[0][speakers] < event_chance[speakers]
-        about = np.where(defected[speakers], self.grudge_firm[speakers], self.firm[speakers]).astype(np.int64)
+        about = self.firm[speakers].astype(np.int64)
         sign_of_state = np.where(
             np.isin(state[speakers], (Ladder.DEVOTED, Ladder.LOYAL)),
             1,
-            np.where(
-                np.isin(state[speakers], (Ladder.DETRACTOR, Ladder.DEFECTED)), -1, np.sign(self.remembered[speakers])
-            ),
+            np.where(state[speakers] == Ladder.DETRACTOR, -1, np.sign(self.remembered[speakers])),
         )
         sign = np.where(event, np.sign(self.feeling[speakers]), sign_of_state).astype(np.int8)
         keep = (sign != 0) & (about < n_firms)
         speakers, about, sign = speakers[keep], about[keep], sign[keep]
+        # Vent: whoever left a firm unhappy, buying elsewhere or nowhere, may talk against it.
+        holders = np.flatnonzero((self.grudge > 0) & (self.grudge_firm < n_firms))
+        vent_dice = streams.dice.uniform(Decision.VENT, week, self.identity[holders], 3).T  # talk, tie, broadcast
+        venting = vent_dice[0] < f32(cfg.talk_defected) * self.grudge[holders] * self.talkativeness[holders]
+        venters = holders[venting]
+        against = self.grudge_firm[venters].astype(np.int64)
         self.spoke[:] = False
         self.spoke[speakers] = True
+        self.spoke[venters] = True
         self.spoke_feeling[:] = self.remembered
         tally.add(Count.WOM_POSITIVE, about[sign > 0])
         tally.add(Count.WOM_NEGATIVE, about[sign < 0])
-        # Deliver: one tie each, plus a broadcast with probability ``reach``.
-        to_tie = net.random_neighbour(speakers, dice[1][speakers])
-        broadcasters = np.flatnonzero(dice[2][speakers] < offer.reach)
-        size = market.broadcast_size
-        targets = streams.dice.uniform64(Decision.BROADCAST, self.week, self.identity[speakers[broadcasters]], size)
-        to_world = (targets * self.n).astype(np.int64).ravel()
-        listener = np.concatenate([to_tie, to_world])
-        speaker = np.concatenate([speakers, np.repeat(speakers[broadcasters], size)])
-        about = np.concatenate([about, np.repeat(about[broadcasters], size)])
-        sign = np.concatenate([sign, np.repeat(sign[broadcasters], size)])
-        delivered = (listener >= 0) & (listener != speaker)
-        listener, speaker, about, sign = listener[delivered], speaker[delivered], about[delivered], sign[delivered]
+        tally.add(Count.WOM_NEGATIVE, against)
+        listener, speaker, about, sign = self._deliver(
+            np.concatenate([speakers, venters]),
+            np.concatenate([about, against]),
+            np.concatenate([sign, np.full(len(venters), -1, np.int8)]),
+            np.concatenate([dice[1][speakers], vent_dice[1][venting]]),
+            np.concatenate([dice[2][speakers], vent_dice[2][venting]]),
+            len(speakers),
+            offer,
+            net,
+            streams,
+        )
         # Devoted customers shrug off criticism of their firm and answer back.
         defended = (sign < 0) & (self.firm[listener] == about) & (self.state[listener] == Ladder.DEVOTED)
         tally.add(Count.DEFENSES, about[defended])
@@ -380,6 +392,46 @@ class Customers:
         self.alarmed = np.zeros(self.n, bool)
         self.alarmed[listeners[buyer][criticism[buyer, own[buyer]] > 0]] = True
 
+    def _deliver(
+        self,
+        speakers: np.ndarray,
+        about: np.ndarray,
+        sign: np.ndarray,
+        tie_dice: np.ndarray,
+        world_dice: np.ndarray,
+        talkers: int,
+        offer: Offer,
+        net: SocialNetwork,
+        streams: Streams,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Words to one tie each, plus a broadcast with probability ``reach``: (listener, speaker, about, sign).
+
+        The first ``talkers`` words are talk about one's firm, the rest venting; each broadcasts to people
+        drawn from its own kind of dice (``BROADCAST``, ``VENT_BROADCAST``).
+        """
+        to_tie = net.random_neighbour(speakers, tie_dice)
+        broadcasters = np.flatnonzero(world_dice < offer.reach)
+        size = self.market.broadcast_size
+        venting = broadcasters >= talkers
+        reached = np.concatenate(
+            [
+                streams.dice.uniform64(
+                    Decision.BROADCAST, self.week, self.identity[speakers[broadcasters[~venting]]], size
+                ),
+                streams.dice.uniform64(
+                    Decision.VENT_BROADCAST, self.week, self.identity[speakers[broadcasters[venting]]], size
+                ),
+            ]
+        )
+        broadcasters = np.concatenate([broadcasters[~venting], broadcasters[venting]])
+        to_world = (reached * self.n).astype(np.int64).ravel()
+        listener = np.concatenate([to_tie, to_world])
+        speaker = np.concatenate([speakers, np.repeat(speakers[broadcasters], size)])
+        about = np.concatenate([about, np.repeat(about[broadcasters], size)])
+        sign = np.concatenate([sign, np.repeat(sign[broadcasters], size)])
+        delivered = (listener >= 0) & (listener != speaker)
+        return listener[delivered], speaker[delivered], about[delivered], sign[delivered]
+
     def bond_with_community(self, net: SocialNetwork) -> None:
         """Devoted neighbours at the same firm strengthen one's own bond."""
         cfg, n_firms = self.cfg, self.n_firms
@@ -401,7 +453,7 @@ class Customers:
             community /= np.maximum(net.degree, 1)
         else:
             return
-        self.bond += (f32(cfg.community_bond) * community).astype(f32)
+        self.bond += (f32(cfg.community_bond) * community * self.bonding).astype(f32)
         np.clip(self.bond, 0, 1, out=self.bond)
 
     def choose_suppliers(self, offer: Offer, streams: Streams, tally: Tally) -> None:
@@ -420,10 +472,13 @@ class Customers:
         rival_ad = (ad_firm < no_firm) & (ad_firm != self.firm)
         hazard = np.where(
             has,
-            cfg.review_rate
-            + cfg.dissatisfied_review * np.maximum(-self.remembered, 0)
-            + cfg.negative_wom_review * self.alarmed
-            + cfg.ad_prompt * rival_ad,
+            self.restlessness
+            * (
+                cfg.review_rate
+                + cfg.dissatisfied_review * np.maximum(-self.remembered, 0)
+                + cfg.negative_wom_review * self.alarmed
+                + cfg.ad_prompt * rival_ad
+            ),
             cfg.prospect_consider
             + cfg.ad_prompt * (ad_firm < no_firm)
             + cfg.referral_uptake * (self.referred < no_firm),
@@ -438,7 +493,7 @@ class Customers:
         movers, left, went = looking[moved], old[moved].astype(np.int64), chosen[moved].astype(np.int64)
         # Leavers: an unhappy leaver keeps a grudge against the firm; one who quits for no firm ends the relationship.
         leaving = left < no_firm
-        tally.add(Count.DEFECTIONS, left[leaving])
+        tally.add(Count.DEFECTIONS, left[leaving], segment=self.segment[movers[leaving]])
         tally.add(Count.SWITCHES, left[leaving & (went < no_firm)])
         unhappy = leaving & (self.remembered[movers] < 0)
         grudging = movers[unhappy]
@@ -452,12 +507,13 @@ class Customers:
         channel[ad_firm[joiners] == joined] = Channel.ADVERTISING
         channel[self.referred[joiners] == joined] = Channel.REFERRAL
         for ch in Channel:
-            tally.add(acquired(ch), joined[channel == ch])
+            tally.add(acquired(ch), joined[channel == ch], segment=self.segment[joiners[channel == ch]])
         on_discount = offer.discount[joined] > 0
         tally.add(Count.ACQUIRED_ON_DISCOUNT, joined[on_discount])
-        rows = np.flatnonzero(moved)[joining][on_discount]
-        decisive = self._discount_decided(rows, joiners[on_discount], joined[on_discount], full, gumbel, offer)
-        tally.add(Count.ACQUIRED_BY_DISCOUNT, joined[on_discount][decisive])
+        if on_discount.any():
+            rows = np.flatnonzero(moved)[joining][on_discount]
+            decisive = self._discount_decided(rows, joiners[on_discount], joined[on_discount], full, gumbel, offer)
+            tally.add(Count.ACQUIRED_BY_DISCOUNT, joined[on_discount][decisive])
         believed = (
             f32(market.prior_quality)
             + f32(market.ad_claim_weight) * offer.claims[joined].astype(f32)
@@ -499,7 +555,7 @@ class Customers:
         discount = offer.discount.astype(f32)[firm[discounted]]
         tally.add(Count.DISCOUNT_GIVEN, firm[discounted], price[discounted] * discount)
         price[discounted] = price[discounted] * (1 - discount)
-        tally.add(Count.REVENUE, firm, price)
+        tally.add(Count.REVENUE, firm, price, segment=self.segment)
         tally.add(Count.CUSTOMERS, firm)
         tally.add(Count.BOND_SUM, firm, self.bond)
         tally.add(Count.TRUST_SUM, firm, self.trust)

@@ -44,6 +44,8 @@ class Decision(StrEnum):
     OFFERS = "offers"  # proactive advice and upsell contacts
     WOM = "wom"  # who talks and to whom
     BROADCAST = "broadcast"  # who hears a word of mouth broadcast beyond one's ties
+    VENT = "vent"  # who talks against a firm they left unhappy, and to whom
+    VENT_BROADCAST = "vent_broadcast"  # who hears such venting broadcast beyond one's ties
     ADVERTISING = "advertising"  # ad exposure
     REVIEW = "review"  # who reconsiders their supplier
     CHOICE = "choice"  # logit choice among firms (one Gumbel die per option)

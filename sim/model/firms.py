@@ -34,14 +34,10 @@ class Firm(mesa.Agent):
         self.revenue = self.cost = self.profit = 0.0
         self.counts = np.zeros(len(Count))
         self.ladder = np.zeros(len(Ladder), np.int64)
+        self.customers = 0
         self.share = 0.0
         self.grudges_held = 0  # people, buying elsewhere or nowhere, who left this firm unhappy
         self.service_level = self.price = 0.0
-
-    @property
-    def customers(self) -> int:
-        """Paying customers: merely satisfied, loyal, devoted and detractors."""
-        return int(self.ladder[list(PAYING)].sum())
 
     def follow_plan(self, week: int) -> None:
         """Apply planned lever changes and enter the market when due.
@@ -61,6 +57,7 @@ class Firm(mesa.Agent):
     ) -> None:
         """What the firm sees of its week: its counts, customers by ladder state, share, grudges held, offer."""
         self.counts, self.ladder, self.share, self.grudges_held = counts, ladder, share, grudges
+        self.customers = int(ladder[list(PAYING)].sum())  # paying: merely satisfied, loyal, devoted, detractors
         self.service_level, self.price = service, price
 
     def settle_week(self, discount_factor: float) -> None:

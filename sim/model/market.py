@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import mesa
 import numpy as np
 import pandas as pd
 
 from ..config import LEVERS, Engine, Settings, Shock
+from ..config import settings as config_settings
 from . import metrics, policies
 from .customers import Customers
 from .firms import Firm
@@ -25,7 +28,31 @@ class LoyaltyMarket(mesa.Model):
     learn, and the week is recorded (``sim.model.metrics``).
     """
 
-    def __init__(self, settings: Settings):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        /,
+        *,
+        rng: int | None = None,
+        seed: int | None = None,
+        experiment: str | None = None,
+        presets: dict[str, str] | None = None,
+        **config: Any,
+    ):
+        """Build the market from validated ``Settings``, or from keywords as Mesa models are built.
+
+        ``LoyaltyMarket()`` is the default experiment; ``LoyaltyMarket(rng=3, experiment="monopoly",
+        customers={"n": 5000}, firms={"incumbent": {"generosity": 0.8}})`` composes the experiment, applies
+        the values (nested as the config's keys) and validates them through the one gate
+        (``sim.config.settings``; a bad value raises ``ConfigError``). ``presets={"giving": "taking"}``
+        chooses a firm's policy preset. ``rng`` is the seed (``seed`` too, for ``mesa.batch_run``);
+        ``None`` keeps the configured seed, so a run is always reproducible.
+        """
+        if settings is None:
+            chosen = seed if seed is not None else rng
+            settings = config_settings(experiment=experiment, presets=presets, seed=chosen, **config)
+        elif rng is not None or seed is not None or experiment is not None or presets or config:
+            raise TypeError("LoyaltyMarket takes either validated Settings or keywords, not both")
         super().__init__(rng=settings.seed)
         self.settings = settings
         self.streams = Streams(settings.seed)
@@ -46,7 +73,7 @@ class LoyaltyMarket(mesa.Model):
         self.customers.classify(offer)
         self.prospects = self.non_buyers = 0  # people buying from no firm: without a grudge, and all of them
         self.datacollector = metrics.ledger()
-        self.observe(offer, Tally(len(self.firms)))  # week 0: the starting position, nothing booked
+        self.observe(offer, Tally(len(self.firms), len(settings.customers.segments.groups)))  # week 0: nothing booked
         self.datacollector.collect(self)
 
     @property
@@ -80,19 +107,27 @@ class LoyaltyMarket(mesa.Model):
         self.shocks.append(shock)
 
     def observe(self, offer: Offer, tally: Tally) -> None:
-        """Give every firm what it sees of the week: its counts, customers by ladder state, share and offer."""
+        """Give every firm what it sees of the week (its counts, customers by ladder state, share, grudges
+        held, offer), count the people buying nothing, and record the week's rows of the segments table."""
         customers, n_firms = self.customers, len(self.firms)
-        by_state = customers.counts_by_state()
-        paying = list(PAYING)
-        total = max(int(by_state[:, paying].sum()), 1)
-        grudge_firm = customers.grudge_firm
-        grudges = np.bincount(grudge_firm[customers.grudge > 0], minlength=n_firms + 1)
+        segments = list(self.settings.customers.segments.groups)
+        state = customers.state
+        # Everyone by firm (the defected: the firm they left), segment and ladder state, in one count.
+        where = np.where(state == Ladder.DEFECTED, customers.grudge_firm, customers.firm).astype(np.int64)
+        key = (where * len(segments) + customers.segment) * len(Ladder) + state
+        shape = (n_firms + 1, len(segments), len(Ladder))
+        stocks = np.bincount(key, minlength=int(np.prod(shape))).reshape(shape)
+        by_state = stocks[:n_firms].sum(axis=1)
+        paying = by_state[:, list(PAYING)].sum(axis=1)
+        total = max(int(paying.sum()), 1)
+        grudges = np.bincount(customers.grudge_firm[customers.grudge > 0], minlength=n_firms + 1)
         for i, firm in enumerate(self.firms):
-            share = int(by_state[i, paying].sum()) / total
             service, price = float(offer.service[i]), float(offer.price[i])
-            firm.observe_week(tally.counts[:, i], by_state[i], share, int(grudges[i]), service, price)
-        self.non_buyers = int(np.sum(customers.firm == n_firms))
-        self.prospects = int(np.sum(customers.state == Ladder.PROSPECT))
+            firm.observe_week(tally.counts[:, i], by_state[i], int(paying[i]) / total, int(grudges[i]), service, price)
+        self.non_buyers = customers.n - int(paying.sum())
+        self.prospects = int(stocks[:, :, Ladder.PROSPECT].sum())
+        for row in metrics.segment_rows(self.week, self.firms, segments, stocks[:n_firms], tally):
+            self.datacollector.add_table_row("segments", row)
 
     def step(self) -> None:
         week = self.week
@@ -109,6 +144,10 @@ class LoyaltyMarket(mesa.Model):
     def timeseries(self) -> pd.DataFrame:
         """One row per week per firm (``sim.model.metrics.RECORD``)."""
         return metrics.timeseries(self.datacollector)
+
+    def segment_timeseries(self) -> pd.DataFrame:
+        """One row per week, firm and customer segment (``sim.model.metrics.SEGMENT_RECORD``)."""
+        return metrics.segment_timeseries(self.datacollector)
 
     def run(self, steps: int | None = None, progress: bool = False) -> LoyaltyMarket:
         """Run for ``steps`` weeks (default: the configured number)."""

@@ -21,7 +21,7 @@ from mesa import DataCollector
 
 from ..config import LEVERS
 from .firms import Firm
-from .vocabulary import CHANNEL_MEANING, Channel, Count, Ladder, acquired
+from .vocabulary import CHANNEL_MEANING, PAYING, Channel, Count, Ladder, acquired
 
 LONG_RUN_WEEKS = 52
 
@@ -141,7 +141,11 @@ RECORD: dict[str, tuple[str, Callable[[Firm], Any]]] = {
         "acquisition discounts given this week (currency)",
         lambda f: float(f.counts[Count.DISCOUNT_GIVEN]),
     ),
-    "complaints": ("complaints voiced", partial(_count, Count.COMPLAINTS)),
+    "problems": (
+        "incidents felt as a problem (below customers.complaint_threshold), voiced or not",
+        partial(_count, Count.PROBLEMS),
+    ),
+    "complaints": ("problems voiced as complaints", partial(_count, Count.COMPLAINTS)),
     "complaints_handled": ("voiced complaints the firm acted on", partial(_count, Count.COMPLAINTS_HANDLED)),
     "detections": ("incidents at which claims above acts were seen through", partial(_count, Count.DETECTIONS)),
     "bond_mean": ("mean bond of paying customers", partial(_per_customer, Count.BOND_SUM)),
@@ -155,14 +159,117 @@ RECORD: dict[str, tuple[str, Callable[[Firm], Any]]] = {
 }
 
 
+# The segments table: one row per week, firm and customer segment (whom a firm wins, keeps and loses).
+SEGMENT_RECORD: dict[str, str] = {
+    "week": "the week",
+    "firm": "the firm's name",
+    "segment": "the customer segment (customers.segments.groups)",
+    "customers": "the firm's paying customers in the segment",
+    **{f"n_{s.name.lower()}": f"of them, in ladder state {s.name.lower()}" for s in PAYING},
+    "acquisitions": "new customers from the segment this week",
+    "defections": "customers of the segment who left the firm this week",
+    "departures": "customers of the segment who left the market this week",
+    "revenue": "revenue from the segment this week",
+}
+
+
+# Market-level records (Mesa model reporters): what ``mesa.batch_run`` reports beside each firm's row.
+MARKET_RECORD: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "week": ("the week", lambda m: m.week),
+    "buyers": ("people buying from some firm", lambda m: m.settings.customers.n - m.non_buyers),
+    "non_buyers": ("people buying from no firm", lambda m: m.non_buyers),
+    "prospects": ("people buying from no firm and holding no grudge", lambda m: m.prospects),
+}
+
+
+class FirmRecords(DataCollector):
+    """Mesa's data collection, with the agent reporters (``RECORD``) applied to the firms only.
+
+    Mesa applies agent reporters to every agent of the model; with ``engine=agents`` the customers are
+    Mesa agents too, and they are recorded by the segments table, not one row per person per week.
+    """
+
+    def _record_agents(self, model):
+        reporters = list(self.agent_reporters.values())
+        return [(model.time, firm.unique_id, *(report(firm) for report in reporters)) for firm in model.firms]
+
+
 def ledger() -> DataCollector:
-    """Mesa's data collection of ``RECORD``, one row per firm per collection."""
-    return DataCollector(agenttype_reporters={Firm: {name: read for name, (_, read) in RECORD.items()}})
+    """Mesa's data collection: ``RECORD`` per firm, ``MARKET_RECORD`` per market, the segments table."""
+    return FirmRecords(
+        model_reporters={name: read for name, (_, read) in MARKET_RECORD.items()},
+        agent_reporters={name: read for name, (_, read) in RECORD.items()},
+        tables={"segments": list(SEGMENT_RECORD)},
+    )
+
+
+def segment_rows(week: int, firms: list, segments: list[str], stocks: np.ndarray, tally) -> list[dict]:
+    """The segments table's rows of a week: ``stocks`` is (firms, segments, ladder states)."""
+    paying = stocks[..., list(PAYING)]
+    counts = {
+        "customers": paying.sum(axis=2),
+        **{f"n_{s.name.lower()}": stocks[..., s] for s in PAYING},
+        "acquisitions": sum(tally.segments(acquired(ch)) for ch in Channel).astype(np.int64),
+        "defections": tally.segments(Count.DEFECTIONS).astype(np.int64),
+        "departures": tally.segments(Count.DEPARTURES).astype(np.int64),
+    }
+    counts = {name: values.tolist() for name, values in counts.items()}
+    revenue = tally.segments(Count.REVENUE).tolist()
+    return [
+        {
+            "week": week,
+            "firm": firm.name,
+            "segment": segment,
+            **{name: values[i][k] for name, values in counts.items()},
+            "revenue": revenue[i][k],
+        }
+        for i, firm in enumerate(firms)
+        for k, segment in enumerate(segments)
+    ]
+
+
+def segment_timeseries(collector: DataCollector) -> pd.DataFrame:
+    """One row per week, firm and segment (``SEGMENT_RECORD``)."""
+    df = collector.get_table_dataframe("segments")
+    for column in ("firm", "segment"):
+        df[column] = df[column].astype("string")
+    return df
+
+
+def summarize_segments(seg: pd.DataFrame, window: int = LONG_RUN_WEEKS) -> pd.DataFrame:
+    """Per firm and segment: whom the firm keeps and whom it loses.
+
+    ``share_of_segment``: the firm's share of the segment's buyers (last ``window`` weeks); ``annual_churn``:
+    defections and departures a year over mean customers, after the first year; ``devoted_share``; and
+    ``revenue_share``: the segment's part of the firm's revenue (last ``window`` weeks).
+    """
+    last = seg.week.max()
+    tail = seg[seg.week > last - window]
+    buyers = tail.groupby("segment").customers.sum()
+    revenue = tail.groupby("firm").revenue.sum()
+    rows = []
+    for (firm, segment), g in seg.groupby(["firm", "segment"], sort=False):
+        t = tail[(tail.firm == firm) & (tail.segment == segment)]
+        weeks = g[g.week > LONG_RUN_WEEKS]
+        mean = weeks.customers.mean() if len(weeks) else np.nan
+        lost = (weeks.defections.sum() + weeks.departures.sum()) * LONG_RUN_WEEKS / max(len(weeks), 1)
+        rows.append(
+            {
+                "firm": firm,
+                "segment": segment,
+                "customers": int(g.customers.iloc[-1]),
+                "share_of_segment": t.customers.sum() / buyers[segment] if buyers[segment] else np.nan,
+                "annual_churn": lost / mean if mean else np.nan,
+                "devoted_share": t.n_devoted.sum() / t.customers.sum() if t.customers.sum() else 0.0,
+                "revenue_share": t.revenue.sum() / revenue[firm] if revenue[firm] else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def timeseries(collector: DataCollector) -> pd.DataFrame:
     """One row per week per firm, the columns of ``RECORD``."""
-    df = collector.get_agenttype_vars_dataframe(Firm).reset_index(drop=True)
+    df = collector.get_agent_vars_dataframe().reset_index(drop=True)
     df["firm"] = df["firm"].astype("string")
     df["policy"] = df["policy"].astype("string")
     return df

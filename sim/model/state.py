@@ -22,8 +22,9 @@ from enum import Enum, IntEnum
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtri
 
-from ..config import CustomersConfig
+from ..config import TRAIT_MULTIPLIERS, CustomersConfig
 from .draws import Decision, Dice, first_identities
 from .vocabulary import Complaint, Ladder
 
@@ -111,9 +112,30 @@ STATE: tuple[Var, ...] = (
         "weeks of acquisition discount still running",
         bound=("market.discount_weeks", 0),
     ),
-    # Traits: drawn when a person enters the market, kept for life.
+    # Traits: drawn when a person enters the market, kept for life (the multipliers declared by config.Segment).
+    Var(
+        "segment",
+        np.int8,
+        0,
+        D,
+        K,
+        K,
+        "the customer's segment (its index in customers.segments.groups)",
+        bound=("customers.segments.groups", 0),
+    ),
     Var("fit", f32, 1, D, K, K, "cheapest suitable tariff (fraction of list price)"),
-    Var("price_sensitivity", f32, 0, D, K, K, "weight of price in utility"),
+    *(
+        Var(
+            name,
+            f32,
+            1,
+            D,
+            K,
+            K,
+            f"trait: {name} (price sensitivity: its weight in utility; the others multiply the average person's)",
+        )
+        for name in TRAIT_MULTIPLIERS
+    ),
     # The customer's view of the market: survives switching, except towards the firm joined.
     Var(
         "grudge_firm",
@@ -192,15 +214,36 @@ def fresh_scalar(var: Var, cfg: CustomersConfig, n_firms: int) -> Any:
     return bool(value) if var.dtype is bool else value
 
 
+_TABLES: dict[int, tuple] = {}
+
+
+def _segment_table(cfg: CustomersConfig) -> tuple[np.ndarray, list[np.ndarray], list[float]]:
+    """Per segment: cumulative shares, each trait's mean (price sensitivity times its average), each trait's sigma."""
+    cached = _TABLES.get(id(cfg))
+    if cached is None or cached[0] is not cfg:
+        groups = list(cfg.segments.groups.values())
+        shares = np.cumsum([g.share for g in groups])
+        means = [
+            np.array([getattr(g, name) for g in groups])
+            * (cfg.price_sensitivity if name == "price_sensitivity" else 1.0)
+            for name in TRAIT_MULTIPLIERS
+        ]
+        sigmas = [getattr(cfg.segments.spread, name) for name in TRAIT_MULTIPLIERS]
+        cached = _TABLES[id(cfg)] = (cfg, (shares / shares[-1], means, sigmas))
+    return cached[1]
+
+
 def draw_traits(cfg: CustomersConfig, dice: Dice, identity: np.ndarray) -> dict[str, np.ndarray]:
-    """Traits of people entering the market (by identity): the tariff that fits them, their price sensitivity."""
-    fit = (cfg.fit_tariff_min + (1.0 - cfg.fit_tariff_min) * dice.uniform64(Decision.TRAITS, 0, identity)[:, 0]).astype(
-        f32
-    )
-    s = cfg.price_sensitivity_spread
-    z = dice.normal(Decision.TRAITS, 0, identity, 2)[:, 1].astype(float)
-    sensitivity = (cfg.price_sensitivity * np.exp(s * z - s * s / 2)).astype(f32)
-    traits = {"fit": fit, "price_sensitivity": sensitivity}
+    """Traits of people entering the market (by identity): segment, the tariff that fits them, and each
+    trait multiplier, the segment's mean times a lognormal of mean 1 (price sensitivity also times its average)."""
+    cumulative, means, sigmas = _segment_table(cfg)
+    u = dice.uniform64(Decision.TRAITS, 0, identity, 2 + len(TRAIT_MULTIPLIERS))
+    segment = np.searchsorted(cumulative, u[:, 0], side="right").clip(0, len(cumulative) - 1).astype(np.int8)
+    traits = {"segment": segment, "fit": (cfg.fit_tariff_min + (1.0 - cfg.fit_tariff_min) * u[:, 1]).astype(f32)}
+    z = ndtri(np.maximum(u[:, 2:], 2.0**-54))
+    for k, name in enumerate(TRAIT_MULTIPLIERS):
+        sigma = sigmas[k]
+        traits[name] = (means[k][segment] * np.exp(sigma * z[:, k] - sigma * sigma / 2)).astype(f32)
     assert tuple(traits) == TRAITS, "draw_traits must draw exactly the declared traits"
     return traits
 

@@ -33,11 +33,12 @@ PAYING = (Ladder.CUSTOMER, Ladder.LOYAL, Ladder.DEVOTED, Ladder.DETRACTOR)
 
 
 class Complaint(IntEnum):
-    """What became of a customer's complaint this week."""
+    """What became of a customer's problem this week (an incident felt below ``complaint_threshold``)."""
 
-    NONE = 0  # no complaint voiced
+    NONE = 0  # no problem this week
     HANDLED = 1  # voiced and acted on by the firm
     IGNORED = 2  # voiced and ignored
+    SILENT = 3  # a problem, not voiced
 
 
 class Channel(IntEnum):
@@ -61,6 +62,7 @@ COUNTED: dict[str, str] = {
     "incidents": "service incidents",
     "experience_sum": "experienced service, summed over incidents",
     "free_fixes": "incidents fixed free (gifts)",
+    "problems": "incidents felt as a problem (below complaint_threshold), voiced or not",
     "complaints": "complaints voiced",
     "complaints_handled": "voiced complaints the firm acted on",
     "detections": "incidents at which claims above acts were seen through",
@@ -90,36 +92,68 @@ Count = IntEnum("Count", [name.upper() for name in COUNTED], start=0, module=__n
 Count.__doc__ = "What is counted per firm each week (see ``COUNTED`` for what each means)."
 
 
+# Counts also kept per customer segment (whom a firm wins and loses, and what they pay).
+BY_SEGMENT: tuple = (
+    Count.DEPARTURES,
+    Count.DEFECTIONS,
+    *(Count[f"ACQUIRED_{ch.name}"] for ch in Channel),
+    Count.REVENUE,
+)
+
+
+_SEGMENT_ROW = np.full(len(Count), -1)  # a count's row among those kept by segment, or -1
+_SEGMENT_ROW[list(BY_SEGMENT)] = np.arange(len(BY_SEGMENT))
+
+
 def acquired(channel: Channel) -> Count:
     """The count of new customers acquired by ``channel``."""
     return Count[f"ACQUIRED_{channel.name}"]
 
 
 class Tally:
-    """What happened this week, per firm: one row per ``Count``, one column per firm.
+    """What happened this week, per firm: one row per ``Count``, one column per firm; and, for the
+    counts in ``BY_SEGMENT``, the same per firm and customer segment.
 
     Keys are ``Count`` members, so a misspelt count is an error, not a silent zero.
     """
 
-    def __init__(self, n_firms: int):
-        self.n_firms = n_firms
+    def __init__(self, n_firms: int, n_segments: int = 1):
+        self.n_firms, self.n_segments = n_firms, n_segments
         self.counts = np.zeros((len(Count), n_firms))
+        self.by_segment = np.zeros((len(BY_SEGMENT), n_firms, n_segments))
 
-    def add(self, what: Count, firm: np.ndarray, weights: np.ndarray | None = None) -> None:
-        """Count (or sum ``weights``) by firm index; entries for "no firm" are dropped."""
-        self.counts[_checked(what)] += np.bincount(firm, weights=weights, minlength=self.n_firms + 1)[: self.n_firms]
+    def add(
+        self, what: Count, firm: np.ndarray, weights: np.ndarray | None = None, segment: np.ndarray | None = None
+    ) -> None:
+        """Count (or sum ``weights``) by firm index; entries for "no firm" are dropped. A count kept by
+        segment needs each entry's ``segment``."""
+        f = self.n_firms
+        self.counts[_checked(what)] += np.bincount(firm, weights=weights, minlength=f + 1)[:f]
+        row = _SEGMENT_ROW[what]
+        if row >= 0:
+            s = self.n_segments
+            key = firm.astype(np.int64) * s + segment
+            both = np.bincount(key, weights=weights, minlength=(f + 1) * s).reshape(f + 1, s)
+            self.by_segment[row] += both[:f]
 
-    def count(self, what: Count, firm: int | None, weight: float = 1.0) -> None:
+    def count(self, what: Count, firm: int | None, weight: float = 1.0, segment: int = 0) -> None:
         """Count one event (or add ``weight``) for one firm; ``None`` (no firm) is dropped."""
         if firm is not None:
             self.counts[_checked(what), firm] += float(weight)
+            row = _SEGMENT_ROW[what]
+            if row >= 0:
+                self.by_segment[row, firm, segment] += float(weight)
 
     def __getitem__(self, what: Count) -> np.ndarray:
         return self.counts[_checked(what)]
 
+    def segments(self, what: Count) -> np.ndarray:
+        """(firms, segments) of a count kept by segment."""
+        return self.by_segment[BY_SEGMENT.index(_checked(what))]
+
 
 def _checked(what: Count) -> Count:
-    if not isinstance(what, Count):
+    if type(what) is not Count:
         raise TypeError(f"a tally is indexed by Count, not {what!r}")
     return what
 

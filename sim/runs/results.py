@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
-
 from . import plots as run_plots
 
 COMPLETE = "summary.csv"  # present only in folders that were renamed into place whole
@@ -103,25 +101,27 @@ def _rename_into_place(tmp: Path, dest: Path) -> Path:
 def write_run(
     dest: Path,
     config_yaml: str,
-    timeseries: pd.DataFrame,
-    summary: pd.DataFrame,
+    tables,
     plots: bool = True,
     params: dict | None = None,
     keep_existing: bool = False,
 ) -> Path:
     """Write a complete results folder atomically; return the folder actually written.
 
-    ``params`` (a sweep's parameters of this run) go to ``params.json`` for the aggregate table.
+    ``tables`` is a run's ``sim.runs.run.Tables``; ``params`` (a sweep's parameters of this run) go to
+    ``params.json`` for the aggregate table.
     """
     with atomic_folder(dest, keep_existing=keep_existing) as staged:
         tmp = staged.tmp
         (tmp / "config.yaml").write_text(config_yaml)
         if params is not None:
             (tmp / PARAMS).write_text(json.dumps(params, indent=1, sort_keys=True))
-        timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
+        tables.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
+        tables.segments.to_parquet(tmp / "segments.parquet", index=False)
+        tables.segment_summary.to_csv(tmp / "segments.csv", index=False)
         if plots:
             for name, draw in run_plots.PLOTS.items():
-                draw(timeseries, tmp / name)
-        summary.to_csv(tmp / COMPLETE, index=False)
+                draw(tables.timeseries, tmp / name)
+        tables.summary.to_csv(tmp / COMPLETE, index=False)
     assert staged.final is not None
     return staged.final

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ctypes
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ..config import Settings
 from ..model.market import LoyaltyMarket
-from ..model.metrics import summarize
+from ..model.metrics import summarize, summarize_segments
 from .results import run_folder, write_run
 
 SUMMARY_COLUMNS = [
@@ -40,12 +41,28 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 1 << 30)
 
 
-def simulate(settings: Settings, progress: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the market; return (timeseries, summary)."""
+@dataclass
+class Tables:
+    """What a run writes: per firm and week, per firm, segment and week, and their summaries."""
+
+    timeseries: pd.DataFrame
+    summary: pd.DataFrame
+    segments: pd.DataFrame
+    segment_summary: pd.DataFrame
+
+
+def run_tables(settings: Settings, progress: bool | None = None) -> Tables:
+    """Run the market; return every table of the run."""
     model = LoyaltyMarket(settings)
     model.run(progress=settings.progress if progress is None else progress)
-    ts = model.timeseries()
-    return ts, summarize(ts)
+    ts, seg = model.timeseries(), model.segment_timeseries()
+    return Tables(ts, summarize(ts), seg, summarize_segments(seg))
+
+
+def simulate(settings: Settings, progress: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the market; return (timeseries, summary)."""
+    tables = run_tables(settings, progress)
+    return tables.timeseries, tables.summary
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -68,9 +85,9 @@ def run_and_write(
     keep_existing: bool = False,
 ) -> Path:
     """Simulate, print the summary, write the results folder atomically; return the folder written."""
-    ts, summary = simulate(settings)
+    tables = run_tables(settings)
     dest = dest or run_folder(settings.results_dir, settings.experiment)
-    final = write_run(dest, config_yaml, ts, summary, plots=plots, params=params, keep_existing=keep_existing)
-    print(format_summary(summary))
+    final = write_run(dest, config_yaml, tables, plots=plots, params=params, keep_existing=keep_existing)
+    print(format_summary(tables.summary))
     print(f"results: {final}")
     return final

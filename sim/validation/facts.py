@@ -51,16 +51,16 @@ def run_tracked(settings: Settings) -> dict:
         model.step()
         has = c.firm < F
         talk.append((c.spoke_feeling[has].copy(), c.spoke[has].copy()))
-        voiced = np.flatnonzero(c.complaint != Complaint.NONE)
-        if len(voiced):
+        problem = np.flatnonzero(c.complaint != Complaint.NONE)
+        if len(problem):
             complaints.append(
                 pd.DataFrame(
                     {
-                        "customer": voiced,
+                        "customer": problem,
                         "week": model.week,
-                        "firm": firm_before[voiced],
-                        "handled": c.complaint[voiced] == Complaint.HANDLED,
-                        "joined_week": before[voiced],
+                        "firm": firm_before[problem],
+                        "outcome": c.complaint[problem],
+                        "joined_week": before[problem],
                     }
                 )
             )
@@ -76,6 +76,7 @@ def run_tracked(settings: Settings) -> dict:
         "departed_by": departed_by,
         "talk": talk,
         "complaints": pd.concat(complaints, ignore_index=True) if complaints else pd.DataFrame(),
+        "timeseries": model.timeseries(),
     }
 
 
@@ -90,23 +91,37 @@ def _stayed(rec: dict, start: int, end: int) -> np.ndarray:
     return (rec["firm"][end] == f0) & (rec["joined"][end] == j0) & (f0 < rec["F"])
 
 
-def cohort_retention(rec: dict, max_years: int = 4) -> pd.DataFrame:
-    """Fader & Hardie: per cohort (customers acquired in the same year of the run), the share of
-    those alive at the end of year k still there at the end of year k + 1, departures censored."""
+def acquisition_retention(rec: dict, max_years: int = 4) -> pd.DataFrame:
+    """Fader & Hardie's measure: of the customers a firm acquired in a week, the share still with it at each
+    anniversary of that week; year k's retention is alive at k over alive at k - 1. Every loss counts, a
+    departure from the market (turnover) too, as in their contract data; counts are pooled over
+    acquisition weeks, per firm."""
     steps = rec["firm"].shape[0] - 1
     rows = []
-    for c in range(1, steps // YEAR):
-        lo, hi = (c - 1) * YEAR + 1, c * YEAR
+    for w in range(1, steps - YEAR + 1):
+        new = np.flatnonzero(rec["joined"][w] == w)
+        if not len(new):
+            continue
+        firm = rec["firm"][w, new]
+        alive = np.ones(len(new), bool)
         for k in range(1, max_years + 1):
-            a, b = (c + k - 1) * YEAR, (c + k) * YEAR
-            if b > steps:
+            t = w + k * YEAR
+            if t > steps:
                 break
-            j = rec["joined"][a]
-            alive = (rec["firm"][a] < rec["F"]) & (j >= lo) & (j <= hi)
-            at_risk = alive & ~_departed_between(rec, a, b)
-            kept = at_risk & _stayed(rec, a, b)
-            rows.append({"cohort": c, "year": k, "at_risk": int(at_risk.sum()), "retained": int(kept.sum())})
-    return pd.DataFrame(rows)
+            at_risk = alive
+            alive = at_risk & (rec["joined"][t, new] == w)
+            for f, name in enumerate(rec["names"]):
+                mine = firm == f
+                rows.append(
+                    {
+                        "year": k,
+                        "firm": name,
+                        "at_risk": int((at_risk & mine).sum()),
+                        "retained": int((alive & mine).sum()),
+                    }
+                )
+    df = pd.DataFrame(rows)
+    return df.groupby(["firm", "year"])[["at_risk", "retained"]].sum()
 
 
 def retention_by_state(rec: dict, horizon: int = YEAR, burn_in: int = 2 * YEAR) -> pd.DataFrame:
@@ -139,7 +154,7 @@ def complaint_retention(rec: dict, horizon: int = YEAR, quick: str = "quick") ->
     """Share of complainants still with the firm ``horizon`` weeks after their first complaint, by outcome."""
     steps = rec["firm"].shape[0] - 1
     df = rec["complaints"]
-    df = df[df.week + horizon <= steps].drop_duplicates("customer")  # first complaint per customer
+    df = df[df.week + horizon <= steps].drop_duplicates("customer")  # first problem per customer
     q = rec["names"].index(quick)
     w, i = df.week.to_numpy(), df.customer.to_numpy()
     gone = rec["departed_by"][w + horizon, i] > rec["departed_by"][w, i]
@@ -149,12 +164,17 @@ def complaint_retention(rec: dict, horizon: int = YEAR, quick: str = "quick") ->
     at_risk = ~gone
     df = df.assign(kept=kept, at_risk=at_risk)
     df = df[df.at_risk]
-    df["outcome"] = np.where(~df.handled, "unresolved", np.where(df.firm == q, "resolved quickly", "resolved slowly"))
+    handled = df.outcome == Complaint.HANDLED
+    df["outcome"] = np.select(
+        [handled & (df.firm == q), handled, df.outcome == Complaint.IGNORED],
+        ["resolved quickly", "resolved slowly", "unresolved"],
+        "did not complain",
+    )
     return df.groupby("outcome").agg(complaints=("kept", "size"), retained=("kept", "mean"))
 
 
 # ------------------------------------------------------------------ settings of the two designs
-def market_settings(n: int, seed: int, steps: int = 6 * YEAR) -> Settings:
+def market_settings(n: int, seed: int, steps: int = 8 * YEAR) -> Settings:
     """The default experiment (giving vs taking duopoly) at a small size."""
     return settings_with([f"customers.n={n}", f"seed={seed}", f"steps={steps}", "progress=false"])
 
@@ -179,16 +199,18 @@ def _rate(df: pd.DataFrame) -> pd.Series:
 
 
 def measure(n: int = 4000, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, pd.DataFrame]:
-    """All four facts, pooled over seeds."""
+    """All the facts, pooled over seeds."""
     cohorts, states, wom, compl = [], [], [], []
     for s in seeds:
         rec = run_tracked(market_settings(n, s))
-        cohorts.append(cohort_retention(rec))
+        cohorts.append(acquisition_retention(rec).reset_index())
         states.append(retention_by_state(rec))
         wom.append(wom_by_satisfaction(rec).assign(seed=s))
         compl.append(complaint_retention(run_tracked(complaint_settings(n, s))).assign(seed=s))
     coh = pd.concat(cohorts).groupby("year")[["at_risk", "retained"]].sum()
     coh["retention"] = _rate(coh)
+    by_firm = pd.concat(cohorts).groupby(["firm", "year"])[["at_risk", "retained"]].sum()
+    by_firm["retention"] = _rate(by_firm)
     st = pd.concat(states).groupby(level=0, sort=False).sum()
     st["retention"] = _rate(st)
     st["defection"] = 1 - st.retention
@@ -199,7 +221,13 @@ def measure(n: int = 4000, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, pd.D
             {"complaints": d.complaints.sum(), "retained": np.average(d.retained, weights=d.complaints)}
         )
     )
-    return {"cohort_retention": coh, "retention_by_state": st, "wom_by_satisfaction": w, "complaint_retention": cp}
+    return {
+        "cohort_retention": coh,
+        "cohort_retention_by_firm": by_firm,
+        "retention_by_state": st,
+        "wom_by_satisfaction": w,
+        "complaint_retention": cp,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

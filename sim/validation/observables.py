@@ -1,0 +1,143 @@
+"""The default world's observable numbers against published ranges (``docs/validation.md``).
+
+    python -m sim.validate observables                 # 5,000 customers, ten years, seeds 0-4
+    python -m sim.validate observables --seeds 10 customers/segments=alike
+
+Per firm of the default duopoly, over replicated runs: annual churn, advocacy (NPS-style), the
+share of acquisitions by referral, the share of problems voiced as complaints, and the retention of
+acquisition cohorts by year of tenure; each with its mean and 95% interval over seeds, beside the
+published range and its source. Writes ``results/validation/observables.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from scipy import stats
+
+from ..model.metrics import annual_churn
+from . import facts
+
+YEAR = 52
+
+# Observable: (low, high, source) of its published range. Ranges are for subscription services
+# (mobile telephony where there is a figure for it), wide on purpose: the model is not one market.
+PUBLISHED: dict[str, tuple[float, float, str]] = {
+    "annual_churn": (
+        0.05,
+        0.40,
+        "postpaid mobile 5-32% a year (TM Forum, 2019); US postpaid about 1% a month (AT&T, Verizon: "
+        "Strategy Analytics, 2012); the global average, prepaid included, under 3% a month (Strategy Analytics, 2018)",
+    ),
+    "advocacy": (
+        -20.0,
+        40.0,
+        "NPS of telecom firms: industry averages +5 (WDS, 2014) and +24 (Satmetrix, 2018); internet providers -1 "
+        "(Satmetrix, 2018); Comcast -9, Verizon +7, AT&T +15 (2018)",
+    ),
+    "referral_share": (
+        0.20,
+        0.50,
+        "word of mouth is the primary factor in 20-50% of purchase decisions (Bughin, Doogan & Vetvik, "
+        "McKinsey Quarterly, 2010)",
+    ),
+    "complaint_rate": (
+        0.04,
+        0.50,
+        "of customers with a problem, about 4% complain to the firm ('1 in 27', TARP) and fewer than half "
+        "report it at all (TARP studies, 1979-1986)",
+    ),
+    "retention_year_1": (
+        0.63,
+        0.87,
+        "first-year retention of two cohorts, regular 0.63 and high-end 0.87 (Fader & Hardie 2007, from "
+        "Berry & Linoff 2004)",
+    ),
+    "retention_year_4": (
+        0.85,
+        0.91,
+        "fourth-year retention, regular 0.853 and high-end 0.908 (Fader & Hardie 2007)",
+    ),
+}
+
+
+def per_run(n: int, seed: int, overrides: list[str]) -> pd.DataFrame:
+    """The observables of one run, per firm."""
+    settings = facts.settings_with([f"customers.n={n}", f"seed={seed}", "steps=520", "progress=false", *overrides])
+    rec = facts.run_tracked(settings)
+    ts = rec["timeseries"]
+    late = ts[ts.week > YEAR]
+    cohorts = facts.acquisition_retention(rec, max_years=4)
+    rows = []
+    for firm, g in ts.groupby("firm", sort=False):
+        mine = late[late.firm == firm]
+        row = {
+            "seed": seed,
+            "firm": str(firm),
+            "annual_churn": annual_churn(g, skip_years=2),
+            "advocacy": g.advocacy.iloc[-YEAR:].mean(),
+            "referral_share": mine.acquired_referral.sum() / max(mine.acquisitions.sum(), 1),
+            "complaint_rate": mine.complaints.sum() / max(mine.problems.sum(), 1),
+            "long_run_share": g.share.iloc[-YEAR:].mean(),
+        }
+        for year in (1, 2, 3, 4):
+            c = cohorts.loc[(firm, year)] if (firm, year) in cohorts.index else None
+            row[f"retention_year_{year}"] = c.retained / c.at_risk if c is not None and c.at_risk else np.nan
+        rows.append(row)
+    total = late.groupby("week")[["acquired_referral", "acquisitions"]].sum().sum()
+    rows.append({"seed": seed, "firm": "market", "referral_share": total.acquired_referral / total.acquisitions})
+    return pd.DataFrame(rows)
+
+
+def measure(n: int, seeds: int, overrides: list[str], jobs: int = 2) -> pd.DataFrame:
+    """One row per seed and firm (and the market)."""
+    runs = Parallel(n_jobs=jobs)(delayed(per_run)(n, seed, overrides) for seed in range(seeds))
+    return pd.concat(runs, ignore_index=True)
+
+
+def table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per observable and firm: mean and 95% interval (Student t over seeds), the published range, and a verdict."""
+    rows = []
+    for observable, (lo, hi, source) in PUBLISHED.items():
+        for firm, g in runs.groupby("firm", sort=False):
+            v = g[observable].dropna()
+            if not len(v):
+                continue
+            half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
+            rows.append(
+                {
+                    "observable": observable,
+                    "firm": firm,
+                    "mean": v.mean(),
+                    "ci_low": v.mean() - half,
+                    "ci_high": v.mean() + half,
+                    "published_low": lo,
+                    "published_high": hi,
+                    "in_range": bool(lo <= v.mean() <= hi),
+                    "source": source,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m sim.validate observables", description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=5000, help="customers")
+    ap.add_argument("--seeds", type=int, default=5, help="replications (seeds 0..k-1)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", default="results/validation/observables.csv")
+    ap.add_argument("override", nargs="*", help="Hydra overrides")
+    a = ap.parse_args(argv)
+    runs = measure(a.n, a.seeds, a.override, a.jobs)
+    result = table(runs)
+    shown = result.drop(columns="source")
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out, index=False)
+    runs.to_csv(out.with_name(out.stem + "_runs.csv"), index=False)
+    print(f"written: {out}")
