@@ -34,8 +34,12 @@ for j, name in enumerate(model.names):
 giving = c.firm == model.names.index("giving")
 for state in (Ladder.DEVOTED, Ladder.CUSTOMER):
     who = giving & (c.state == state)
-    print(state.name.lower(), f"bond {c.bond[who].mean():.2f}", f"trust {c.trust[who].mean():.2f}",
-          f"remembered {c.remembered[who].mean():+.2f}")
+    print(
+        state.name.lower(),
+        f"bond {c.bond[who].mean():.2f}",
+        f"trust {c.trust[who].mean():.2f}",
+        f"remembered {c.remembered[who].mean():+.2f}",
+    )
 
 # %%
 # Firm-level records, week by week (Mesa's DataCollector: one row per firm per week).

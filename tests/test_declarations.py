@@ -30,7 +30,7 @@ def test_leaving_the_market_leaves_nothing_of_the_previous_occupant():
     c, cfg = m.customers, m.settings.customers
     for var in STATE:
         if var.leaving is Fate.FRESH:
-            getattr(c, var.name)[:] = 1 if var.dtype is bool else 3
+            getattr(c, var.name)[:] = 1 if var.dtype is bool or var.is_firm else 3
     before = {v.name: getattr(c, v.name).copy() for v in STATE if v.leaving is not Fate.FRESH}
     c.turn_over(m.streams, Tally(c.n_firms, len(m.settings.customers.segments.groups)))
     left = c.tenure == 0
