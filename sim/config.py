@@ -381,6 +381,15 @@ def _one_line(err: dict, root: type) -> str:
     return f"config error: {key} = {value!r}: {err['msg'].lower()}{extra}"
 
 
+def validated(cls: type, raw: Any, prefix: str = "") -> Any:
+    """``raw`` validated as the pydantic dataclass ``cls``, or a one-line ``ConfigError`` (keys under ``prefix``)."""
+    try:
+        return TypeAdapter(cls).validate_python(raw)
+    except ValidationError as exc:
+        line = _one_line(exc.errors()[0], cls)
+        raise ConfigError(line.replace("config error: ", f"config error: {prefix}", 1) if prefix else line) from None
+
+
 def presets() -> list[str]:
     """The policy presets in ``conf/policy/``."""
     return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from .calibration import synthetic
 from .config import ConfigError
 from .validation import baseline, bass, facts, observables, spend
 
@@ -20,6 +21,7 @@ CHECKS = {
     "observables": observables.main,
     "baseline": baseline.main,
     "spend": spend.main,
+    "synthetic": synthetic.main,
 }
 
 

@@ -1,0 +1,146 @@
+"""``python -m sim.calibrate market_data=<card>``: fit the model to an observed market, with honest uncertainty.
+
+    python -m sim.calibrate market_data=synthetic                       # recover known parameters
+    python -m sim.calibrate market_data=uk_mobile --population 200 --generations 8
+    python -m sim.calibrate market_data=synthetic market_data.customers=2000   # card keys as overrides
+    python -m sim.calibrate market_data=synthetic --sampler redis --redis head:6379   # workers anywhere
+
+ABC-SMC (``sim.calibration.inference``) draws parameter sets from the card's priors, simulates the
+card's market and keeps those whose KPIs come close to the observed ones, generation by generation.
+Writes ``results/calibration/<card>/<date_time>/``: ``posterior.parquet``, ``pairs.png``, ``kpis.png``
+with ``predictive.parquet`` (the KPIs the fitted model predicts), ``history.db`` (every generation) and
+``report.md`` (written last: a folder without it is unfinished). Run the same command again after an
+interruption and it continues the unfinished calibration of that card with the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import shlex
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from .calibration import inference, report
+from .calibration.card import MarketCard, check_card, load_card
+from .config import ConfigError, compose, to_plain
+
+COMPLETE = "report.md"
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
+    ap = argparse.ArgumentParser(prog="python -m sim.calibrate", description=__doc__.splitlines()[0])
+    ap.add_argument("card", nargs="+", help="market_data=<card>, then any card keys to override (market_data.x=y)")
+    ap.add_argument("--population", type=int, default=100, help="particles per generation")
+    ap.add_argument("--generations", type=int, default=6, help="generations of ABC-SMC")
+    ap.add_argument("--min-epsilon", type=float, default=0.0, help="stop early below this tolerance")
+    ap.add_argument("--predictive", type=int, default=20, help="posterior draws simulated for the predictive check")
+    ap.add_argument("--sampler", choices=["multicore", "redis"], default="multicore")
+    ap.add_argument("--jobs", type=int, default=2, help="processes for the multicore sampler")
+    ap.add_argument("--redis", default=None, help="host:port of the Redis server the workers listen to")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the inference's own proposals")
+    ap.add_argument("--results-dir", default="results")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    for name, value, low in (
+        ("--population", a.population, 10),
+        ("--generations", a.generations, 1),
+        ("--jobs", a.jobs, 1),
+        ("--predictive", a.predictive, 2),
+    ):
+        if value < low:
+            raise ConfigError(f"calibrate error: {name} = {value}: allowed: {low} ≤ value")
+    first, *overrides = a.card
+    if not first.lstrip("+").startswith("market_data="):
+        raise ConfigError(f"calibrate error: {first!r}: expected market_data=<card> first")
+    bad = [o for o in overrides if not o.startswith("market_data.")]
+    if bad:
+        raise ConfigError(f"calibrate error: {bad[0]!r}: only card keys (market_data.*) can be overridden here")
+    name = first.lstrip("+").split("=", 1)[1]
+    card = (
+        load_card(name)
+        if not overrides
+        else check_card(to_plain(compose([f"+market_data={name}", *overrides]))["market_data"])
+    )
+    return a, card
+
+
+def fingerprint(card: MarketCard, a: argparse.Namespace) -> str:
+    """What makes two calibrations the same one (so an unfinished one can be continued)."""
+    text = json.dumps({"card": repr(card), "population": a.population, "seed": a.seed}, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def folder(card: MarketCard, a: argparse.Namespace) -> tuple[Path, bool]:
+    """The unfinished folder of this calibration to continue, or a new dated one."""
+    root = Path(a.results_dir) / "calibration" / card.name
+    key = fingerprint(card, a)
+    if root.is_dir():
+        for old in sorted(root.iterdir(), reverse=True):
+            marker = old / "fingerprint"
+            unfinished = (old / "history.db").is_file() and not (old / COMPLETE).is_file()
+            if unfinished and marker.is_file() and marker.read_text().strip() == key:
+                return old, True
+    new = root / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    new.mkdir(parents=True, exist_ok=False)
+    (new / "fingerprint").write_text(key)
+    return new, False
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    try:
+        inference.require_pyabc()
+        a, card = parse(argv)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        sys.exit(2)
+    out, resumed = folder(card, a)
+    (out / "card.json").write_text(json.dumps(dataclasses.asdict(card), indent=1))
+    print(f"{'continuing' if resumed else 'calibration'}: {out}", flush=True)
+    start = time.perf_counter()
+    history = inference.run(
+        card,
+        out / "history.db",
+        a.population,
+        a.generations,
+        a.sampler,
+        a.jobs,
+        a.redis,
+        a.seed,
+        a.min_epsilon,
+        progress=not a.no_progress,
+    )
+    post = inference.posterior(history, card)
+    params = report.summary(post, card)
+    pred = report.predictive(card, post, a.predictive, a.jobs)
+    fit = report.fit_table(card, pred)
+    pops = history.get_all_populations()
+    meta = {
+        "command": "python -m sim.calibrate " + " ".join(shlex.quote(x) for x in argv),
+        "generations": history.max_t + 1,
+        "population": a.population,
+        "epsilon": float(pops[pops.t == history.max_t].epsilon.iloc[0]),
+        "simulations": int(pops.samples.sum()),
+        "seconds": time.perf_counter() - start,
+        "workers": a.jobs if a.sampler == "multicore" else "redis",
+    }
+    report.write_atomic(out / "posterior.parquet", lambda p: post.to_parquet(p, index=False))
+    report.write_atomic(out / "predictive.parquet", lambda p: pred.to_parquet(p, index=False))
+    report.write_atomic(out / "parameters.csv", lambda p: params.to_csv(p, index=False))
+    report.write_atomic(out / "fit.csv", lambda p: fit.to_csv(p, index=False))
+    report.write_atomic(out / "pairs.png", lambda p: report.pairs_plot(post, card, p))
+    report.write_atomic(out / "kpis.png", lambda p: report.kpi_plot(fit, p))
+    report.write_atomic(out / COMPLETE, lambda p: p.write_text(report.markdown(card, params, fit, meta)))
+    print(params.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""What a calibration writes: the posterior, a pairs plot, the fit of the KPIs, and a short report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from matplotlib.figure import Figure
+
+from .card import MarketCard, observed, priors, uncertainty
+from .inference import draws, simulate, weighted_quantile
+
+PINNED, WEAK = 0.5, 0.8  # 90% interval width over prior width: below PINNED the data pin it down
+
+
+def summary(post: pd.DataFrame, card: MarketCard) -> pd.DataFrame:
+    """Per parameter: posterior median and 90% interval, the prior range, and how far the data narrow it."""
+    rows = []
+    w = post.weight.to_numpy()
+    for p in priors(card):
+        v = post[p.key].to_numpy()
+        lo, mid, hi = (weighted_quantile(v, w, q) for q in (0.05, 0.5, 0.95))
+        narrowing = (hi - lo) / (0.9 * (p.high - p.low))
+        verdict = "pinned down" if narrowing < PINNED else "narrowed" if narrowing < WEAK else "not pinned down"
+        row = {"parameter": p.key, "median": mid, "low_90": lo, "high_90": hi, "prior_low": p.low, "prior_high": p.high}
+        row |= {"width_over_prior": narrowing, "verdict": verdict}
+        if p.key in card.truth:
+            row |= {"truth": card.truth[p.key], "truth_inside_90": bool(lo <= card.truth[p.key] <= hi)}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def predictive(card: MarketCard, post: pd.DataFrame, k: int, jobs: int) -> pd.DataFrame:
+    """KPIs simulated from ``k`` posterior draws: one row per draw, one column per KPI (posterior predictive)."""
+    sets = draws(post, k)
+    rows = Parallel(n_jobs=jobs)(delayed(simulate)(card, row.to_dict()) for _, row in sets.iterrows())
+    return pd.concat([sets, pd.DataFrame(rows)], axis=1)
+
+
+def fit_table(card: MarketCard, pred: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    sd = uncertainty(card)
+    for key, value in observed(card).items():
+        sims = pred[key].to_numpy()
+        lo, mid, hi = np.quantile(sims, [0.05, 0.5, 0.95])
+        rows.append(
+            {
+                "kpi": key,
+                "observed": value,
+                "sd": sd[key],
+                "predicted_median": mid,
+                "predicted_low_90": lo,
+                "predicted_high_90": hi,
+                "observed_inside_90": bool(lo - 2 * sd[key] <= value <= hi + 2 * sd[key]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pairs_plot(post: pd.DataFrame, card: MarketCard, path: Path) -> None:
+    keys = [p.key for p in priors(card)]
+    k = len(keys)
+    fig = Figure(figsize=(2.4 * k + 1, 2.4 * k + 1), dpi=100)
+    axes = fig.subplots(k, k, squeeze=False)
+    w = post.weight.to_numpy()
+    for i, yi in enumerate(keys):
+        for j, xj in enumerate(keys):
+            ax = axes[i][j]
+            pi, pj = priors(card)[i], priors(card)[j]
+            if i == j:
+                ax.hist(post[xj], bins=20, weights=w, range=(pj.low, pj.high), color="tab:blue", alpha=0.7)
+                if xj in card.truth:
+                    ax.axvline(card.truth[xj], color="black", lw=1.5)
+            elif i > j:
+                ax.scatter(post[xj], post[yi], s=6 + 300 * w, alpha=0.5)
+                ax.set_xlim(pj.low, pj.high)
+                ax.set_ylim(pi.low, pi.high)
+                if xj in card.truth and yi in card.truth:
+                    ax.plot(card.truth[xj], card.truth[yi], "k*", markersize=10)
+            else:
+                ax.set_axis_off()
+            if i == k - 1:
+                ax.set_xlabel(xj, fontsize=7)
+            if j == 0 and i > 0:
+                ax.set_ylabel(yi, fontsize=7)
+            ax.tick_params(labelsize=6)
+    fig.suptitle(f"Posterior of {card.name} (prior ranges on the axes; black: the truth, where known)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def kpi_plot(table: pd.DataFrame, path: Path) -> None:
+    fig = Figure(figsize=(7, 0.45 * len(table) + 1.5), dpi=100)
+    ax = fig.subplots()
+    y = np.arange(len(table))
+    rel = lambda v: v / np.maximum(table.observed.abs(), 1e-9)  # noqa: E731  (every KPI on one relative scale)
+    ax.errorbar(
+        rel(table.observed),
+        y,
+        xerr=2 * table.sd / np.maximum(table.observed.abs(), 1e-9),
+        fmt="ko",
+        label="observed ± 2 sd",
+    )
+    ax.hlines(
+        y,
+        rel(table.predicted_low_90),
+        rel(table.predicted_high_90),
+        color="tab:blue",
+        lw=6,
+        alpha=0.5,
+        label="posterior predictive 90%",
+    )
+    ax.plot(rel(table.predicted_median), y, "|", color="tab:blue", markersize=14)
+    ax.set_yticks(y, table.kpi, fontsize=8)
+    ax.set_xlabel("relative to the observed value")
+    ax.axvline(1, color="grey", lw=0.5)
+    ax.legend(fontsize=8)
+    ax.set_title("Observed KPIs and what the fitted model predicts", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def write_atomic(path: Path, write) -> None:
+    """``write(tmp)`` to a hidden sibling, then rename it into place: a file is whole or absent."""
+    tmp = path.with_name(f".tmp-{path.name}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def markdown(card: MarketCard, params: pd.DataFrame, fit: pd.DataFrame, meta: dict) -> str:
+    pinned = params[params.verdict == "pinned down"].parameter.tolist()
+    loose = params[params.verdict == "not pinned down"].parameter.tolist()
+    lines = [
+        f"# Calibration of the market card `{card.name}`",
+        "",
+        card.description.strip(),
+        "",
+        "```bash",
+        meta["command"],
+        "```",
+        "",
+        f"{meta['generations']} generations of {meta['population']} particles (ABC-SMC, pyabc); final tolerance "
+        f"{meta['epsilon']:.3g}; {meta['simulations']:,} parameter sets simulated, {card.seeds} seed(s) each, "
+        f"{card.customers:,} customers, {card.weeks} weeks; {meta['seconds']:.0f} s on {meta['workers']} worker(s).",
+        "",
+        "## What the data pin down",
+        "",
+        f"Pinned down (90% interval under half the prior range): {', '.join(pinned) or 'none'}. "
+        f"Not pinned down (the data say little beyond the prior): {', '.join(loose) or 'none'}.",
+        "",
+        _md(params),
+        "",
+        "![pairs](pairs.png)",
+        "",
+        "## The fit: observed KPIs and the posterior predictive",
+        "",
+        _md(fit),
+        "",
+        "![kpis](kpis.png)",
+        "",
+    ]
+    if "truth_inside_90" in params:
+        inside = int(params.truth_inside_90.sum())
+        lines[12:12] = [
+            f"Parameter recovery: the truth lies inside the 90% interval for {inside} of {len(params)} parameters.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _md(df: pd.DataFrame) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)

@@ -1,0 +1,197 @@
+"""What if? A change run against its baseline on the same parameter draws and seeds: every difference paired.
+
+The world is a fitted calibration (parameter sets drawn from its posterior, on its market card) or the
+default world (the configured parameters). For each draw and seed the baseline and the changed world
+share customers, network and luck (common random numbers), so each difference is the change's effect
+on that world, not noise; the spread of the differences over draws is the uncertainty that remains.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from omegaconf import OmegaConf
+
+from ..config import ConfigError, Settings, compose, to_plain, validate
+from ..model.market import LoyaltyMarket
+from .card import MarketCard, settings_for
+
+TRACKED = {"share": "market share", "cumulative_profit": "cumulative profit", "npv": "NPV", "advocacy": "advocacy"}
+
+
+def merged(raw: dict, overrides: list[str]) -> dict:
+    """``raw`` with Hydra-style ``key=value`` overrides merged in (values parsed as YAML)."""
+    out = copy.deepcopy(raw)
+    try:
+        patch = OmegaConf.to_container(OmegaConf.from_dotlist(list(overrides)))
+    except Exception as err:  # malformed override text
+        raise ConfigError(f"config error: could not read the change {overrides}: {str(err).splitlines()[0]}") from None
+
+    def merge(node: dict, new: dict, prefix: str) -> None:
+        for key, value in new.items():
+            if key not in node:
+                raise ConfigError(f"config error: unknown key '{prefix}{key}' in the change")
+            if isinstance(value, dict) and isinstance(node[key], dict):
+                merge(node[key], value, f"{prefix}{key}.")
+            else:
+                node[key] = value
+
+    merge(out, patch, "")
+    return out
+
+
+@dataclass
+class World:
+    """The world a what-if runs in: how to build its settings for a parameter draw, a seed and a change."""
+
+    card: MarketCard | None
+    base: list[str]
+    weeks: int | None
+
+    def settings(self, params: dict[str, float], seed: int, change: list[str]) -> Settings:
+        if self.card is None:
+            raw = to_plain(compose(self.base))
+            raw["seed"], raw["progress"] = seed, False
+        else:
+            raw = _plain(settings_for(self.card, params, seed))
+        if self.weeks is not None:
+            raw["steps"] = self.weeks
+        for key in ("design", "design_row", "sweep", "hydra"):
+            raw.pop(key, None)
+        return validate(merged(raw, change))
+
+
+def _plain(settings: Settings) -> dict:
+    import dataclasses
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return v.value if hasattr(v, "value") and not isinstance(v, int | float | str | bool) else v
+
+    return plain(settings)
+
+
+def _trajectories(settings: Settings) -> pd.DataFrame:
+    ts = LoyaltyMarket(settings).run().timeseries()
+    return ts[["week", "firm", *TRACKED]]
+
+
+def run(world: World, scenarios: dict[str, list[str]], draws: pd.DataFrame, seeds: int, jobs: int) -> pd.DataFrame:
+    """Every (scenario or baseline, draw, seed) run: one row per week and firm."""
+    jobs_list = []
+    for d, row in draws.iterrows():
+        params = row.to_dict()
+        for seed in range(seeds):
+            for name, change in {"baseline": [], **scenarios}.items():
+                jobs_list.append((name, d, seed, world.settings(params, seed, change)))
+    frames = Parallel(n_jobs=jobs)(delayed(_trajectories)(s) for *_, s in jobs_list)
+    for (name, d, seed, _), frame in zip(jobs_list, frames, strict=True):
+        frame.insert(0, "seed", seed)
+        frame.insert(0, "draw", d)
+        frame.insert(0, "scenario", name)
+    return pd.concat(frames, ignore_index=True)
+
+
+def differences(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each scenario minus its baseline, paired by draw, seed, week and firm (tidy: one row per metric)."""
+    keys = ["draw", "seed", "week", "firm"]
+    base = runs[runs.scenario == "baseline"].set_index(keys)[list(TRACKED)]
+    out = []
+    for name, g in runs[runs.scenario != "baseline"].groupby("scenario", sort=False):
+        change = g.set_index(keys)[list(TRACKED)]
+        for metric in TRACKED:
+            out.append(
+                pd.DataFrame({"scenario": name, "metric": metric, "baseline": base[metric], "change": change[metric]})
+                .assign(difference=lambda d: d.change - d.baseline)
+                .reset_index()
+            )
+    return pd.concat(out, ignore_index=True)
+
+
+def payback_week(curve: pd.Series) -> float:
+    """The first week from which a cumulative profit difference stays at or above zero (NaN if it never does)."""
+    ahead = curve >= 0
+    if not ahead.iloc[-1]:
+        return np.nan
+    behind = ahead[~ahead]
+    return float(curve.index[0] if behind.empty else behind.index[-1] + 1)
+
+
+def summary(diff: pd.DataFrame, band: float = 0.9) -> pd.DataFrame:
+    """Per scenario and firm: the effect on final NPV (absolute and relative), long-run share and advocacy,
+    each with its mean and credible band over draws and seeds; the payback week; the chance it is better."""
+    lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
+    rows = []
+    last = diff.week.max()
+    for (name, firm), g in diff.groupby(["scenario", "firm"], sort=False):
+        npv = g[(g.metric == "npv") & (g.week == last)]
+        rel = npv.difference / npv.baseline.abs().replace(0, np.nan)
+        tail = g[g.week > last - 52]
+        share = tail[tail.metric == "share"].groupby(["draw", "seed"]).difference.mean()
+        advocacy = tail[tail.metric == "advocacy"].groupby(["draw", "seed"]).difference.mean()
+        cum = g[g.metric == "cumulative_profit"].groupby("week").difference.mean()
+        per_run = g[g.metric == "cumulative_profit"].groupby(["draw", "seed"])
+        paybacks = per_run.apply(lambda r: payback_week(r.set_index("week").difference))
+        rows.append(
+            {
+                "scenario": name,
+                "firm": firm,
+                "npv_change": npv.difference.mean(),
+                "npv_change_low": npv.difference.quantile(lo_q),
+                "npv_change_high": npv.difference.quantile(hi_q),
+                "npv_change_pct": 100 * rel.mean(),
+                "npv_change_pct_low": 100 * rel.quantile(lo_q),
+                "npv_change_pct_high": 100 * rel.quantile(hi_q),
+                "chance_better": float((npv.difference > 0).mean()),
+                "payback_week": payback_week(cum),
+                "paid_back_share": float(paybacks.notna().mean()),
+                "share_change": share.mean(),
+                "share_change_low": share.quantile(lo_q),
+                "share_change_high": share.quantile(hi_q),
+                "advocacy_change": advocacy.mean(),
+                "runs": len(npv),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pairing(diff: pd.DataFrame) -> pd.DataFrame:
+    """What pairing bought: per scenario and firm, the variance of the NPV effect paired (same draw and seed)
+    against unpaired (the change set against another seed's, or another draw's, baseline)."""
+    rows = []
+    last = diff.week.max()
+    for (name, firm), g in diff[(diff.metric == "npv") & (diff.week == last)].groupby(["scenario", "firm"], sort=False):
+        g = g.sort_values(["draw", "seed"])
+        paired = g.difference.to_numpy()
+        unpaired = g.change.to_numpy() - np.roll(g.baseline.to_numpy(), 1)
+        var_p, var_u = paired.var(ddof=1), unpaired.var(ddof=1)
+        rows.append({"scenario": name, "firm": firm, "variance_ratio": var_u / var_p if var_p > 0 else np.inf})
+    return pd.DataFrame(rows)
+
+
+def in_words(row: pd.Series, weeks: int, band: float = 0.9) -> str:
+    """One plain sentence for a board: the NPV effect with its band, the payback week, the chance it is better."""
+    years = weeks / 52
+    horizon = f"{years:.0f}-year" if abs(years - round(years)) < 0.05 else f"{weeks}-week"
+    direction = "raises" if row.npv_change_pct >= 0 else "lowers"
+    pct = f"{abs(row.npv_change_pct):.1f}% [{row.npv_change_pct_low:+.1f}%, {row.npv_change_pct_high:+.1f}%]"
+    pay = (
+        f"it pays back in week {row.payback_week:.0f}"
+        if not np.isnan(row.payback_week)
+        else "it does not pay back within the horizon"
+    )
+    share = f"long-run share {100 * row.share_change:+.1f} points"
+    return (
+        f"For {row.firm}, {row.scenario} {direction} its {horizon} NPV by {pct} ({int(band * 100)}% band); {pay}; "
+        f"{100 * row.chance_better:.0f}% chance it is better; {share}."
+    )

@@ -1,0 +1,186 @@
+"""``python -m sim.whatif``: ask a fitted market (or the default world) "what if?", with paired runs.
+
+    python -m sim.whatif firms.giving.generosity=0.8                          # the default world
+    python -m sim.whatif --calibration results/calibration/synthetic/<date> firms.us.generosity=0.8
+    python -m sim.whatif --calibration <folder> --changes changes.yaml        # several scenarios at once
+
+A change is Hydra overrides (``firms.us.price=9``, ``'market.shocks=[{kind: outage, week: 100, duration: 4,
+size: 0.8, firm: us}]'``) or, with ``--changes``, a YAML file ``{scenario name: [overrides...]}``. Each
+scenario runs against the baseline on the same posterior draws and seeds (common random numbers). Writes
+``results/whatif/<date_time>/``: ``report.html`` (self-contained: plain words, tables and plots, for a
+board pack), ``summary.csv``, ``differences.parquet`` (the tidy table behind it) and ``runs.parquet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import json
+import logging
+import shlex
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+from .calibration import whatif as wi
+from .calibration.card import check_card
+from .calibration.inference import draws as posterior_draws
+from .config import ConfigError, load
+from .runs.results import atomic_folder
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m sim.whatif", description=__doc__.splitlines()[0])
+    ap.add_argument("change", nargs="*", help="Hydra overrides of one change (or use --changes)")
+    ap.add_argument("--changes", help="a YAML file: {scenario name: [overrides...]}")
+    ap.add_argument("--name", default=None, help="the name of the change given on the command line")
+    ap.add_argument("--calibration", help="a calibration folder (results/calibration/<card>/<date>)")
+    ap.add_argument("--base", nargs="*", default=[], help="Hydra overrides of the default world (no calibration)")
+    ap.add_argument("--draws", type=int, default=20, help="posterior draws (calibrated world)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per draw (default: 2 calibrated, 10 default world)")
+    ap.add_argument("--weeks", type=int, default=260, help="horizon in weeks")
+    ap.add_argument("--band", type=float, default=0.9, help="credible band")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--results-dir", default="results")
+    a = ap.parse_args(argv)
+    if not a.change and not a.changes:
+        raise ConfigError("whatif error: no change given: pass Hydra overrides or --changes file.yaml")
+    for flag, value, low in (("--draws", a.draws, 1), ("--weeks", a.weeks, 53), ("--jobs", a.jobs, 1)):
+        if value < low:
+            raise ConfigError(f"whatif error: {flag} = {value}: allowed: {low} ≤ value")
+    if not 0 < a.band < 1:
+        raise ConfigError(f"whatif error: --band = {a.band}: allowed: 0 < value < 1")
+    return a
+
+
+def scenarios(a: argparse.Namespace) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if a.change:
+        out[a.name or " ".join(a.change)] = list(a.change)
+    if a.changes:
+        path = Path(a.changes)
+        if not path.is_file():
+            raise ConfigError(f"whatif error: --changes {path}: no such file")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
+            raise ConfigError(f"whatif error: --changes {path}: expected {{scenario name: [overrides...]}}")
+        out |= {str(k): [str(x) for x in v] for k, v in raw.items()}
+    return out
+
+
+def world(a: argparse.Namespace) -> tuple[wi.World, pd.DataFrame, int]:
+    """The world, its parameter draws, and seeds per draw."""
+    if a.calibration:
+        folder = Path(a.calibration)
+        if not (folder / "report.md").is_file() or not (folder / "card.json").is_file():
+            raise ConfigError(f"whatif error: --calibration {folder}: not a finished calibration folder")
+        card = check_card(json.loads((folder / "card.json").read_text()))
+        post = pd.read_parquet(folder / "posterior.parquet")
+        return wi.World(card, [], a.weeks), posterior_draws(post, a.draws), a.seeds or 2
+    load(a.base)  # one-line errors for a bad base
+    return wi.World(None, list(a.base), a.weeks), pd.DataFrame([{}]), a.seeds or 10
+
+
+def figure_png(diff: pd.DataFrame, scenario: str, band: float) -> str:
+    """The differences over time (mean and band) per firm, as an embeddable PNG."""
+    lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
+    g = diff[diff.scenario == scenario]
+    fig = Figure(figsize=(10, 6.5), dpi=90)
+    axes = fig.subplots(2, 2).ravel()
+    for ax, (metric, label) in zip(axes, wi.TRACKED.items(), strict=True):
+        for firm, f in g[g.metric == metric].groupby("firm", sort=False):
+            s = f.groupby("week").difference
+            mean, lo, hi = s.mean(), s.quantile(lo_q), s.quantile(hi_q)
+            scale = 100 if metric == "share" else 1e-3 if metric in ("npv", "cumulative_profit") else 1
+            ax.plot(mean.index, mean * scale, label=firm)
+            ax.fill_between(mean.index, lo * scale, hi * scale, alpha=0.25)
+        unit = " (points)" if metric == "share" else " (thousands)" if metric in ("npv", "cumulative_profit") else ""
+        ax.set_title(f"change in {label}{unit}", fontsize=9)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xlabel("week", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{scenario}: change minus baseline, mean and {int(band * 100)}% band", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def html_report(a, command: str, table: pd.DataFrame, pair: pd.DataFrame, diff: pd.DataFrame, world_text: str) -> str:
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>What if?</title>",
+        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+        "th{background:#f3f3f3}code{background:#f6f6f6;padding:1px 3px}li{margin:.4em 0}</style></head><body>",
+        "<h1>What if?</h1>",
+        f"<p>{html.escape(world_text)}</p>",
+        "<h2>In plain words</h2><ul>",
+    ]
+    for _, row in table.iterrows():
+        parts.append(f"<li>{html.escape(wi.in_words(row, a.weeks, a.band))}</li>")
+    parts.append("</ul>")
+    ratio = pair.variance_ratio.median() if len(pair) else float("nan")
+    parts.append(
+        f"<p>Each change was run against its baseline on the same parameter draws and seeds (common random numbers):"
+        f" the paired differences vary {ratio:.0f} times less than unpaired ones would (median over firms and"
+        f" changes), so the bands show the uncertainty about the market, not the luck of the runs.</p>"
+    )
+    parts.append("<h2>The numbers</h2>")
+    shown = table.copy()
+    for col in shown.columns:
+        if shown[col].dtype.kind == "f":
+            shown[col] = shown[col].map(lambda v: f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}")
+    parts.append(shown.to_html(index=False, escape=True))
+    for name in table.scenario.unique():
+        parts.append(
+            f"<h2>{html.escape(name)}</h2><img style='width:100%' src='data:image/png;base64,"
+            f"{figure_png(diff, name, a.band)}'>"
+        )
+    parts.append(f"<h2>Reproduce</h2><pre><code>{html.escape(command)}</code></pre></body></html>")
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    try:
+        a = parse(argv)
+        named = scenarios(a)
+        w, draws, seeds = world(a)
+        for change in named.values():  # every change validated before any run
+            w.settings(draws.iloc[0].to_dict(), 0, change)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        sys.exit(2)
+    command = "python -m sim.whatif " + " ".join(shlex.quote(x) for x in argv)
+    text = (
+        f"Calibrated market '{w.card.name}' ({a.calibration}): {len(draws)} posterior draws x {seeds} seeds."
+        if w.card is not None
+        else f"The default world{(' with ' + ' '.join(a.base)) if a.base else ''}: {seeds} seeds."
+    ) + f" Horizon {a.weeks} weeks."
+    print(text, flush=True)
+    runs = wi.run(w, named, draws, seeds, a.jobs)
+    diff = wi.differences(runs)
+    table = wi.summary(diff, a.band)
+    pair = wi.pairing(diff)
+    table = table.merge(pair, on=["scenario", "firm"], how="left")
+    dest = Path(a.results_dir) / "whatif" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    with atomic_folder(dest) as staged:
+        runs.to_parquet(staged.tmp / "runs.parquet", index=False)
+        diff.to_parquet(staged.tmp / "differences.parquet", index=False)
+        table.to_csv(staged.tmp / "summary.csv", index=False)
+        (staged.tmp / "report.html").write_text(html_report(a, command, table, pair, diff, text))
+    for _, row in table.iterrows():
+        print(wi.in_words(row, a.weeks, a.band))
+    print(f"written: {staged.final}/report.html")
+
+
+if __name__ == "__main__":
+    main()

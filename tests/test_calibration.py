@@ -1,0 +1,180 @@
+"""Fit the model to a market, then ask it "what if?": market cards, calibration, what-if."""
+
+import copy
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from sim.calibration import inference, report
+from sim.calibration import whatif as wi
+from sim.calibration.card import check_card, load_card, settings_for
+from sim.config import ConfigError
+
+pytest.importorskip("pyabc")
+
+
+def raw_card(**changes) -> dict:
+    raw = dataclasses.asdict(load_card("synthetic"))
+    for key, value in changes.items():
+        node = raw
+        *path, leaf = key.split(".")
+        for part in path:
+            node = node[part]
+        node[leaf] = value
+    return raw
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"kpis.them": {"share": {"value": 0.1, "sd": 0.01}}}, "market_data.kpis.them: no such firm in the card"),
+        (
+            {"kpis.us.share": {"value": 1.4, "sd": 0.01}},
+            "market_data.kpis.us.share.value = 1.4: allowed: 0 ≤ value ≤ 1",
+        ),
+        (
+            {"kpis.rival.share": {"value": 0.6, "sd": 0.01}},
+            r"the shares sum to 1\.35\d*; allowed: at most 1",
+        ),
+        ({"free": {"customers.patience": [0, 1]}}, "market_data.free.customers.patience: not a config key"),
+        ({"free": {"market.reach": [0.2, 0.1]}}, r"market_data.free.market.reach = \[0.2, 0.1\]: an empty prior range"),
+        ({"free": {"market.reach": [0.0, 3.0]}}, "market.reach = 3.0"),
+        ({"kpis.us.loyalty": {"value": 0.5, "sd": 0.1}}, "market_data.kpis.us.loyalty: unknown KPI"),
+        ({"firms.us.preset": "kind"}, "market_data.firms.us.preset = 'kind': no such preset"),
+        ({"kpis.us.share": {"value": 0.5, "sd": 0}}, "market_data.kpis.us.share.sd = 0"),
+    ],
+)
+def test_a_bad_card_is_one_line(changes, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        check_card(raw_card(**changes))
+    assert "\n" not in str(err.value)
+
+
+def test_the_cards_load_and_build_their_market():
+    for name in ("synthetic", "uk_mobile"):
+        card = load_card(name)
+        s = settings_for(card, {})
+        assert list(s.firms) == list(card.firms) and s.customers.n == card.customers
+        assert all(s.firms[f].price == card.firms[f].price for f in card.firms)
+    assert load_card("uk_mobile").sources  # published figures name their sources
+
+
+def small_card():
+    """Two free parameters that the KPIs identify, a small market: a fast recovery check."""
+    raw = raw_card(customers=800, weeks=156, seeds=1)
+    raw["free"] = {"customers.review_rate": [0.0005, 0.008], "customers.gratitude": [0.02, 0.4]}
+    raw["truth"] = {"customers.review_rate": 0.004, "customers.gratitude": 0.12}
+    card = check_card(raw)
+    truth = inference.simulate(dataclasses.replace(card, seeds=1), card.truth)
+    kpis = copy.deepcopy(raw["kpis"])
+    for firm in kpis:
+        for kpi in kpis[firm]:
+            kpis[firm][kpi]["value"] = truth[f"{firm}.{kpi}"]
+    raw["kpis"] = kpis
+    return check_card(raw)
+
+
+def test_parameter_recovery_on_a_small_synthetic_market(tmp_path):
+    card = small_card()
+    history = inference.run(card, tmp_path / "h.db", population=30, generations=3, jobs=2, progress=False)
+    generations = history.max_t + 1
+    post = inference.posterior(history, card)
+    params = report.summary(post, card).set_index("parameter")
+    assert params.truth_inside_90.all(), params
+    assert params.width_over_prior["customers.gratitude"] < 0.8  # advocacy pins gratitude down quickly
+    # an interrupted calibration continues: one more generation onto the same history
+    more = inference.run(card, tmp_path / "h.db", population=30, generations=4, jobs=2, progress=False)
+    assert generations == 3 and more.max_t + 1 == 4
+
+
+def test_whatif_pairs_change_and_baseline_and_writes_a_self_contained_report(tmp_path):
+    args = [
+        sys.executable,
+        "-m",
+        "sim.whatif",
+        "firms.giving.generosity=0.9",
+        "--base",
+        "customers.n=600",
+        "--seeds",
+        "3",
+        "--weeks",
+        "60",
+        "--results-dir",
+        str(tmp_path),
+    ]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "For giving, firms.giving.generosity=0.9" in done.stdout and "chance it is better" in done.stdout
+    (folder,) = (tmp_path / "whatif").iterdir()
+    page = (folder / "report.html").read_text()
+    assert "data:image/png;base64," in page and "src='http" not in page and "In plain words" in page
+    diff = pd.read_parquet(folder / "differences.parquet")
+    week0 = diff[diff.week == 0]
+    assert (week0.difference == 0).all()  # same people, same start: the worlds differ only by the change
+    summary = pd.read_csv(folder / "summary.csv")
+    assert set(summary.firm) == {"giving", "taking"} and summary.variance_ratio.min() > 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["firms.giving.patience=3"], "unknown key 'firms.giving.patience' in the change"),
+        (["firms.giving.generosity=3"], "firms.giving.generosity = 3"),
+        ([], "whatif error: no change given"),
+        (["firms.giving.generosity=0.8", "--weeks", "10"], "whatif error: --weeks = 10: allowed: 53 ≤ value"),
+    ],
+)
+def test_bad_whatif_input_is_one_line_and_writes_nothing(tmp_path, argv, message):
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.whatif", *argv, "--results-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_calibrate_input_is_one_line(tmp_path):
+    for argv, message in (
+        (["market_data=nope"], "market_data=nope: no such option"),
+        (["market_data=synthetic", "market_data.customers=5"], "market_data.customers = 5"),
+        (["market_data=synthetic", "--population", "3"], "--population = 3: allowed: 10 ≤ value"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "sim.calibrate", *argv, "--results-dir", str(tmp_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_payback_week_and_plain_words():
+    curve = pd.Series([-3.0, -1.0, 0.5, -0.1, 0.2, 1.0], index=range(6))
+    assert wi.payback_week(curve) == 4
+    assert np.isnan(wi.payback_week(pd.Series([1.0, -1.0], index=[0, 1])))
+    row = pd.Series(
+        {
+            "firm": "us",
+            "scenario": "a free SIM",
+            "npv_change_pct": 4.0,
+            "npv_change_pct_low": -1.0,
+            "npv_change_pct_high": 9.0,
+            "payback_week": 70.0,
+            "chance_better": 0.88,
+            "share_change": 0.01,
+        }
+    )
+    assert wi.in_words(row, 260) == (
+        "For us, a free SIM raises its 5-year NPV by 4.0% [-1.0%, +9.0%] (90% band); it pays back in week 70; "
+        "88% chance it is better; long-run share +1.0 points."
+    )
