@@ -178,3 +178,49 @@ def test_payback_week_and_plain_words():
         "For us, a free SIM raises its 5-year NPV by 4.0% [-1.0%, +9.0%] (90% band); it pays back in week 70; "
         "88% chance it is better; long-run share +1.0 points."
     )
+
+
+@pytest.fixture
+def redis_workers(tmp_path):
+    """A Redis server on a free port and two calibration workers listening to it (as on a cluster's nodes)."""
+    import shutil
+    import socket
+    import time
+
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is missing: run tests/setup_redis.sh (Debian's redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    worker = [
+        str(ROOT / ".venv" / "bin" / "abc-redis-worker"),
+        "--host",
+        "localhost",
+        "--port",
+        str(port),
+        "--runtime",
+        "10m",
+    ]
+    workers = [
+        subprocess.Popen(worker, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)
+    ]
+    yield f"localhost:{port}"
+    for p in [*workers, server]:
+        p.terminate()
+        p.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_calibration_runs_on_redis_workers(redis_workers, tmp_path):
+    """The library's own distributed backend: a Redis server, and workers started anywhere that can reach it."""
+    card = small_card()
+    history = inference.run(
+        card, tmp_path / "h.db", population=20, generations=2, sampler_kind="redis", redis=redis_workers, progress=False
+    )
+    assert history.max_t == 1 and len(inference.posterior(history, card)) == 20
