@@ -11,24 +11,23 @@ from __future__ import annotations
 import logging
 import sys
 
-from .config import ConfigError
+from .runs.errors import ArgumentError, command
 from .validation import baseline, bass, facts, spend
 
 CHECKS = {"bass": bass.main, "facts": facts.main, "baseline": baseline.main, "spend": spend.main}
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return
     if not argv or argv[0] not in CHECKS:
         given = f"'{argv[0]}'" if argv else "nothing"
-        print(f"validate error: check {given}: allowed: {', '.join(CHECKS)}", file=sys.stderr)
-        sys.exit(2)
+        raise ArgumentError(f"check {given}: allowed: {', '.join(CHECKS)}")
     logging.getLogger("MESA").setLevel(logging.WARNING)
-    try:
-        CHECKS[argv[0]](argv[1:])
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        sys.exit(2)
+    CHECKS[argv[0]](argv[1:])
 
 
 if __name__ == "__main__":

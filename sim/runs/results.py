@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import plots as run_plots
+from .errors import failing_as
 
 COMPLETE = "summary.csv"  # present only in folders that were renamed into place whole
 PARAMS = "params.json"  # a sweep run's parameters: its overrides and design row
@@ -44,7 +45,8 @@ def is_temporary(folder: Path) -> bool:
 def clear_stale(dest: Path) -> None:
     """Remove temporary folders left for ``dest`` by a killed process, so the run is redone whole.
 
-    Only for run keys that one job owns (sweeps): a single run's dated folder may be shared.
+    Only for a sweep's run, and only while holding its claim (``claims.claim``): then no live
+    process is writing ``dest``, so every temporary folder for it was left by a dead one.
     """
     for tmp in dest.parent.glob(f".{dest.name}.tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)
@@ -112,8 +114,9 @@ def write_run(
     """Write a complete results folder atomically; return the folder actually written.
 
     ``params`` (a sweep's parameters of this run) go to ``params.json`` for the aggregate table.
+    An ``OSError`` (a full disk...) is a ``Failure`` naming ``dest``; nothing is left under its name.
     """
-    with atomic_folder(dest, keep_existing=keep_existing) as staged:
+    with failing_as("writing", dest), atomic_folder(dest, keep_existing=keep_existing) as staged:
         tmp = staged.tmp
         (tmp / "config.yaml").write_text(config_yaml)
         if params is not None:
