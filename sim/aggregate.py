@@ -4,44 +4,120 @@ Reads every complete run of a sweep (folders with summary.csv; hidden temporary 
 ignored) into ``runs.parquet`` (one row per run per firm: the run's parameters, then every
 summary metric) and writes, atomically, ``<sweep>/report/``: ``report.md`` with means and 95%
 confidence intervals, trajectory plots with bands, the profit-lead week distribution and,
-with ``--map A B``, a heat map of where giving beats taking in NPV.
+with ``--map A B``, a heat map of where giving beats taking in NPV. A run whose files cannot be
+read is left out and named, on stdout and in the report; ``--strict`` fails instead.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import re
 import shlex
 import shutil
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
+from .runs.errors import ArgumentError, ArgumentParser, Failure, command, existing, failing_as, reason
 from .runs.results import COMPLETE, PARAMS, atomic_folder, is_complete, is_temporary
 
 METRICS = {"long_run_share": "long-run share", "npv": "NPV", "advocacy": "advocacy"}
 TRAJECTORIES = {"share": "market share", "cumulative_profit": "cumulative profit", "advocacy": "advocacy"}
 REPLICATION = {"seed", "design_row", "design"}  # vary between replications, not conditions
 REPORT = "report"
+TIMESERIES = "timeseries.parquet"
+TRAJECTORY_COLUMNS = ["week", "firm", "policy", *TRAJECTORIES]
+SUMMARY_NEEDS = ("firm", "policy", *METRICS, "profit_lead_week")
 
 
 def completed_runs(sweep_dir: Path) -> list[Path]:
     return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and not is_temporary(p) and is_complete(p))
 
 
-def _params(run: Path) -> tuple[dict, dict]:
-    """A run's parameters (its seed, overrides and design row, from ``params.json``); and the design row."""
-    raw = json.loads((run / PARAMS).read_text()) if (run / PARAMS).is_file() else {}
-    seed = OmegaConf.load(run / "config.yaml").get("seed") if (run / "config.yaml").is_file() else None
-    row = raw.get("design", {})
-    return {"seed": seed, **raw.get("overrides", {}), **row}, row
+@dataclass(frozen=True)
+class Unreadable:
+    """A complete run whose files cannot be read: which run, which file, and why."""
+
+    run: str
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.run} ({self.file}: {self.reason})"
+
+
+class DamagedRun(Exception):
+    def __init__(self, what: Unreadable) -> None:
+        super().__init__(str(what))
+        self.what = what
+
+
+def _why(err: Exception) -> str:
+    """A damaged file's error, briefly (readers raise many kinds: pyarrow, pandas, json, yaml, OS)."""
+    text = str(err)
+    if "magic bytes" in text or "Parquet file size is 0" in text:
+        return "not a Parquet file (damaged or cut short)"
+    if m := re.search(r"No match for FieldRef.Name\((\w+)\)", text):
+        return f"no {m[1]} column"
+    if isinstance(err, pd.errors.EmptyDataError):
+        return "empty file"
+    if isinstance(err, UnicodeDecodeError):
+        return "not text"
+    if type(err).__module__.startswith("yaml"):
+        return f"not valid YAML ({reason(err)})"
+    if isinstance(err, json.JSONDecodeError):
+        return f"not valid JSON ({err.msg.lower()})"
+    return reason(err)[:160]
+
+
+def _read(run: Path, name: str, read: Callable[[Path], Any], optional: bool = False) -> Any:
+    """``read(run / name)``; any failure to read a damaged file is a ``DamagedRun`` naming the file and why."""
+    path = run / name
+    if optional and not path.exists():
+        return None
+    try:
+        return read(path)
+    except Exception as err:  # damage takes many forms; whatever it is, the run is left out and named
+        raise DamagedRun(Unreadable(run.name, name, _why(err))) from err
+
+
+def _summary(path: Path) -> pd.DataFrame:
+    summary = pd.read_csv(path)
+    missing = [c for c in SUMMARY_NEEDS if c not in summary.columns]
+    if missing or summary.empty:
+        raise ValueError(f"no {', '.join(missing)} column" if missing else "no rows")
+    return summary
+
+
+def read_run(run: Path) -> tuple[pd.DataFrame, dict, dict]:
+    """A complete run: its summary rows, its parameters (seed, overrides, design row) and its design row.
+
+    Reads every file the report needs (the trajectories' columns too), so a damaged run is found here
+    and left out whole; raises ``DamagedRun``.
+    """
+    summary = _read(run, COMPLETE, _summary)
+    raw = _read(run, PARAMS, lambda p: json.loads(p.read_text()), optional=True) or {}
+    cfg = _read(run, "config.yaml", OmegaConf.load, optional=True)
+    _read(run, TIMESERIES, lambda p: pd.read_parquet(p, columns=TRAJECTORY_COLUMNS))
+    overrides, row = (raw.get("overrides", {}), raw.get("design") or {}) if isinstance(raw, dict) else (None, None)
+    if not (isinstance(overrides, dict) and isinstance(row, dict)):
+        raise DamagedRun(Unreadable(run.name, PARAMS, "not a run's parameters"))
+    seed = cfg.get("seed") if isinstance(cfg, DictConfig) else None
+    return summary, {"seed": seed, **overrides, **row}, row
+
+
+def unreadable_line(skipped: list[Unreadable] | list[str], found: int) -> str:
+    """``2 of 30 runs unreadable: seed=7 (timeseries.parquet: not a Parquet file), ...``"""
+    return f"{len(skipped)} of {found} runs unreadable: " + ", ".join(str(u) for u in skipped)
 
 
 def _tidy(column: pd.Series) -> pd.Series:
@@ -52,24 +128,39 @@ def _tidy(column: pd.Series) -> pd.Series:
     return column.map(lambda v: None if v is None else str(v)).astype("string")
 
 
-def collect(sweep_dir: Path) -> pd.DataFrame:
-    """The tidy table: one row per completed run per firm."""
-    frames, keys, metrics, design = [], {}, {}, {}
-    for run in completed_runs(sweep_dir):
-        summary = pd.read_csv(run / COMPLETE)
-        params, row = _params(run)
+def collect(sweep_dir: Path, strict: bool = False) -> pd.DataFrame:
+    """The tidy table: one row per completed run per firm.
+
+    A run whose files cannot be read is left out, and named in ``table.attrs["unreadable"]``
+    (``seed=7 (timeseries.parquet: not a Parquet file ...)``; ``table.attrs["found"]`` counts every
+    complete run); ``strict`` makes it a ``Failure`` instead.
+    """
+    frames, keys, metrics, design, skipped = [], {}, {}, {}, []
+    runs = completed_runs(sweep_dir)
+    for run in runs:
+        try:
+            summary, params, row = read_run(run)
+        except DamagedRun as damaged:
+            skipped.append(damaged.what)
+            continue
         keys |= dict.fromkeys(params)
         design |= dict.fromkeys(row)
         metrics |= dict.fromkeys(summary.columns)
         head = pd.DataFrame({"run": run.name, **{k: [v] * len(summary) for k, v in params.items()}})
         frames.append(pd.concat([head, summary], axis=1))
+    if skipped and (strict or not frames):
+        raise Failure(f"error: {unreadable_line(skipped, len(runs))}")
     if not frames:
-        raise SystemExit(f"aggregate error: no completed runs in {sweep_dir}")
+        raise ArgumentError(
+            f"sweep = {sweep_dir}: no completed runs in it (a sweep folder holds <run key>/summary.csv)"
+        )
     table = pd.concat(frames, ignore_index=True)[["run", *keys, *metrics]]
     for col in table.columns:
         if table[col].dtype == object:
             table[col] = _tidy(table[col])
     table.attrs["design"] = list(design)
+    table.attrs["unreadable"] = [str(u) for u in skipped]  # plain text: attrs go into runs.parquet as JSON
+    table.attrs["found"] = len(runs)
     return table
 
 
@@ -117,6 +208,24 @@ def lead_weeks(table: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
+def check_map(table: pd.DataFrame, x: str, y: str, metric: str, better: str = "giving", worse: str = "taking") -> None:
+    """The map's axes are two swept parameters, its metric a numeric summary column, both policies ran."""
+    params = parameters(table)
+    for key in (x, y):
+        if key not in params:
+            raise ArgumentError(f"--map {key}: not a parameter of this sweep (allowed: {', '.join(params)})")
+    if x == y:
+        raise ArgumentError(f"--map {x} {y}: allowed: two different parameters")
+    numeric = [c for c in table.columns[table.columns.get_loc("firm") :] if pd.api.types.is_numeric_dtype(table[c])]
+    if metric not in numeric:
+        raise ArgumentError(f"--metric = {metric}: allowed: {', '.join(numeric)}")
+    missing = [p for p in (better, worse) if p not in set(table.policy)]
+    if missing:
+        raise ArgumentError(
+            f"--map: needs runs of policy {', '.join(missing)} (found: {', '.join(sorted(set(table.policy)))})"
+        )
+
+
 def policy_map(table: pd.DataFrame, x: str, y: str, metric: str = "npv", better: str = "giving", worse: str = "taking"):
     """Per cell (x, y): mean and 95% CI of ``better``'s metric minus ``worse``'s, paired by seed.
 
@@ -124,17 +233,8 @@ def policy_map(table: pd.DataFrame, x: str, y: str, metric: str = "npv", better:
     policy preset swept, e.g. ``policy@firms.incumbent=giving,taking``): rows of the same
     cell and seed are averaged per policy, then differenced.
     """
-    for key in (x, y):
-        if key not in table.columns:
-            raise SystemExit(
-                f"aggregate error: --map {key}: not a parameter of this sweep ({', '.join(parameters(table))})"
-            )
+    check_map(table, x, y, metric, better, worse)
     wide = table.pivot_table(index=[x, y, "seed"], columns="policy", values=metric, aggfunc="mean")
-    missing = [p for p in (better, worse) if p not in wide.columns]
-    if missing:
-        raise SystemExit(
-            f"aggregate error: --map needs runs of policy {', '.join(missing)} (found: {', '.join(wide.columns)})"
-        )
     diff = (wide[better] - wide[worse]).rename("difference").dropna()
     cells = diff.groupby(level=[x, y]).apply(mean_ci).unstack()
     ratio = wide[better].groupby(level=[x, y]).mean() / wide[worse].groupby(level=[x, y]).mean()
@@ -164,7 +264,7 @@ def trajectories(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
     labels = table.drop_duplicates("run").set_index("run")[conds]
     frames = []
     for run in table.run.unique():
-        ts = pd.read_parquet(sweep_dir / run / "timeseries.parquet", columns=["week", "firm", "policy", *TRAJECTORIES])
+        ts = pd.read_parquet(sweep_dir / run / TIMESERIES, columns=TRAJECTORY_COLUMNS)
         cond = ", ".join(f"{c}={labels.at[run, c]}" for c in conds) if len(conds) and labels.shape[0] <= 400 else ""
         ts["run"] = run
         ts["line"] = ts.firm.astype(str) + " (" + ts.policy.astype(str) + ")" + (f" {cond}" if cond else "")
@@ -267,6 +367,12 @@ def report(sweep_dir: Path, table: pd.DataFrame, out: Path, map_axes: list[str] 
         f"{', '.join(conditions(table)) or 'none'}. Tidy table: `runs.parquet` (one row per run per firm).",
         "",
     ]
+    if skipped := table.attrs.get("unreadable"):
+        lines += [
+            f"**Left out: {unreadable_line(skipped, table.attrs['found'])}.** Their files could not be read; "
+            "delete such a run's folder and run the sweep's command again to redo it.",
+            "",
+        ]
     for metric_name, label in METRICS.items():
         part = comp[comp.metric == metric_name].drop(columns="metric")
         lines += [f"## {label}: mean and 95% confidence interval", "", _md(part), ""]
@@ -293,32 +399,49 @@ def report(sweep_dir: Path, table: pd.DataFrame, out: Path, map_axes: list[str] 
     (out / "report.md").write_text("\n".join(lines))
 
 
-def write_report(sweep_dir: Path, map_axes: list[str] | None = None, metric: str = "npv") -> Path:
-    """Aggregate a sweep into ``<sweep>/report/``, replacing an older report only when the new one is whole."""
-    table = collect(sweep_dir)
+def write_report(
+    sweep_dir: Path,
+    map_axes: list[str] | None = None,
+    metric: str = "npv",
+    strict: bool = False,
+    table: pd.DataFrame | None = None,
+) -> Path:
+    """Aggregate a sweep into ``<sweep>/report/``, replacing an older report only when the new one is whole.
+
+    ``table`` is the sweep's ``collect``ed table, if already read; runs that cannot be read are
+    left out and named in the report (``strict``: a ``Failure`` instead).
+    """
+    table = collect(sweep_dir, strict=strict) if table is None else table
+    if map_axes:
+        check_map(table, *map_axes, metric)
     dest = sweep_dir / REPORT
     staged = sweep_dir / f".{REPORT}.new"
-    shutil.rmtree(staged, ignore_errors=True)
-    with atomic_folder(staged) as folder:
-        report(sweep_dir, table, folder.tmp, map_axes, metric)
-    old = sweep_dir / f".{REPORT}.old-{os.getpid()}"
-    if dest.exists():
-        os.replace(dest, old)
-    os.replace(staged, dest)
-    shutil.rmtree(old, ignore_errors=True)
+    with failing_as("writing", dest):
+        shutil.rmtree(staged, ignore_errors=True)
+        with atomic_folder(staged) as folder:
+            report(sweep_dir, table, folder.tmp, map_axes, metric)
+        old = sweep_dir / f".{REPORT}.old-{os.getpid()}"
+        if dest.exists():
+            os.replace(dest, old)
+        os.replace(staged, dest)
+        shutil.rmtree(old, ignore_errors=True)
     return dest
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sim.aggregate", description=__doc__.splitlines()[0])
-    parser.add_argument("sweep", type=Path, help="a sweep folder: results/<experiment>/<sweep>")
+    parser = ArgumentParser(prog="python -m sim.aggregate", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep", type=existing("folder"), help="a sweep folder: results/<experiment>/<sweep>")
     parser.add_argument("--map", nargs=2, metavar=("X", "Y"), help="two swept keys for a policy heat map")
     parser.add_argument("--metric", default="npv", help="summary metric for the map (default npv)")
+    parser.add_argument("--strict", action="store_true", help="fail if any complete run cannot be read")
     args = parser.parse_args(argv)
-    if not args.sweep.is_dir():
-        sys.exit(f"aggregate error: {args.sweep}: no such folder")
-    dest = write_report(args.sweep, args.map, args.metric)
-    table = pd.read_parquet(dest / "runs.parquet")
+    table = collect(args.sweep, strict=args.strict)
+    if args.map:
+        check_map(table, *args.map, args.metric)
+    if skipped := table.attrs["unreadable"]:
+        print(f"{unreadable_line(skipped, table.attrs['found'])}; left out of the report")
+    dest = write_report(args.sweep, args.map, args.metric, table=table)
     print(f"{table.run.nunique()} runs, {len(table)} rows -> {dest / 'runs.parquet'}")
     print(f"report: {dest / 'report.md'}")
 

@@ -28,39 +28,35 @@ from pathlib import Path
 
 from .calibration import inference, report
 from .calibration.card import MarketCard, check_card, load_card
-from .config import ConfigError, compose, to_plain
+from .config import compose, to_plain
+from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
+from .runs.results import write_atomic
 
 COMPLETE = "report.md"
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
-    ap = argparse.ArgumentParser(prog="python -m sim.calibrate", description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="python -m sim.calibrate", description=__doc__.splitlines()[0])
     ap.add_argument("card", nargs="+", help="market_data=<card>, then any card keys to override (market_data.x=y)")
-    ap.add_argument("--population", type=int, default=100, help="particles per generation")
-    ap.add_argument("--generations", type=int, default=6, help="generations of ABC-SMC")
-    ap.add_argument("--min-epsilon", type=float, default=0.0, help="stop early below this tolerance")
-    ap.add_argument("--predictive", type=int, default=20, help="posterior draws simulated for the predictive check")
+    ap.add_argument("--population", type=number(int, 10, 1_000_000), default=100, help="particles per generation")
+    ap.add_argument("--generations", type=number(int, 1, 1000), default=6, help="generations of ABC-SMC")
+    ap.add_argument("--min-epsilon", type=number(float, 0), default=0.0, help="stop early below this tolerance")
+    ap.add_argument(
+        "--predictive", type=number(int, 2, 100_000), default=20, help="posterior draws simulated for the check"
+    )
     ap.add_argument("--sampler", choices=["multicore", "redis"], default="multicore")
-    ap.add_argument("--jobs", type=int, default=2, help="processes for the multicore sampler")
+    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="processes for the multicore sampler")
     ap.add_argument("--redis", default=None, help="host:port of the Redis server the workers listen to")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the inference's own proposals")
+    ap.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed of the inference's own proposals")
     ap.add_argument("--results-dir", default="results")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
-    for name, value, low in (
-        ("--population", a.population, 10),
-        ("--generations", a.generations, 1),
-        ("--jobs", a.jobs, 1),
-        ("--predictive", a.predictive, 2),
-    ):
-        if value < low:
-            raise ConfigError(f"calibrate error: {name} = {value}: allowed: {low} ≤ value")
     first, *overrides = a.card
     if not first.lstrip("+").startswith("market_data="):
-        raise ConfigError(f"calibrate error: {first!r}: expected market_data=<card> first")
+        raise ArgumentError(f"{first}: expected market_data=<card> first (cards: conf/market_data/)")
     bad = [o for o in overrides if not o.startswith("market_data.")]
     if bad:
-        raise ConfigError(f"calibrate error: {bad[0]!r}: only card keys (market_data.*) can be overridden here")
+        raise ArgumentError(f"{bad[0]}: only card keys (market_data.*) can be overridden here")
     name = first.lstrip("+").split("=", 1)[1]
     card = (
         load_card(name)
@@ -92,17 +88,15 @@ def folder(card: MarketCard, a: argparse.Namespace) -> tuple[Path, bool]:
     return new, False
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     logging.getLogger("MESA").setLevel(logging.WARNING)
-    try:
-        inference.require_pyabc()
-        a, card = parse(argv)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        sys.exit(2)
-    out, resumed = folder(card, a)
-    (out / "card.json").write_text(json.dumps(dataclasses.asdict(card), indent=1))
+    inference.require_pyabc()
+    a, card = parse(argv)
+    with failing_as("writing", Path(a.results_dir) / "calibration" / card.name):
+        out, resumed = folder(card, a)
+        (out / "card.json").write_text(json.dumps(dataclasses.asdict(card), indent=1))
     print(f"{'continuing' if resumed else 'calibration'}: {out}", flush=True)
     start = time.perf_counter()
     history = inference.run(
@@ -131,13 +125,14 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": time.perf_counter() - start,
         "workers": a.jobs if a.sampler == "multicore" else "redis",
     }
-    report.write_atomic(out / "posterior.parquet", lambda p: post.to_parquet(p, index=False))
-    report.write_atomic(out / "predictive.parquet", lambda p: pred.to_parquet(p, index=False))
-    report.write_atomic(out / "parameters.csv", lambda p: params.to_csv(p, index=False))
-    report.write_atomic(out / "fit.csv", lambda p: fit.to_csv(p, index=False))
-    report.write_atomic(out / "pairs.png", lambda p: report.pairs_plot(post, card, p))
-    report.write_atomic(out / "kpis.png", lambda p: report.kpi_plot(fit, p))
-    report.write_atomic(out / COMPLETE, lambda p: p.write_text(report.markdown(card, params, fit, meta)))
+    with failing_as("writing", out):
+        write_atomic(out / "posterior.parquet", lambda p: post.to_parquet(p, index=False))
+        write_atomic(out / "predictive.parquet", lambda p: pred.to_parquet(p, index=False))
+        write_atomic(out / "parameters.csv", lambda p: params.to_csv(p, index=False))
+        write_atomic(out / "fit.csv", lambda p: fit.to_csv(p, index=False))
+        write_atomic(out / "pairs.png", lambda p: report.pairs_plot(post, card, p))
+        write_atomic(out / "kpis.png", lambda p: report.kpi_plot(fit, p))
+        write_atomic(out / COMPLETE, lambda p: p.write_text(report.markdown(card, params, fit, meta)))
     print(params.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"written: {out}")
 

@@ -14,6 +14,8 @@ import copy
 import dataclasses
 import math
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,7 +41,10 @@ PRESETS_DIR = CONF_DIR / "policy"
 
 
 class ConfigError(ValueError):
-    """A configuration value is unknown, missing, mistyped or out of range."""
+    """A configuration value is unknown, missing, mistyped or out of range: always one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))  # a typed value may hold a newline
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -478,20 +483,60 @@ def to_plain(cfg: Any) -> dict:
     """A resolved OmegaConf config as plain Python containers."""
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    with _resolving():
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
-def hydra_error(err: Exception) -> ConfigError:
-    """Hydra's override and composition errors, reduced to one line naming the key."""
-    text = str(err)
+@contextmanager
+def _resolving(key: str = "config") -> Iterator[None]:
+    """OmegaConf's errors while reading a composed config (an interpolation that fails) as a ``ConfigError``."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        yield
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or key
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"config error: {key}: could not resolve: {first}") from None
+
+
+def hydra_error(err: Exception, find_culprit: Callable[[], tuple[str, Exception] | None] | None = None) -> ConfigError:
+    """Hydra's override and composition errors, reduced to one line naming the key.
+
+    When Hydra's message names none, ``find_culprit`` (if given) finds the first override that
+    fails, and its own error is the one said.
+    """
+    if named := _named(str(err)):
+        return named
+    if find_culprit is not None and (found := find_culprit()) is not None:
+        bad, bad_err = found
+        return _named(str(bad_err)) or ConfigError(f"config error: override {bad!r}: {_first_line(bad_err)}")
+    return ConfigError(f"config error: could not read the overrides: {_first_line(err)}")
+
+
+def _named(text: str) -> ConfigError | None:
     if m := re.search(r"Could not override '([^']+)'", text):
         return ConfigError(f"config error: unknown key '{m.group(1)}' (use +{m.group(1)}=... to add a key on purpose)")
     if m := re.search(r"Could not find '([^']+)'", text):
         options = [o for o in re.findall(r"^\t(\S+)", text, flags=re.M) if "=" not in o]
         group, _, name = m.group(1).rpartition("/")
         return ConfigError(f"config error: {group}={name}: no such option (allowed: {', '.join(options)})")
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    return ConfigError(f"config error: could not read the overrides: {first}")
+    return None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def culprit(overrides: list[str] | tuple[str, ...], fails: Callable[[list[str]], Any]) -> tuple[str, Exception] | None:
+    """The first override whose addition makes ``fails(prefix)`` raise, and what it raised."""
+    for i in range(len(overrides)):
+        try:
+            fails(list(overrides[: i + 1]))
+        except Exception as err:  # whatever the prefix raised is what that override did wrong
+            return overrides[i], err
+    return None
 
 
 def compose(overrides: list[str] | tuple[str, ...] = (), return_hydra_config: bool = False):
@@ -502,24 +547,31 @@ def compose(overrides: list[str] | tuple[str, ...] = (), return_hydra_config: bo
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    GlobalHydra.instance().clear()
-    try:
+    def composed(overrides: list[str]):
+        GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            return hydra_compose(
-                config_name="config", overrides=list(overrides), return_hydra_config=return_hydra_config
-            )
-    except (HydraException, OmegaConfBaseException) as err:
-        raise hydra_error(err) from None
+            return hydra_compose(config_name="config", overrides=overrides, return_hydra_config=return_hydra_config)
+
+    try:
+        return composed(list(overrides))
+    except (HydraException, OmegaConfBaseException, ValueError, TypeError) as err:  # Hydra checks some values itself
+        raise hydra_error(err, lambda: culprit(overrides, composed)) from None
 
 
 def design_values(path: str | Path, row: int) -> dict[str, Any]:
     """Row ``row`` of a design CSV: ``{dotted config key: value}``."""
     import pandas as pd
 
+    if not isinstance(path, str | Path):
+        raise ConfigError(f"config error: design = {path!r}: allowed: the path of a CSV file")
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config error: design = '{path}': no such file")
-    table = pd.read_csv(path)
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise ConfigError(f"config error: design = '{path}': not a readable CSV file ({first})") from None
     if not 0 <= row < len(table):
         raise ConfigError(f"config error: design_row = {row}: allowed: 0 ≤ value ≤ {len(table) - 1} (rows of {path})")
     values = {}
@@ -541,7 +593,8 @@ def apply_design(cfg: Any) -> tuple[Any, dict[str, Any]]:
 
     out = copy.deepcopy(cfg)
     values: dict[str, Any] = {}
-    design, row = cfg.get("design"), cfg.get("design_row")
+    with _resolving("design"):
+        design, row = cfg.get("design"), cfg.get("design_row")
     if (design is None) != (row is None):
         missing = "design_row" if row is None else "design"
         raise ConfigError(
@@ -555,12 +608,14 @@ def apply_design(cfg: Any) -> tuple[Any, dict[str, Any]]:
             for key, value in values.items():
                 if key in RUN_CONTROL or key.startswith("hydra"):
                     raise ConfigError(f"config error: design column '{key}': not a model parameter")
-                if OmegaConf.select(out, key, default="__absent__") == "__absent__":
-                    raise ConfigError(f"config error: unknown key '{key}' (design column of {design})")
-                OmegaConf.update(out, key, value, merge=True)
+                with _resolving(key):
+                    if OmegaConf.select(out, key, default="__absent__") == "__absent__":
+                        raise ConfigError(f"config error: unknown key '{key}' (design column of {design})")
+                    OmegaConf.update(out, key, value, merge=True)
     with open_dict(out):
         for key in (*RUN_CONTROL, "hydra"):
-            out.pop(key, None)
+            if key in out:
+                del out[key]  # not ``pop``: that would resolve the value, and a run-control key's is not ours to check
     return out, values
 
 

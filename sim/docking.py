@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ConfigError, load
+from .config import load
 from .model.market import LoyaltyMarket
 from .model.state import STATE
+from .runs.errors import command
 
 COMPARED = (*(v.name for v in STATE), "remembered")  # every declared state variable, and the memory they imply
 
@@ -63,13 +64,13 @@ def compare(overrides: list[str] | None = None) -> tuple[int, Divergence | None]
     return steps, None
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     overrides = sys.argv[1:] if argv is None else argv
-    try:
-        weeks, divergence = compare(overrides)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 2
+    if {"-h", "--help"} & set(overrides):
+        print(__doc__)
+        return 0
+    weeks, divergence = compare(overrides)
     if divergence:
         print(divergence)
         return 1

@@ -16,7 +16,6 @@ Writes ``<results_dir>/influence/<name>/``: ``oat.csv``, ``influence.md`` (the t
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -26,7 +25,10 @@ from omegaconf import OmegaConf
 from scipy import stats
 
 from . import sensitivity
-from .config import LEVERS, ConfigError, compose, load
+from .config import LEVERS, compose, load
+from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
+from .runs.results import write_atomic
+from .runs.sweep import SAFE_NAME
 
 # Mechanisms of the source texts: a switch (Hydra overrides) and what it takes away or changes.
 MECHANISMS: dict[str, tuple[list[str], str]] = {
@@ -141,37 +143,38 @@ def markdown(effects: pd.DataFrame, firms: list[str], mechanisms: dict[str, tupl
     return "\n".join(lines)
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m sim.influence", description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=10, help="paired seeds per change")
-    ap.add_argument("--n", type=int, default=3000, help="customers per run (one-at-a-time changes)")
-    ap.add_argument("--steps", type=int, default=520, help="weeks per run (one-at-a-time changes)")
-    ap.add_argument("--trajectories", type=int, default=10, help="Morris trajectories (0: no Morris)")
-    ap.add_argument("--morris-n", type=int, default=2000, help="customers per Morris run")
-    ap.add_argument("--morris-steps", type=int, default=260, help="weeks per Morris run")
+    ap = ArgumentParser(prog="python -m sim.influence", description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=number(int, 2, 100_000), default=10, help="paired seeds per change")
+    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=3000, help="customers per one-at-a-time run")
+    ap.add_argument("--steps", type=number(int, 1, 100_000), default=520, help="weeks per one-at-a-time run")
+    ap.add_argument("--trajectories", type=number(int, 0, 10_000), default=10, help="Morris trajectories (0: none)")
+    ap.add_argument("--morris-n", type=number(int, 10, 20_000_000), default=2000, help="customers per Morris run")
+    ap.add_argument("--morris-steps", type=number(int, 1, 100_000), default=260, help="weeks per Morris run")
     ap.add_argument("--launcher", default="joblib", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
-    ap.add_argument("--jobs", type=int, default=2, help="parallel jobs (joblib)")
+    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel jobs (joblib)")
     ap.add_argument("--name", default="influence", help="name of the analysis folder and sweeps")
     ap.add_argument("--results-dir", default="results")
     a = ap.parse_args(argv)
     a.experiment = "giving_vs_taking"
-    try:
-        firms = load([]).firms
-        changes = {**{k: v for k, (v, _) in MECHANISMS.items()}, **lever_changes(firms)}
-        rows, labels = design(changes, a.seeds)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        sys.exit(2)
+    if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):
+        raise ArgumentError(f"--name = {a.name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
+    firms = load([]).firms
+    changes = {**{k: v for k, (v, _) in MECHANISMS.items()}, **lever_changes(firms)}
+    rows, labels = design(changes, a.seeds)
     out = Path(a.results_dir) / "influence" / a.name
     fixed = [f"experiment={a.experiment}", f"customers.n={a.n}", f"steps={a.steps}"]
     table = sensitivity.run_design(rows, out, f"influence-{a.name}", a, fixed)
     effects = paired(table, labels)
-    effects.to_csv(out / "oat.csv", index=False)
-    command = "python -m sim.influence " + " ".join(argv if argv is not None else sys.argv[1:])
+    with failing_as("writing", out):
+        write_atomic(out / "oat.csv", lambda p: effects.to_csv(p, index=False))
+    cmdline = "python -m sim.influence " + " ".join(argv if argv is not None else sys.argv[1:])
     text = [
         f"## Paired one-at-a-time changes ({a.seeds} seeds, {a.n:,} customers, {a.steps} weeks)",
         "",
-        f"`{command}`: change minus base, mean [95% CI, paired by seed]; share and churn in points, "
+        f"`{cmdline}`: change minus base, mean [95% CI, paired by seed]; share and churn in points, "
         "NPV in thousands; `*`: the interval excludes 0.",
         "",
         markdown(effects, list(firms), MECHANISMS),
@@ -205,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
             )
             text += [f"- **{output}**: {cells}"]
         text.append("")
-    (out / "influence.md").write_text("\n".join(text))
+    with failing_as("writing", out):
+        write_atomic(out / "influence.md", lambda p: p.write_text("\n".join(text)))
     print("\n".join(text))
     print(f"written: {out}/influence.md, {out}/oat.csv")
 

@@ -13,7 +13,6 @@ pairing buys: a ratio of 10 means ten times fewer runs for the same precision.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -22,7 +21,9 @@ import pandas as pd
 from joblib import Parallel, delayed
 from scipy import stats
 
-from .config import ConfigError, load
+from .config import load
+from .runs.errors import ArgumentParser, command, failing_as, number
+from .runs.results import write_atomic
 from .runs.run import simulate
 
 METRICS = {"npv": "NPV", "long_run_share": "long-run share", "advocacy": "advocacy"}
@@ -64,33 +65,27 @@ def measure(change: list[str], base: list[str], seeds: int, n: int, steps: int, 
     return pd.DataFrame(rows)
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m sim.pairing", description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="python -m sim.pairing", description=__doc__.splitlines()[0])
     ap.add_argument("change", nargs="+", help="Hydra overrides that make the changed world")
     ap.add_argument("--base", nargs="*", default=[], help="Hydra overrides of both worlds")
-    ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--n", type=int, default=3000, help="customers")
-    ap.add_argument("--steps", type=int, default=260, help="weeks")
-    ap.add_argument("--jobs", type=int, default=2, help="parallel runs")
+    ap.add_argument("--seeds", type=number(int, 3, 100_000), default=10)
+    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=3000, help="customers")
+    ap.add_argument("--steps", type=number(int, 1, 100_000), default=260, help="weeks")
+    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel runs")
     ap.add_argument("--out", default="results/pairing", help="where the table goes")
     a = ap.parse_args(argv)
-    if a.seeds < 3:
-        print(f"pairing error: --seeds = {a.seeds}: allowed: 3 ≤ value", file=sys.stderr)
-        sys.exit(2)
-    try:
-        load([*a.base, *a.change])
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        sys.exit(2)
+    load([*a.base, *a.change, f"customers.n={a.n}", f"steps={a.steps}"])  # one-line errors before any run
     table = measure(a.change, a.base, a.seeds, a.n, a.steps, a.jobs)
-    command = "python -m sim.pairing " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(command)
+    cmdline = "python -m sim.pairing " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(cmdline)
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     name = "_".join(a.change).replace("/", "_")[:120] or "change"
-    table.to_csv(out / f"{name}.csv", index=False)
-    print(f"written: {out / f'{name}.csv'}")
+    path = Path(a.out) / f"{name}.csv"
+    with failing_as("writing", path):
+        write_atomic(path, lambda p: table.to_csv(p, index=False))
+    print(f"written: {path}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ default ± 50% within its allowed range); the defaults are ``DEFAULT_PARAMETERS`
 from __future__ import annotations
 
 import argparse
+import copy
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +24,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .config import ConfigError, compose
+from .config import ConfigError, check, compose, load
+from .runs.errors import (
+    BAD_INPUT,
+    ArgumentError,
+    ArgumentParser,
+    Failure,
+    command,
+    existing,
+    exit_status,
+    failing_as,
+    number,
+    reason,
+)
+from .runs.sweep import SAFE_NAME
 
 DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
     "customers.bond_weight": (1.0, 5.0),
@@ -39,15 +56,23 @@ OUTPUTS = ("giving_long_run_share", "giving_npv", "npv_difference", "giving_advo
 NOT_SWEPT = ("customers.n", "market.shocks", "market.service_weights")
 
 
-def parse_params(items: list[str], path: str | None) -> dict[str, tuple[float, float]]:
+def parse_params(items: list[str], path: str | Path | None) -> dict[str, tuple[float, float]]:
     """Parameters and ranges from ``key=low:high`` items or a YAML file; checked against the config."""
     params: dict[str, tuple[float, float]] = {}
     if path:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config error: --params {path}: not valid YAML ({reason(err)})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config error: --params {path}: expected a mapping {{dotted.key: [low, high]}}")
         for key, bounds in raw.items():
-            if not (isinstance(bounds, list) and len(bounds) == 2):
-                raise ConfigError(f"config error: {path}: {key}: expected [low, high]")
-            params[str(key)] = (float(bounds[0]), float(bounds[1]))
+            try:
+                if not (isinstance(bounds, list) and len(bounds) == 2):
+                    raise ValueError
+                params[str(key)] = (float(bounds[0]), float(bounds[1]))
+            except (TypeError, ValueError):
+                raise ConfigError(f"config error: {path}: {key}: expected [low, high], two numbers") from None
     for item in items:
         key, _, rng = item.partition("=")
         lo, _, hi = rng.partition(":")
@@ -59,8 +84,8 @@ def parse_params(items: list[str], path: str | None) -> dict[str, tuple[float, f
             ) from None
     params = params or dict(DEFAULT_PARAMETERS)
     for key, (lo, hi) in params.items():
-        if not lo < hi:
-            raise ConfigError(f"config error: --param {key}: low ({lo}) must be below high ({hi})")
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ConfigError(f"config error: --param {key}: low ({lo}) must be below high ({hi}), both finite")
     return params
 
 
@@ -93,9 +118,22 @@ def all_parameters(spread: float = 0.5) -> dict[str, tuple[float, float]]:
     return params
 
 
+def check_ranges(params: dict[str, tuple[float, float]], fixed: list[str]) -> None:
+    """Every parameter is a config key, and both ends of its range are allowed values (ranges are intervals)."""
+    base = compose(fixed)
+    for key, bounds in params.items():
+        default = OmegaConf.select(base, key, default="__absent__")
+        if default == "__absent__" or isinstance(default, DictConfig | ListConfig):
+            raise ConfigError(f"config error: --param {key}: unknown key")
+        for value in bounds:
+            cfg = copy.deepcopy(base)
+            whole = isinstance(default, int) and not isinstance(default, bool)
+            OmegaConf.update(cfg, key, round(value) if whole else value, merge=False)
+            check(cfg)
+
+
 def build_design(params: dict[str, tuple[float, float]], trajectories: int, levels: int, seed: int):
     """The SALib problem and Morris sample; integer-valued keys are rounded."""
-    from omegaconf import OmegaConf
     from SALib.sample import morris as morris_sample
 
     problem = {"num_vars": len(params), "names": list(params), "bounds": [list(b) for b in params.values()]}
@@ -155,21 +193,20 @@ def run_design(design: pd.DataFrame, out: Path, name: str, a: argparse.Namespace
     return the tidy table of its runs (``sim.aggregate.collect``)."""
     from .aggregate import collect
 
-    out.mkdir(parents=True, exist_ok=True)
-    design_csv = (out / "design.csv").resolve()
-    design.to_csv(design_csv, index=False)
+    with failing_as("writing", out):
+        out.mkdir(parents=True, exist_ok=True)
+        design_csv = (out / "design.csv").resolve()
+        design.to_csv(design_csv, index=False)
     results_dir = Path(a.results_dir).resolve()
     cmd = design_sweep_command(design_csv, len(design), name, results_dir, a.launcher, a.jobs, fixed)
     print(f"design: {design_csv} ({len(design)} runs)")
     print("sweep:", " ".join(cmd[1:]), flush=True)
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL)
-    if done.returncode != 0:
-        print(f"sweep failed (exit {done.returncode}); rerun the same command to resume", file=sys.stderr)
-        sys.exit(done.returncode)
-    table = collect(results_dir / a.experiment / name)
+    run_sweep(cmd)
+    table = collect(results_dir / a.experiment / name, strict=True)  # the analyses need every row
     if table.design_row.nunique() != len(design):
-        print(f"only {table.design_row.nunique()} of {len(design)} runs complete; rerun to finish", file=sys.stderr)
-        sys.exit(1)
+        raise Failure(
+            f"error: only {table.design_row.nunique()} of {len(design)} runs complete; rerun the same command to finish"
+        )
     return table
 
 
@@ -221,42 +258,57 @@ def plot(ind: pd.DataFrame, path: Path, command: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m sim.sensitivity", description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="python -m sim.sensitivity", description=__doc__.splitlines()[0])
     ap.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH", help="a parameter and its range")
-    ap.add_argument("--params", metavar="YAML", help="a YAML file {dotted.key: [low, high]}")
+    ap.add_argument("--params", type=existing("file"), metavar="YAML", help="a YAML file {dotted.key: [low, high]}")
     ap.add_argument("--all", action="store_true", help="every numeric customer and market parameter, default ± 50%%")
-    ap.add_argument("--trajectories", type=int, default=4, help="Morris trajectories r (runs: r x (k + 1))")
-    ap.add_argument("--levels", type=int, default=4, help="Morris grid levels")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the design and of every run (common random numbers)")
-    ap.add_argument("--n", type=int, default=2000, help="customers per run")
-    ap.add_argument("--steps", type=int, default=260, help="weeks per run")
+    ap.add_argument(
+        "--trajectories", type=number(int, 2, 10_000), default=4, help="Morris trajectories r (runs: r x (k + 1))"
+    )
+    ap.add_argument("--levels", type=number(int, 2, 100), default=4, help="Morris grid levels")
+    ap.add_argument(
+        "--seed",
+        type=number(int, 0, 2**32 - 1),
+        default=0,
+        help="seed of the design and of every run (common random numbers)",
+    )
+    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=2000, help="customers per run")
+    ap.add_argument("--steps", type=number(int, 1, 100_000), default=260, help="weeks per run")
     ap.add_argument("--experiment", default="giving_vs_taking")
     ap.add_argument("--giving", default="giving", help="firm whose share and NPV are explained")
     ap.add_argument("--taking", default="taking", help="firm it is compared with")
     ap.add_argument("--launcher", default="basic", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
-    ap.add_argument("--jobs", type=int, default=2, help="parallel jobs (joblib)")
+    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel jobs (joblib)")
     ap.add_argument("--name", default="morris", help="name of the analysis folder and sweep")
     ap.add_argument("--results-dir", default="results")
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
-    try:
-        params = all_parameters() if a.all else parse_params(a.param, a.params)
-        problem, x, design = build_design(params, a.trajectories, a.levels, a.seed)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        sys.exit(2)
+    if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):
+        raise ArgumentError(f"--name = {a.name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    fixed = [f"experiment={a.experiment}", f"seed={a.seed}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
+    settings = load(fixed)
+    compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
+    for flag, firm in (("--giving", a.giving), ("--taking", a.taking)):
+        if firm not in settings.firms:
+            raise ArgumentError(
+                f"{flag} = {firm}: not a firm of this experiment (allowed: {', '.join(settings.firms)})"
+            )
+    params = all_parameters() if a.all else parse_params(a.param, a.params)
+    check_ranges(params, fixed)
+    problem, x, design = build_design(params, a.trajectories, a.levels, a.seed)
 
     out = Path(a.results_dir) / "sensitivity" / a.name
-    fixed = [f"experiment={a.experiment}", f"seed={a.seed}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
     print(f"{problem['num_vars']} parameters")
     table = run_design(design, out, f"sensitivity-{a.name}", a, fixed)
     y = outputs(table, a.giving, a.taking)
-    y.to_csv(out / "outputs.csv")
-    ind = indices(problem, x, y, a.levels)
-    ind.to_csv(out / "indices.csv", index=False)
-    command = "python -m sim.sensitivity " + " ".join(argv if argv is not None else sys.argv[1:])
-    plot(ind, out / "morris.png", command)
+    cmdline = "python -m sim.sensitivity " + " ".join(argv if argv is not None else sys.argv[1:])
+    with failing_as("writing", out):
+        y.to_csv(out / "outputs.csv")
+        ind = indices(problem, x, y, a.levels)
+        ind.to_csv(out / "indices.csv", index=False)
+        plot(ind, out / "morris.png", cmdline)
     for o in dict.fromkeys(ind.output):
         d = ind[ind.output == o]
         print(
@@ -264,6 +316,21 @@ def main(argv: list[str] | None = None) -> None:
             + d[["parameter", "mu_star", "mu_star_conf", "sigma"]].to_string(index=False, float_format="{:.4g}".format)
         )
     print(f"\nwritten: {out}/indices.csv, {out}/morris.png")
+
+
+def run_sweep(cmd: list[str]) -> None:
+    """Run the design's sweep; if it fails, say why in one line (its own, when it said one)."""
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode == 0:
+        return
+    lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
+    ours = [ln for ln in lines if re.match(r"((config |argument )?error: |interrupted)", ln)]
+    said = (
+        ours[-1] if ours else f"error: the sweep failed ({exit_status(done.returncode)}): {lines[-1] if lines else ''}"
+    )
+    if done.returncode == BAD_INPUT:
+        raise ConfigError(said)
+    raise Failure(f"{said} (rerun the same command to resume)")
 
 
 if __name__ == "__main__":

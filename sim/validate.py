@@ -4,6 +4,8 @@ python -m sim.validate bass                 # docking with the Bass model: resul
 python -m sim.validate facts                # stylized facts: results/validation/stylized_facts.csv
 python -m sim.validate baseline [--refresh] # the regression baseline (tests/baseline/)
 python -m sim.validate spend [overrides]    # equal spend of experiment=discount_vs_generosity
+python -m sim.validate observables         # observed-market ranges: results/validation/observables.csv
+python -m sim.validate synthetic           # calibration recovers a known synthetic truth
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import sys
 
 from .calibration import synthetic
-from .config import ConfigError
+from .runs.errors import ArgumentError, command
 from .validation import baseline, bass, facts, observables, spend
 
 CHECKS = {
@@ -25,18 +27,17 @@ CHECKS = {
 }
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return
     if not argv or argv[0] not in CHECKS:
         given = f"'{argv[0]}'" if argv else "nothing"
-        print(f"validate error: check {given}: allowed: {', '.join(CHECKS)}", file=sys.stderr)
-        sys.exit(2)
+        raise ArgumentError(f"check {given}: allowed: {', '.join(CHECKS)}")
     logging.getLogger("MESA").setLevel(logging.WARNING)
-    try:
-        CHECKS[argv[0]](argv[1:])
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        sys.exit(2)
+    CHECKS[argv[0]](argv[1:])
 
 
 if __name__ == "__main__":

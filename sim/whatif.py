@@ -31,31 +31,29 @@ from matplotlib.figure import Figure
 from .calibration import whatif as wi
 from .calibration.card import check_card
 from .calibration.inference import draws as posterior_draws
-from .config import ConfigError, load
+from .config import load
+from .runs.errors import ArgumentError, ArgumentParser, command, existing, failing_as, number
 from .runs.results import atomic_folder
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m sim.whatif", description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="python -m sim.whatif", description=__doc__.splitlines()[0])
     ap.add_argument("change", nargs="*", help="Hydra overrides of one change (or use --changes)")
-    ap.add_argument("--changes", help="a YAML file: {scenario name: [overrides...]}")
+    ap.add_argument("--changes", type=existing("file"), help="a YAML file: {scenario name: [overrides...]}")
     ap.add_argument("--name", default=None, help="the name of the change given on the command line")
-    ap.add_argument("--calibration", help="a calibration folder (results/calibration/<card>/<date>)")
+    ap.add_argument("--calibration", type=existing("folder"), help="a calibration folder (calibration/<card>/<date>)")
     ap.add_argument("--base", nargs="*", default=[], help="Hydra overrides of the default world (no calibration)")
-    ap.add_argument("--draws", type=int, default=20, help="posterior draws (calibrated world)")
-    ap.add_argument("--seeds", type=int, default=None, help="seeds per draw (default: 2 calibrated, 10 default world)")
-    ap.add_argument("--weeks", type=int, default=260, help="horizon in weeks")
-    ap.add_argument("--band", type=float, default=0.9, help="credible band")
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--draws", type=number(int, 1, 10_000), default=20, help="posterior draws (calibrated world)")
+    ap.add_argument(
+        "--seeds", type=number(int, 1, 10_000), default=None, help="seeds per draw (default: 2 calibrated, 10 default)"
+    )
+    ap.add_argument("--weeks", type=number(int, 53, 100_000), default=260, help="horizon in weeks")
+    ap.add_argument("--band", type=number(float, 0.01, 0.99), default=0.9, help="credible band")
+    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2)
     ap.add_argument("--results-dir", default="results")
     a = ap.parse_args(argv)
     if not a.change and not a.changes:
-        raise ConfigError("whatif error: no change given: pass Hydra overrides or --changes file.yaml")
-    for flag, value, low in (("--draws", a.draws, 1), ("--weeks", a.weeks, 53), ("--jobs", a.jobs, 1)):
-        if value < low:
-            raise ConfigError(f"whatif error: {flag} = {value}: allowed: {low} ≤ value")
-    if not 0 < a.band < 1:
-        raise ConfigError(f"whatif error: --band = {a.band}: allowed: 0 < value < 1")
+        raise ArgumentError("no change given: pass Hydra overrides or --changes file.yaml")
     return a
 
 
@@ -65,11 +63,12 @@ def scenarios(a: argparse.Namespace) -> dict[str, list[str]]:
         out[a.name or " ".join(a.change)] = list(a.change)
     if a.changes:
         path = Path(a.changes)
-        if not path.is_file():
-            raise ConfigError(f"whatif error: --changes {path}: no such file")
-        raw = yaml.safe_load(path.read_text()) or {}
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError:
+            raw = None
         if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
-            raise ConfigError(f"whatif error: --changes {path}: expected {{scenario name: [overrides...]}}")
+            raise ArgumentError(f"--changes = {path}: expected a YAML mapping {{scenario name: [overrides...]}}")
         out |= {str(k): [str(x) for x in v] for k, v in raw.items()}
     return out
 
@@ -79,7 +78,7 @@ def world(a: argparse.Namespace) -> tuple[wi.World, pd.DataFrame, int]:
     if a.calibration:
         folder = Path(a.calibration)
         if not (folder / "report.md").is_file() or not (folder / "card.json").is_file():
-            raise ConfigError(f"whatif error: --calibration {folder}: not a finished calibration folder")
+            raise ArgumentError(f"--calibration = {folder}: not a finished calibration folder (it has no report.md)")
         card = check_card(json.loads((folder / "card.json").read_text()))
         post = pd.read_parquet(folder / "posterior.parquet")
         return wi.World(card, [], a.weeks), posterior_draws(post, a.draws), a.seeds or 2
@@ -147,19 +146,16 @@ def html_report(a, command: str, table: pd.DataFrame, pair: pd.DataFrame, diff: 
     return "\n".join(parts)
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     logging.getLogger("MESA").setLevel(logging.WARNING)
-    try:
-        a = parse(argv)
-        named = scenarios(a)
-        w, draws, seeds = world(a)
-        for change in named.values():  # every change validated before any run
-            w.settings(draws.iloc[0].to_dict(), 0, change)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        sys.exit(2)
-    command = "python -m sim.whatif " + " ".join(shlex.quote(x) for x in argv)
+    a = parse(argv)
+    named = scenarios(a)
+    w, draws, seeds = world(a)
+    for change in named.values():  # every change validated before any run
+        w.settings(draws.iloc[0].to_dict(), 0, change)
+    cmdline = "python -m sim.whatif " + " ".join(shlex.quote(x) for x in argv)
     text = (
         f"Calibrated market '{w.card.name}' ({a.calibration}): {len(draws)} posterior draws x {seeds} seeds."
         if w.card is not None
@@ -172,11 +168,11 @@ def main(argv: list[str] | None = None) -> None:
     pair = wi.pairing(diff)
     table = table.merge(pair, on=["scenario", "firm"], how="left")
     dest = Path(a.results_dir) / "whatif" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    with atomic_folder(dest) as staged:
+    with failing_as("writing", dest), atomic_folder(dest) as staged:
         runs.to_parquet(staged.tmp / "runs.parquet", index=False)
         diff.to_parquet(staged.tmp / "differences.parquet", index=False)
         table.to_csv(staged.tmp / "summary.csv", index=False)
-        (staged.tmp / "report.html").write_text(html_report(a, command, table, pair, diff, text))
+        (staged.tmp / "report.html").write_text(html_report(a, cmdline, table, pair, diff, text))
     for _, row in table.iterrows():
         print(wi.in_words(row, a.weeks, a.band))
     print(f"written: {staged.final}/report.html")

@@ -125,8 +125,8 @@ def test_whatif_pairs_change_and_baseline_and_writes_a_self_contained_report(tmp
     [
         (["firms.giving.patience=3"], "unknown key 'firms.giving.patience' in the change"),
         (["firms.giving.generosity=3"], "firms.giving.generosity = 3"),
-        ([], "whatif error: no change given"),
-        (["firms.giving.generosity=0.8", "--weeks", "10"], "whatif error: --weeks = 10: allowed: 53 ≤ value"),
+        ([], "argument error: no change given"),
+        (["firms.giving.generosity=0.8", "--weeks", "10"], "--weeks = 10: allowed: an integer, 53 ≤ value"),
     ],
 )
 def test_bad_whatif_input_is_one_line_and_writes_nothing(tmp_path, argv, message):
@@ -145,7 +145,7 @@ def test_bad_calibrate_input_is_one_line(tmp_path):
     for argv, message in (
         (["market_data=nope"], "market_data=nope: no such option"),
         (["market_data=synthetic", "market_data.customers=5"], "market_data.customers = 5"),
-        (["market_data=synthetic", "--population", "3"], "--population = 3: allowed: 10 ≤ value"),
+        (["market_data=synthetic", "--population", "3"], "--population = 3: allowed: an integer, 10 ≤ value"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", "sim.calibrate", *argv, "--results-dir", str(tmp_path)],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -121,13 +120,6 @@ def kpi_plot(table: pd.DataFrame, path: Path) -> None:
     ax.set_title("Observed KPIs and what the fitted model predicts", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
-
-
-def write_atomic(path: Path, write) -> None:
-    """``write(tmp)`` to a hidden sibling, then rename it into place: a file is whole or absent."""
-    tmp = path.with_name(f".tmp-{path.name}")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def markdown(card: MarketCard, params: pd.DataFrame, fit: pd.DataFrame, meta: dict) -> str:

@@ -8,13 +8,14 @@ have (``SD``).
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
 import numpy as np
 
 from ..config import CONF_DIR
+from ..runs.errors import ArgumentError, ArgumentParser, failing_as
+from ..runs.results import write_atomic
 from .card import load_card, settings_for
 from .kpis import run
 
@@ -33,9 +34,11 @@ def kpis(name: str = "synthetic") -> dict[str, dict[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m sim.validate synthetic", description=__doc__.splitlines()[0])
-    ap.add_argument("--card", default="synthetic")
+    ap = ArgumentParser(prog="python -m sim.validate synthetic", description=__doc__.splitlines()[0])
+    ap.add_argument("--card", default="synthetic", help="a card of conf/market_data/ that has a truth")
     a = ap.parse_args(argv)
+    if not load_card(a.card).truth:
+        raise ArgumentError(f"--card = {a.card}: has no truth to simulate (allowed: a synthetic card)")
     values = kpis(a.card)
     block = (
         "kpis:                    # observed per firm: value and standard deviation (the uncertainty of the figure)\n"
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     path = Path(CONF_DIR) / "market_data" / f"{a.card}.yaml"
     text = path.read_text()
     text = re.sub(r"^kpis:.*?(?=^free:)", block, text, flags=re.S | re.M)
-    path.write_text(text)
+    with failing_as("writing", path):
+        write_atomic(path, lambda p: p.write_text(text))
     print(block)
     print(f"written: {path}")

@@ -7,13 +7,14 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from . import plots as run_plots
+from .errors import failing_as
 
 COMPLETE = "summary.csv"  # present only in folders that were renamed into place whole
 PARAMS = "params.json"  # a sweep run's parameters: its overrides and design row
@@ -42,7 +43,8 @@ def is_temporary(folder: Path) -> bool:
 def clear_stale(dest: Path) -> None:
     """Remove temporary folders left for ``dest`` by a killed process, so the run is redone whole.
 
-    Only for run keys that one job owns (sweeps): a single run's dated folder may be shared.
+    Only for a sweep's run, and only while holding its claim (``claims.claim``): then no live
+    process is writing ``dest``, so every temporary folder for it was left by a dead one.
     """
     for tmp in dest.parent.glob(f".{dest.name}.tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)
@@ -54,6 +56,18 @@ class Staged:
 
     tmp: Path
     final: Path | None = None
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` to a hidden sibling, then rename it into place: the file is whole or absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")  # keeps the suffix writers go by
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 @contextmanager
@@ -109,9 +123,10 @@ def write_run(
     """Write a complete results folder atomically; return the folder actually written.
 
     ``tables`` is a run's ``sim.runs.run.Tables``; ``params`` (a sweep's parameters of this run) go to
-    ``params.json`` for the aggregate table.
+    ``params.json`` for the aggregate table. An ``OSError`` (a full disk...) is a ``Failure`` naming
+    ``dest``; nothing is left under its name.
     """
-    with atomic_folder(dest, keep_existing=keep_existing) as staged:
+    with failing_as("writing", dest), atomic_folder(dest, keep_existing=keep_existing) as staged:
         tmp = staged.tmp
         (tmp / "config.yaml").write_text(config_yaml)
         if params is not None:

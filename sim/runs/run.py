@@ -41,6 +41,20 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 1 << 30)
 
 
+def own_progress_lock() -> None:
+    """Give this process's progress bars a thread lock instead of tqdm's default multiprocessing one.
+
+    A worker or child process killed while it owns a multiprocessing lock leaves it to Python's
+    resource tracker, which then warns on stderr; a run's progress bar is its own process's, so
+    a thread lock is all it needs. Called by the commands in the processes that run markets.
+    """
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+
+
 @dataclass
 class Tables:
     """What a run writes: per firm and week, per firm, segment and week, and their summaries."""

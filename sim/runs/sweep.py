@@ -20,7 +20,7 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..config import ConfigError, check, compose, hydra_error
+from ..config import ConfigError, check, compose, culprit, hydra_error
 
 # Keys that never change a run's results (how and where it runs), so never name a sweep or a
 # run and are not among a run's parameters; the experiment names the folder above the sweep.
@@ -28,6 +28,7 @@ RESULT_NEUTRAL = ("progress", "results_dir", "sweep", "hydra")
 NAMED_ABOVE = ("experiment",)
 MULTIRUN_FLAGS = {"-m", "--multirun"}
 MAX_NAME = 150  # characters; longer names keep a readable head and a hash
+SAFE_NAME = re.compile(r"[A-Za-z0-9._,=@+-]+")
 
 
 def key_of(o: Override) -> str:
@@ -37,10 +38,11 @@ def key_of(o: Override) -> str:
 
 def parse(overrides: list[str]) -> list[Override]:
     """Hydra's parse of command-line overrides; a malformed one is a ``ConfigError``."""
+    parser = OverridesParser.create()
     try:
-        return OverridesParser.create().parse_overrides(overrides)
+        return parser.parse_overrides(overrides)
     except HydraException as err:
-        raise hydra_error(err) from None
+        raise hydra_error(err, lambda: culprit(overrides, parser.parse_overrides)) from None
 
 
 def file_safe(text: str) -> str:
@@ -51,6 +53,17 @@ def file_safe(text: str) -> str:
         return text
     digest = hashlib.sha1(text.encode()).hexdigest()[:8]
     return f"{text[: MAX_NAME - 9]}-{digest}"
+
+
+def check_name(o: Override) -> str:
+    """The folder name given with ``sweep=<name>``: one plain folder name, or a ``ConfigError``."""
+    text = o.get_value_element_as_str()
+    if o.is_sweep_override() or not SAFE_NAME.fullmatch(text) or text.startswith(".") or len(text) > 255:
+        raise ConfigError(
+            f"config error: sweep = {text!r}: allowed: one folder name of letters, digits and . _ , = @ + -"
+            " (not starting with .)"
+        )
+    return text
 
 
 def _design_tag(path: str) -> str:

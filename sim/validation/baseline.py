@@ -9,13 +9,13 @@ e.g. the order of draws.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from ..config import load
+from ..runs.errors import ArgumentError, ArgumentParser, failing_as
 from ..runs.run import simulate
 
 BASELINE = Path("tests") / "baseline" / "summary_metrics.csv"
@@ -46,10 +46,12 @@ def compare(path: Path = BASELINE) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m sim.validate baseline", description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="python -m sim.validate baseline", description=__doc__.splitlines()[0])
     ap.add_argument("--refresh", action="store_true", help="rewrite the baseline from the current model")
     ap.add_argument("--file", type=Path, default=BASELINE)
     a = ap.parse_args(argv)
+    if not a.refresh and not a.file.is_file():
+        raise ArgumentError(f"--file = {a.file}: no such file (--refresh writes it)")
     if not a.refresh:
         try:
             compare(a.file)
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"matches {a.file}")
         return
     df = summaries()
-    a.file.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(a.file, index=False, float_format="%.10g")
+    with failing_as("writing", a.file):
+        a.file.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(a.file, index=False, float_format="%.10g")
     print(df.to_string(index=False))
     print(f"written: {a.file}")

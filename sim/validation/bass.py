@@ -14,7 +14,6 @@ order in ``q F`` (up to a factor 1 - p) and differ by at most ``(q F)^2 / 2 + p 
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 
 from ..config import load
 from ..model.market import LoyaltyMarket
+from ..runs.errors import ArgumentParser, failing_as, number
 
 PAIRS = [(0.03, 0.38), (0.01, 0.2), (0.05, 0.1), (0.005, 0.5)]
 SPARSE = ["network=watts_strogatz", "network.mean_degree=4", "network.rewire=0.01"]
@@ -63,10 +63,10 @@ def adoption(p: float, q: float, n: int = 10_000, steps: int = 78, seed: int = 0
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m sim.validate bass", description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=10_000, help="population size")
-    ap.add_argument("--steps", type=int, default=60, help="weeks")
-    ap.add_argument("--seeds", type=int, default=3, help="replications per curve")
+    ap = ArgumentParser(prog="python -m sim.validate bass", description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=10_000, help="population size")
+    ap.add_argument("--steps", type=number(int, 1, 100_000), default=60, help="weeks")
+    ap.add_argument("--seeds", type=number(int, 1, 1000), default=3, help="replications per curve")
     ap.add_argument("--out", default="results/validation/bass.png")
     ap.add_argument("--docs", default="docs/bass.png", help="copy of the plot for the docs ('' for none)")
     a = ap.parse_args(argv)
@@ -102,9 +102,11 @@ def main(argv: list[str] | None = None) -> None:
     fig.suptitle("Docking with Bass: python -m sim.validate bass", fontsize=10)
     fig.tight_layout()
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with failing_as("writing", out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110)
     print(f"plot: {out}")
     if a.docs:
-        shutil.copyfile(out, a.docs)
+        with failing_as("writing", a.docs):
+            shutil.copyfile(out, a.docs)
         print(f"copy: {a.docs}")

@@ -10,7 +10,6 @@ read when the method returns, through a trace hook active only during that call.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pandas as pd
 from ..config import Settings, compose, to_plain, validate
 from ..model.market import LoyaltyMarket
 from ..model.vocabulary import Complaint, Ladder
+from ..runs.errors import ArgumentParser, failing_as, number
 
 YEAR = 52
 
@@ -231,9 +231,9 @@ def measure(n: int = 4000, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, pd.D
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m sim.validate facts", description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=4000, help="population size")
-    ap.add_argument("--seeds", type=int, default=3, help="replications (seeds 0..k-1)")
+    ap = ArgumentParser(prog="python -m sim.validate facts", description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=4000, help="population size")
+    ap.add_argument("--seeds", type=number(int, 1, 1000), default=3, help="replications (seeds 0..k-1)")
     ap.add_argument("--out", default="results/validation/stylized_facts.csv")
     a = ap.parse_args(argv)
     facts = measure(a.n, tuple(range(a.seeds)))
@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n== {name}\n{df.round(4).to_string()}")
         frames.append(df.reset_index().assign(fact=name))
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pd.concat(frames).to_csv(out, index=False)
+    with failing_as("writing", out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pd.concat(frames).to_csv(out, index=False)
     print(f"\nwritten: {out}")

@@ -11,7 +11,6 @@ published range and its source. Writes ``results/validation/observables.csv``.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,10 @@ import pandas as pd
 from joblib import Parallel, delayed
 from scipy import stats
 
+from ..config import load
 from ..model.metrics import annual_churn
+from ..runs.errors import ArgumentParser, failing_as, number
+from ..runs.results import write_atomic
 from . import facts
 
 YEAR = 52
@@ -125,19 +127,20 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m sim.validate observables", description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=5000, help="customers")
-    ap.add_argument("--seeds", type=int, default=5, help="replications (seeds 0..k-1)")
-    ap.add_argument("--jobs", type=int, default=2)
+    ap = ArgumentParser(prog="python -m sim.validate observables", description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=5000, help="customers")
+    ap.add_argument("--seeds", type=number(int, 2, 1000), default=5, help="replications (seeds 0..k-1)")
+    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2)
     ap.add_argument("--out", default="results/validation/observables.csv")
     ap.add_argument("override", nargs="*", help="Hydra overrides")
     a = ap.parse_args(argv)
+    load(a.override)  # one-line errors before any run
     runs = measure(a.n, a.seeds, a.override, a.jobs)
     result = table(runs)
     shown = result.drop(columns="source")
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result.to_csv(out, index=False)
-    runs.to_csv(out.with_name(out.stem + "_runs.csv"), index=False)
+    with failing_as("writing", out):
+        write_atomic(out.with_name(out.stem + "_runs.csv"), lambda p: runs.to_csv(p, index=False))
+        write_atomic(out, lambda p: result.to_csv(p, index=False))
     print(f"written: {out}")

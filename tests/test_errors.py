@@ -1,0 +1,588 @@
+"""One rule for every command: bad input is one line and exit 2, a failed environment one line and exit 1.
+
+Each command is tried as a user would: bad arguments and values (nothing may be written), a full
+disk or a read-only folder, a child or worker process that dies (no wait may hang). Many inputs
+run in-process (``main(argv)``, fast); a few run the command itself, to see exactly what a user sees.
+"""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import ROOT, cli
+
+from sim import __main__ as sim_main
+from sim import aggregate, bench, calibrate, docking, influence, pairing, sensitivity, validate, whatif
+from sim.runs.errors import ArgumentParser, Failure, command, describe, exit_status, failing_as, number
+
+
+def one_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text
+    return lines[0]
+
+
+def stops(main, argv, capsys, code=2) -> str:
+    """Run a command's ``main`` in-process; it must exit with ``code`` and one line on stderr."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == code
+    return one_line(capsys.readouterr().err)
+
+
+def run(module: str, *args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def written(folder: Path, *inputs: str) -> list[str]:
+    """Everything in ``folder`` but the inputs a test put there."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.name not in inputs)
+
+
+def no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+# --- the shared rule ---------------------------------------------------------------------------
+
+
+def test_argparse_errors_are_one_line_naming_the_argument(capsys):
+    parser = ArgumentParser(prog="x")
+    parser.add_argument("--sizes", type=number(int, 10, 100), nargs="+")
+    parser.add_argument("--mode", choices=["a", "b"])
+    assert stops(parser.parse_args, ["--sizes", "-5"], capsys) == (
+        "argument error: --sizes = -5: allowed: an integer, 10 ≤ value ≤ 100"
+    )
+    assert stops(parser.parse_args, ["--sizes", "1e3"], capsys).startswith("argument error: --sizes = 1e3: allowed")
+    assert stops(parser.parse_args, ["--mode", "c"], capsys).startswith("argument error: --mode: invalid choice: 'c'")
+    assert stops(parser.parse_args, ["--nope"], capsys) == (
+        "argument error: unrecognized arguments: --nope (allowed: --sizes, --mode)"
+    )
+    assert stops(parser.parse_args, ["--sizes"], capsys) == "argument error: --sizes: expected at least one argument"
+
+
+def test_os_errors_say_what_failed_and_where(tmp_path, capsys):
+    with pytest.raises(Failure) as failed, failing_as("writing", tmp_path / "x"):
+        no_space()
+    assert str(failed.value) == f"error: writing {tmp_path / 'x'}: no space left on device"
+    assert describe(PermissionError(errno.EACCES, "Permission denied", "/r/x")) == "error: /r/x: permission denied"
+    assert exit_status(-9) == "killed by SIGKILL" and exit_status(3) == "exit code 3"
+
+    @command
+    def main(argv):
+        raise OSError(errno.EROFS, "Read-only file system", "/results")
+
+    assert stops(main, [], capsys, code=1) == "error: /results: read-only file system"
+
+
+# --- python -m sim --------------------------------------------------------------------------------
+
+SIM_BAD = [
+    (["customers.n=-5"], "customers.n = -5"),
+    (["steps=0"], "steps = 0"),
+    (["seed=-1"], "seed = -1"),
+    (["engine=turbo"], "engine = 'turbo'"),
+    (["network=lattice"], "network=lattice: no such option"),
+    (["market.shocks=[{kind: flood, week: 1, duration: 1, size: 1}]"], "market.shocks.0.kind"),
+    (["firms.giving.changes=[{week: soon, ramp: 1}]"], "firms.giving.changes.0.week"),
+    (["seed=${nope}"], "seed: could not resolve"),
+    (["customers=3"], "override 'customers=3'"),
+    (["design=missing.csv", "design_row=0"], "design = 'missing.csv': no such file"),
+    (["design_row=1"], "design: needed too"),
+    (["seed=[1,"], "override 'seed=[1,'"),
+    (["-m", "sweep=../elsewhere", "seed=0,1"], "sweep = '../elsewhere'"),
+    (["-m", "customers.n=300,-5"], "customers.n = -5"),
+    (["-m", "design_row=range(0,2)"], "design_row: needs design=path.csv"),
+    (["--nope"], "unrecognized arguments: --nope (allowed: --hydra-help, --version, --cfg"),
+    (["--cfg", "everything"], "--cfg/-c: invalid choice: 'everything'"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", SIM_BAD, ids=[" ".join(a) for a, _ in SIM_BAD])
+def test_sim_bad_input_is_one_line_and_writes_nothing(argv, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sim", *argv, f"results_dir={tmp_path / 'results'}"])
+    line = stops(lambda _: sim_main.cli(), None, capsys)
+    assert line.startswith(("config error: ", "argument error: ")) and expected in line
+    assert written(tmp_path) == []
+
+
+def test_sim_full_disk_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", no_space)
+    monkeypatch.setattr(sys, "argv", ["sim", "customers.n=100", "steps=3", "progress=false", f"results_dir={results}"])
+    line = stops(lambda _: sim_main.cli(), None, capsys, code=1)
+    assert line.startswith(f"error: writing {results / 'giving_vs_taking'}/") and line.endswith(
+        ": no space left on device"
+    )
+    assert [p for p in results.rglob("*") if p.is_file()] == []  # no folder that looks complete, nor a half-written one
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB filesystem (tmpfs; needs root): real full-disk errors. Skipped where it cannot be mounted."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)]).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("launcher", [[], ["-m", "seed=0,1"]], ids=["run", "sweep"])
+def test_sim_on_a_full_disk(small_disk, launcher):
+    proc = cli(*launcher, "customers.n=500", "steps=30", "progress=false", f"results_dir={small_disk}")
+    assert proc.returncode == 1
+    line = one_line(proc.stderr)
+    assert line.startswith(f"error: writing {small_disk}/giving_vs_taking/") and line.endswith(
+        "no space left on device"
+    )
+    assert not [p for p in small_disk.rglob("summary.csv")]
+
+
+@pytest.mark.slow
+def test_sim_sweep_in_worker_processes_on_a_full_disk(small_disk):
+    proc = cli(
+        "-m",
+        "seed=0,1,2",
+        "customers.n=500",
+        "steps=30",
+        "progress=false",
+        f"results_dir={small_disk}",
+        "hydra/launcher=local",
+    )
+    assert proc.returncode == 1
+    assert one_line(proc.stderr).endswith("no space left on device")
+    assert not [p for p in small_disk.rglob("summary.csv")]
+
+
+def test_sim_on_a_read_only_folder(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)]).returncode:
+        pytest.skip("mounting a read-only tmpfs needs root")
+    try:
+        proc = cli("customers.n=100", "steps=3", "progress=false", f"results_dir={ro}")
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], check=False)
+    assert proc.returncode == 1
+    assert one_line(proc.stderr).endswith("read-only file system")
+
+
+@pytest.mark.slow
+def test_sim_sweep_with_a_worker_killed_stops_in_one_line(tmp_path):
+    """A joblib worker killed mid-run (out of memory, say): one line, exit 1, no hang, nothing half-written."""
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "sim", "-m", "customers.n=20000", "steps=400", "progress=false"]
+    command += [f"results_dir={results}", "seed=0,1,2,3", "sweep=pilot", "hydra/launcher=local"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    claim = results / "giving_vs_taking" / "pilot" / ".seed=0.claim"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (claim.exists() and claim.read_text()):
+        time.sleep(0.05)
+    os.kill(json.loads(claim.read_text())["pid"], signal.SIGKILL)  # the worker running seed=0
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1
+    line = one_line(err)
+    assert (
+        line
+        == "error: a worker process died (exit codes {SIGKILL(-9)}); run the same command again to finish the sweep"
+    )
+    assert not (results / "giving_vs_taking" / "pilot" / "seed=0").exists()
+
+
+# --- python -m sim.aggregate ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    """A finished sweep of four runs."""
+    results = tmp_path_factory.mktemp("sweep") / "results"
+    proc = cli("-m", "customers.n=300", "steps=12", "progress=false", "seed=range(0,4)", f"results_dir={results}")
+    assert proc.returncode == 0, proc.stderr
+    (found,) = (results / "giving_vs_taking").iterdir()
+    return found
+
+
+@pytest.fixture
+def sweep(sweep_dir, tmp_path):
+    """A fresh copy of the sweep, to damage."""
+    import shutil
+
+    copy = tmp_path / "giving_vs_taking" / sweep_dir.name
+    shutil.copytree(sweep_dir, copy)
+    return copy
+
+
+AGGREGATE_BAD = [
+    ([], "the following arguments are required: sweep"),
+    (["{tmp}/missing"], "sweep = {tmp}/missing: no such folder"),
+    (["{tmp}"], "no completed runs"),
+    (["{sweep}", "--map", "seed"], "--map: expected 2 arguments"),
+    (["{sweep}", "--map", "seed", "market.reach"], "--map market.reach: not a parameter of this sweep (allowed: seed"),
+    (["{sweep}", "--map", "seed", "seed"], "--map seed seed: allowed: two different parameters"),
+    (["{sweep}", "--map", "seed", "steps", "--metric", "vibes"], "--metric = vibes: allowed: "),
+    (["{sweep}", "--strictly"], "unrecognized arguments: --strictly (allowed: --map, --metric, --strict)"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", AGGREGATE_BAD, ids=[" ".join(a) for a, _ in AGGREGATE_BAD])
+def test_aggregate_bad_input_is_one_line_and_writes_nothing(argv, expected, sweep, tmp_path, capsys):
+    fill = {"tmp": tmp_path / "empty", "sweep": sweep}
+    (tmp_path / "empty").mkdir()
+    before = written(tmp_path)
+    line = stops(aggregate.main, [a.format(**fill) for a in argv], capsys)
+    assert line.startswith("argument error: ") and expected.format(**fill) in line
+    assert written(tmp_path) == before
+
+
+DAMAGE = {
+    "seed=1": ("timeseries.parquet", lambda p: p.write_bytes(p.read_bytes()[:300]), "not a Parquet file"),
+    "seed=2": ("summary.csv", lambda p: p.write_text(""), "empty file"),
+    "seed=3": ("params.json", lambda p: p.write_text("{'seed'"), "not valid JSON"),
+}
+
+
+def test_aggregate_reports_damaged_runs_and_goes_on(sweep, capsys):
+    for run, (name, damage, _) in DAMAGE.items():
+        damage(sweep / run / name)
+    aggregate.main([str(sweep)])
+    out = capsys.readouterr().out
+    expected = "3 of 4 runs unreadable: " + ", ".join(f"{r} ({n}: {why}" for r, (n, _, why) in DAMAGE.items())
+    assert expected.split("(")[0] in out
+    for run, (name, _, why) in DAMAGE.items():
+        assert f"{run} ({name}: {why}" in out
+    report = (sweep / "report" / "report.md").read_text()
+    assert "Left out: 3 of 4 runs unreadable: seed=1 (timeseries.parquet: not a Parquet file" in report
+    table = pd.read_parquet(sweep / "report" / "runs.parquet")
+    assert sorted(table.run.unique()) == ["seed=0"]  # the healthy run is kept
+
+
+@pytest.mark.parametrize(
+    "name, damage, why",
+    [
+        ("summary.csv", lambda p: p.write_text("firm,policy\ngiving,giving\n"), "no long_run_share, npv, advocacy"),
+        ("config.yaml", lambda p: p.write_bytes(b"\xff\xfe: [\x00"), "not text"),
+        ("config.yaml", lambda p: p.write_text("seed: [1\n"), "not valid YAML"),
+        ("params.json", lambda p: p.write_text('{"overrides": {"seed": 2}, "design": 5}'), "not a run's parameters"),
+        ("timeseries.parquet", lambda p: p.unlink(), "no such file or directory"),
+        ("timeseries.parquet", lambda p: pd.DataFrame({"week": [0]}).to_parquet(p), "no firm column"),
+    ],
+    ids=[
+        "summary-columns",
+        "config-binary",
+        "config-yaml",
+        "params-design",
+        "timeseries-missing",
+        "timeseries-columns",
+    ],
+)
+def test_aggregate_names_each_kind_of_damage(sweep, name, damage, why, capsys):
+    damage(sweep / "seed=2" / name)
+    table = aggregate.collect(sweep)
+    assert sorted(table.run.unique()) == ["seed=0", "seed=1", "seed=3"]
+    (said,) = table.attrs["unreadable"]
+    assert said.startswith(f"seed=2 ({name}: ") and why in said, said
+
+
+def test_aggregate_strict_fails_in_one_line_and_writes_nothing(sweep, capsys):
+    DAMAGE["seed=1"][1](sweep / "seed=1" / "timeseries.parquet")
+    line = stops(aggregate.main, [str(sweep), "--strict"], capsys, code=1)
+    assert line.startswith("error: 1 of 4 runs unreadable: seed=1 (timeseries.parquet: not a Parquet file")
+    assert not (sweep / "report").exists()
+
+
+def test_aggregate_with_every_run_damaged_fails(sweep, capsys):
+    for run in ("seed=0", "seed=1", "seed=2", "seed=3"):
+        (sweep / run / "summary.csv").write_text("")
+    assert stops(aggregate.main, [str(sweep)], capsys, code=1).startswith("error: 4 of 4 runs unreadable: seed=0")
+
+
+def test_aggregate_full_disk_keeps_the_old_report(sweep, monkeypatch, capsys):
+    aggregate.main([str(sweep)])
+    capsys.readouterr()
+    before = (sweep / "report" / "report.md").read_text()
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", no_space)
+    line = stops(aggregate.main, [str(sweep)], capsys, code=1)
+    assert line == f"error: writing {sweep / 'report'}: no space left on device"
+    assert (sweep / "report" / "report.md").read_text() == before
+    assert not [p for p in sweep.iterdir() if p.name.startswith(".report")]
+
+
+def test_aggregate_command_on_a_damaged_sweep(sweep):
+    DAMAGE["seed=1"][1](sweep / "seed=1" / "timeseries.parquet")
+    proc = run("sim.aggregate", str(sweep), cwd=ROOT)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "1 of 4 runs unreadable: seed=1 (timeseries.parquet: not a Parquet file" in proc.stdout
+    strict = run("sim.aggregate", str(sweep), "--strict", cwd=ROOT)
+    assert strict.returncode == 1 and one_line(strict.stderr).startswith("error: 1 of 4 runs unreadable")
+
+
+# --- python -m sim.bench --------------------------------------------------------------------------
+
+BENCH_BAD = [
+    (["--sizes", "-5"], "argument error: --sizes = -5: allowed: an integer, 10 ≤ value ≤ 20000000"),
+    (["--sizes", "5"], "argument error: --sizes = 5: allowed"),
+    (["--sizes", "many"], "argument error: --sizes = many: allowed"),
+    (["--sizes"], "argument error: --sizes: expected at least one argument"),
+    (["--agents-sizes", "0"], "argument error: --agents-sizes = 0: allowed"),
+    (["--steps", "0"], "argument error: --steps = 0: allowed: an integer, 1 ≤ value ≤ 100000"),
+    (["--agents-steps", "-1"], "argument error: --agents-steps = -1: allowed"),
+    (["--degrees", "-2"], "argument error: --degrees = -2: allowed: an integer, 0 ≤ value ≤ 1000"),
+    (["--seed", "-1"], "argument error: --seed = -1: allowed: an integer, 0 ≤ value"),
+    (["--timeout", "0"], "argument error: --timeout = 0: allowed: a number, 1 ≤ value"),
+    (["--timeout", "nan"], "argument error: --timeout = nan: allowed"),
+    (["--network", "lattice"], "config error: network=lattice: no such option"),
+    (
+        ["--sizes", "100", "--degrees", "100"],
+        "config error: network.mean_degree = 100: allowed: 0 ≤ value < customers.n",
+    ),
+    (["customers.patience=3"], "config error: unknown key 'customers.patience'"),
+    (["--cores", "2"], "argument error: unrecognized arguments: --cores (allowed: --sizes"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", BENCH_BAD, ids=[" ".join(a) for a, _ in BENCH_BAD])
+def test_bench_bad_input_is_one_line_before_any_child(argv, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bench, "measure", lambda *a, **k: pytest.fail("a case ran"))
+    assert stops(bench.main, argv, capsys).startswith(expected)
+    assert written(tmp_path) == []
+
+
+def test_bench_negative_size_from_the_command_line_does_not_hang(tmp_path):
+    proc = run("sim.bench", "--sizes", "-5", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert one_line(proc.stderr) == "argument error: --sizes = -5: allowed: an integer, 10 ≤ value ≤ 20000000"
+    assert written(tmp_path) == []
+
+
+def test_bench_child_that_fails_is_one_line_not_a_hang():
+    with pytest.raises(Failure) as failed:
+        bench.measure(200, 2, "watts_strogatz", overrides=["customers.patience=3"], timeout=120)
+    assert str(failed.value).startswith("error: bench case vectorized n=200 steps=2: config error: unknown key")
+
+
+def test_bench_child_that_runs_too_long_is_stopped():
+    t0 = time.monotonic()
+    with pytest.raises(Failure, match=r"no result within 1 s \(--timeout\); stopped"):
+        bench.measure(200_000, 5000, "watts_strogatz", timeout=1)
+    assert time.monotonic() - t0 < 30
+
+
+def test_bench_child_killed_is_one_line(tmp_path):
+    out = tmp_path / "bench"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.bench", "--sizes", "300000", "--agents-sizes", "--steps", "520", "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child, deadline = None, time.time() + 60
+    while child is None and time.time() < deadline:
+        time.sleep(0.1)
+        for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                child = int(pid)
+    os.kill(child, signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert (
+        one_line(err) == "error: bench case vectorized n=300000 steps=520: the child process died (killed by SIGKILL)"
+    )
+    assert not out.exists()
+
+
+def test_bench_full_disk_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    row = {"engine": "vectorized", "customers": 100, "edges": 400, "steps": 2, "setup_s": 0.1, "run_s": 0.1}
+    row |= {"s_per_step": 0.05, "customer_steps_per_s": 2000.0, "peak_mb": 100.0}
+    monkeypatch.setattr(bench, "measure", lambda *a, **k: dict(row))
+    monkeypatch.setattr(pd.DataFrame, "to_csv", no_space)
+    out = tmp_path / "bench"
+    line = stops(bench.main, ["--sizes", "100", "--agents-sizes", "--steps", "2", "--out", str(out)], capsys, code=1)
+    assert line.startswith(f"error: writing {out}/") and line.endswith(": no space left on device")
+    assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+# --- python -m sim.docking ------------------------------------------------------------------------
+
+DOCKING_BAD = [
+    (["customers.n=-5"], "customers.n = -5"),
+    (["steps=0"], "steps = 0"),
+    (["customers.patience=1"], "unknown key 'customers.patience'"),
+    (["network=lattice"], "network=lattice: no such option"),
+    (["experiment=nope"], "experiment=nope: no such option"),
+    (["seed=[1,"], "override 'seed=[1,'"),
+    (["market.shocks=[{kind: outage, week: 5, duration: 2, size: 0.5, firm: nobody}]"], "market.shocks.0.firm"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", DOCKING_BAD, ids=[" ".join(a) for a, _ in DOCKING_BAD])
+def test_docking_bad_input_is_one_line(argv, expected, capsys):
+    line = stops(docking.main, argv, capsys)
+    assert line.startswith("config error: ") and expected in line
+
+
+def test_docking_command_bad_input(tmp_path):
+    proc = run("sim.docking", "customers.n=-5", cwd=tmp_path)
+    assert proc.returncode == 2 and one_line(proc.stderr).startswith("config error: customers.n = -5")
+    assert written(tmp_path) == []
+
+
+# --- python -m sim.sensitivity --------------------------------------------------------------------
+
+SENSITIVITY_BAD = [
+    (["--param", "market.nope=0:1"], "config error: --param market.nope: unknown key"),
+    (["--param", "market=0:1"], "config error: --param market: unknown key"),
+    (["--param", "market.reach=0:2"], "config error: market.reach = 2.0: "),
+    (["--param", "market.reach=0.3:0.1"], "config error: --param market.reach: low (0.3) must be below high"),
+    (["--param", "market.reach=0:inf"], "config error: --param market.reach: low (0.0) must be below high (inf)"),
+    (["--param", "market.reach"], "config error: --param 'market.reach': expected key=low:high"),
+    (["--params", "missing.yaml"], "argument error: --params = missing.yaml: no such file"),
+    (["--params", "bad.yaml"], "config error: --params bad.yaml: not valid YAML"),
+    (["--params", "list.yaml"], "config error: --params list.yaml: expected a mapping"),
+    (["--params", "bounds.yaml"], "config error: bounds.yaml: market.reach: expected [low, high], two numbers"),
+    (["--trajectories", "1"], "argument error: --trajectories = 1: allowed: an integer, 2 ≤ value ≤ 10000"),
+    (["--levels", "x"], "argument error: --levels = x: allowed"),
+    (["--n", "5"], "argument error: --n = 5: allowed: an integer, 10 ≤ value ≤ 20000000"),
+    (["--steps", "0"], "argument error: --steps = 0: allowed"),
+    (["--jobs", "0"], "argument error: --jobs = 0: allowed"),
+    (["--seed", "-1"], "argument error: --seed = -1: allowed"),
+    (["--name", "../elsewhere"], "argument error: --name = ../elsewhere: allowed: one folder name"),
+    (
+        ["--giving", "nobody"],
+        "argument error: --giving = nobody: not a firm of this experiment (allowed: giving, taking)",
+    ),
+    (["--launcher", "cloud"], "config error: hydra/launcher=cloud: no such option (allowed: basic, joblib"),
+    (["--experiment", "nope"], "config error: experiment=nope: no such option"),
+    (["customers.patience=3"], "config error: unknown key 'customers.patience'"),
+    (["--trajectory", "3"], "argument error: unrecognized arguments: --trajectory (allowed: --param"),
+]
+INPUTS = {"bad.yaml": "market.reach: [0, 1\n", "list.yaml": "- market.reach\n", "bounds.yaml": "market.reach: [0, a]\n"}
+
+
+@pytest.mark.parametrize("argv, expected", SENSITIVITY_BAD, ids=[" ".join(a) for a, _ in SENSITIVITY_BAD])
+def test_sensitivity_bad_input_is_one_line_and_writes_nothing(argv, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for name, text in INPUTS.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(sensitivity, "run_sweep", lambda cmd: pytest.fail("the sweep started"))
+    assert stops(sensitivity.main, argv, capsys).startswith(expected)
+    assert written(tmp_path, *INPUTS) == []
+
+
+def test_sensitivity_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pd.DataFrame, "to_csv", no_space)
+    monkeypatch.setattr(sensitivity, "run_sweep", lambda cmd: pytest.fail("the sweep started"))
+    line = stops(sensitivity.main, ["--results-dir", str(tmp_path)], capsys, code=1)
+    assert line == f"error: writing {tmp_path / 'sensitivity' / 'morris'}: no space left on device"
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        (
+            "import sys; sys.exit('error: writing x: no space left on device')",
+            "error: writing x: no space left on device",
+        ),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "error: the sweep failed (killed by SIGKILL): "),
+    ],
+    ids=["said", "killed"],
+)
+def test_sensitivity_failed_sweep_is_one_line(code, expected):
+    with pytest.raises(Failure) as failed:
+        sensitivity.run_sweep([sys.executable, "-c", code])
+    assert str(failed.value).startswith(expected) and str(failed.value).endswith("(rerun the same command to resume)")
+
+
+def test_sensitivity_refuses_a_sweep_with_a_damaged_run(sweep):
+    DAMAGE["seed=1"][1](sweep / "seed=1" / "timeseries.parquet")
+    with pytest.raises(Failure, match=r"^error: 1 of 4 runs unreadable: seed=1 \(timeseries.parquet"):
+        aggregate.collect(sweep, strict=True)
+
+
+# --- python -m sim.validate -----------------------------------------------------------------------
+
+VALIDATE_BAD = [
+    ([], "argument error: check nothing: allowed: bass, facts, observables, baseline, spend, synthetic"),
+    (["docking"], "argument error: check 'docking': allowed: bass, facts, observables, baseline, spend, synthetic"),
+    (["bass", "--n", "5"], "argument error: --n = 5: allowed: an integer, 10 ≤ value ≤ 20000000"),
+    (["bass", "--steps", "0"], "argument error: --steps = 0: allowed"),
+    (["bass", "--seeds", "0"], "argument error: --seeds = 0: allowed: an integer, 1 ≤ value ≤ 1000"),
+    (["bass", "--p", "0.1"], "argument error: unrecognized arguments: --p 0.1 (allowed: --n, --steps, --seeds"),
+    (["facts", "--seeds", "0"], "argument error: --seeds = 0: allowed"),
+    (["facts", "--n", "many"], "argument error: --n = many: allowed"),
+    (["baseline", "--file", "missing.csv"], "argument error: --file = missing.csv: no such file (--refresh writes it)"),
+    (["spend", "customers.n=-1"], "config error: customers.n = -1"),
+    (["observables", "--seeds", "1"], "argument error: --seeds = 1: allowed: an integer, 2 ≤ value ≤ 1000"),
+    (["observables", "market.reach=7"], "config error: market.reach = 7"),
+    (["synthetic", "--card", "uk_mobile"], "argument error: --card = uk_mobile: has no truth to simulate"),
+    (["spend", "firms.nobody.price=1"], "config error: "),
+]
+
+
+@pytest.mark.parametrize("argv, expected", VALIDATE_BAD, ids=[" ".join(a) or "nothing" for a, _ in VALIDATE_BAD])
+def test_validate_bad_input_is_one_line_and_writes_nothing(argv, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert stops(validate.main, argv, capsys).startswith(expected)
+    assert written(tmp_path) == []
+
+
+def test_validate_unwritable_output_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    proc = run(
+        "sim.validate",
+        "bass",
+        "--n",
+        "100",
+        "--steps",
+        "3",
+        "--seeds",
+        "1",
+        "--out",
+        "file/sub/bass.png",
+        "--docs",
+        "",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert one_line(proc.stderr) == "error: writing file/sub/bass.png: not a directory"
+
+
+# --- python -m sim.pairing, sim.influence, sim.calibrate, sim.whatif ------------------------------
+
+ANALYSES_BAD = [
+    (pairing, ["firms.giving.generosity=2"], "config error: firms.giving.generosity = 2"),
+    (pairing, ["market.reach=0.2", "--seeds", "2"], "argument error: --seeds = 2: allowed: an integer, 3 ≤ value"),
+    (influence, ["--jobs", "0"], "argument error: --jobs = 0: allowed: an integer, 1 ≤ value ≤ 4096"),
+    (influence, ["--name", "a/b"], "argument error: --name = a/b: allowed: one folder name"),
+    (influence, ["--launcher", "nope"], "config error: "),
+    (calibrate, ["market_data=synthetic", "--generations", "0"], "argument error: --generations = 0: allowed"),
+    (calibrate, ["customers.n=5"], "argument error: customers.n=5: expected market_data=<card> first"),
+    (calibrate, ["market_data=synthetic", "seed=3"], "argument error: seed=3: only card keys (market_data.*)"),
+    (whatif, ["firms.giving.generosity=0.8", "--band", "1"], "argument error: --band = 1: allowed: a number"),
+    (whatif, ["firms.giving.generosity=0.8", "--calibration", "nowhere"], "argument error: --calibration = nowhere"),
+    (whatif, ["--changes", "missing.yaml"], "argument error: --changes = missing.yaml: no such file"),
+]
+
+
+@pytest.mark.parametrize(
+    "module, argv, expected",
+    ANALYSES_BAD,
+    ids=[f"{m.__name__.split('.')[-1]} {' '.join(a)}" for m, a, _ in ANALYSES_BAD],
+)
+def test_analysis_bad_input_is_one_line_and_writes_nothing(module, argv, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert stops(module.main, argv, capsys).startswith(expected)
+    assert written(tmp_path) == []
