@@ -5,7 +5,8 @@ python -m sim.validate facts                # stylized facts: results/validation
 python -m sim.validate baseline [--refresh] # the regression baseline (tests/baseline/)
 python -m sim.validate spend [overrides]    # equal spend of experiment=discount_vs_generosity
 python -m sim.validate observables         # observed-market ranges: results/validation/observables.csv
-python -m sim.validate synthetic           # calibration recovers a known synthetic truth
+python -m sim.validate synthetic           # the synthetic card's KPIs, made by the model at its truth
+python -m sim.validate coverage            # calibration recovers truths drawn from the priors
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from .calibration import synthetic
+from .calibration import coverage, synthetic
 from .runs.errors import ArgumentError, command
 from .validation import baseline, bass, facts, observables, spend
 
@@ -24,6 +25,7 @@ CHECKS = {
     "baseline": baseline.main,
     "spend": spend.main,
     "synthetic": synthetic.main,
+    "coverage": coverage.main,
 }
 
 

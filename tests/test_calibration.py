@@ -224,3 +224,19 @@ def test_calibration_runs_on_redis_workers(redis_workers, tmp_path):
         card, tmp_path / "h.db", population=20, generations=2, sampler_kind="redis", redis=redis_workers, progress=False
     )
     assert history.max_t == 1 and len(inference.posterior(history, card)) == 20
+
+
+def test_coverage_truths_are_seeded_draws_inside_the_priors_and_make_their_own_kpis():
+    from sim.calibration import coverage
+    from sim.calibration.synthetic import SD
+
+    base = load_card("synthetic")
+    sets = coverage.truths(base, 5, seed=3)
+    assert sets == coverage.truths(base, 5, seed=3) and sets != coverage.truths(base, 5, seed=4)
+    for truth in sets:
+        for key, (lo, hi) in base.free.items():
+            assert lo <= truth[key] <= hi
+    card = coverage.card_for(base, sets[0], customers=300, weeks=104)
+    assert card.truth == sets[0] and card.customers == 300 and card.weeks == 104
+    assert {k for t in card.kpis.values() for k in t} == set(SD)
+    assert card.kpis != base.kpis  # made at the new truth, not copied

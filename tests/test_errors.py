@@ -515,8 +515,11 @@ def test_sensitivity_refuses_a_sweep_with_a_damaged_run(sweep):
 # --- python -m sim.validate -----------------------------------------------------------------------
 
 VALIDATE_BAD = [
-    ([], "argument error: check nothing: allowed: bass, facts, observables, baseline, spend, synthetic"),
-    (["docking"], "argument error: check 'docking': allowed: bass, facts, observables, baseline, spend, synthetic"),
+    ([], "argument error: check nothing: allowed: bass, facts, observables, baseline, spend, synthetic, coverage"),
+    (
+        ["docking"],
+        "argument error: check 'docking': allowed: bass, facts, observables, baseline, spend, synthetic, coverage",
+    ),
     (["bass", "--n", "5"], "argument error: --n = 5: allowed: an integer, 10 ≤ value ≤ 20000000"),
     (["bass", "--steps", "0"], "argument error: --steps = 0: allowed"),
     (["bass", "--seeds", "0"], "argument error: --seeds = 0: allowed: an integer, 1 ≤ value ≤ 1000"),
@@ -527,6 +530,7 @@ VALIDATE_BAD = [
     (["spend", "customers.n=-1"], "config error: customers.n = -1"),
     (["observables", "--seeds", "1"], "argument error: --seeds = 1: allowed: an integer, 2 ≤ value ≤ 1000"),
     (["observables", "market.reach=7"], "config error: market.reach = 7"),
+    (["coverage", "--truths", "0"], "argument error: --truths = 0: allowed: an integer, 1 ≤ value ≤ 1000"),
     (["synthetic", "--card", "uk_mobile"], "argument error: --card = uk_mobile: has no truth to simulate"),
     (["spend", "firms.nobody.price=1"], "config error: "),
 ]

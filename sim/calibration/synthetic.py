@@ -16,21 +16,23 @@ import numpy as np
 from ..config import CONF_DIR
 from ..runs.errors import ArgumentError, ArgumentParser, failing_as
 from ..runs.results import write_atomic
-from .card import load_card, settings_for
+from .card import MarketCard, load_card, settings_for
 from .kpis import run
 
 SD = {"share": 0.02, "annual_churn": 0.015, "advocacy": 3.0, "referral_share": 0.03, "complaint_rate": 0.03}
 SEEDS = (100, 101)
 
 
+def kpis_at(card: MarketCard, truth: dict[str, float]) -> dict[str, dict[str, float]]:
+    """{firm: {kpi: value}}: the card's market at ``truth``, averaged over ``SEEDS``."""
+    runs = [run(settings_for(card, truth, seed)) for seed in SEEDS]
+    return {firm: {kpi: float(np.mean([r[firm, kpi] for r in runs])) for kpi in SD} for firm in card.firms}
+
+
 def kpis(name: str = "synthetic") -> dict[str, dict[str, float]]:
-    """{firm: {kpi: value}}: the card's market at its truth, averaged over ``SEEDS``."""
+    """{firm: {kpi: value}}: the card's market at its own truth."""
     card = load_card(name)
-    runs = [run(settings_for(card, card.truth, seed)) for seed in SEEDS]
-    out: dict[str, dict[str, float]] = {}
-    for firm in card.firms:
-        out[firm] = {kpi: float(np.mean([r[firm, kpi] for r in runs])) for kpi in SD}
-    return out
+    return kpis_at(card, card.truth)
 
 
 def main(argv: list[str] | None = None) -> None:
