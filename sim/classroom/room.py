@@ -1,0 +1,87 @@
+"""One class's session: the twin worlds, the lesson and its step, the customers followed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .journey import KINDS, pick
+from .lessons import Lesson, Step, lessons
+from .worlds import WORLDS, Setup, Twins
+
+CARDS = 2  # customers followed side by side
+
+
+class Classroom:
+    """What one browser session sees and does; the page draws it and calls its methods."""
+
+    def __init__(self, setup: Setup | None = None):
+        self.lesson: Lesson | None = None
+        self.step_index = 0
+        self.generation = 0  # counts rebuilds: controls reset to the new worlds' values
+        self.rebuild(setup or Setup())
+
+    def rebuild(self, setup: Setup) -> None:
+        """New twin worlds from ``setup``, back at week 0; nobody followed."""
+        self.twins = Twins(setup)
+        self.cards: list[tuple[int, int] | None] = [None] * CARDS  # (world, customer)
+        self.next_card = 0
+        self.rng = np.random.default_rng([setup.seed, 11])  # the page's picks; never the model's dice
+        self.message = ""
+        self.generation += 1
+
+    @property
+    def setup(self) -> Setup:
+        return self.twins.setup
+
+    def load_lesson(self, key: str | None, customers: int | None = None) -> None:
+        """Start a lesson at its first step (None: free play, the default duopoly)."""
+        self.lesson = lessons()[key] if key else None
+        self.step_index = 0
+        if self.lesson is not None:
+            self.rebuild(self.lesson.setup(customers))
+        else:
+            self.rebuild(Setup(customers=customers or Setup().customers))
+
+    @property
+    def step(self) -> Step | None:
+        return self.lesson.steps[self.step_index] if self.lesson else None
+
+    def go(self, delta: int) -> None:
+        """The lesson's next (1) or previous (-1) step."""
+        if self.lesson:
+            self.step_index = min(max(self.step_index + delta, 0), len(self.lesson.steps) - 1)
+
+    def act(self) -> None:
+        """Do what the current lesson step says: a moment, then weeks, then customers to follow."""
+        step = self.step
+        if step is None:
+            return
+        if step.moment:
+            self.twins.trigger(step.moment)
+        if step.run:
+            self.twins.step(step.run)
+        for card, f in enumerate(step.follow[:CARDS]):
+            self.follow_kind(f.kind, WORLDS.index(f.world), f.firm - 1, card)
+
+    def follow(self, world: int, customer: int, card: int | None = None) -> None:
+        """Follow ``customer`` of ``world`` on a card (the next one in turn unless given)."""
+        card = self.next_card if card is None else card
+        self.cards[card] = (world, customer)
+        self.next_card = (card + 1) % CARDS
+        for journal in self.twins.journals:  # the same person in both worlds
+            journal.watch(customer)
+
+    def follow_kind(self, kind: str, world: int, firm: int, card: int | None = None) -> int | None:
+        """Follow a customer in ladder state ``kind`` at ``firm`` of ``world``, drawn at random."""
+        exclude = [c[1] for c in self.cards if c is not None]
+        who = pick(self.twins.worlds[world], KINDS[kind], firm, self.twins.sample, exclude, self.rng)
+        if who is None:
+            label = self.twins.labels[world][firm]
+            self.message = f"No {kind} customer at {label} in world {WORLDS[world]} right now."
+        else:
+            self.follow(world, who, card)
+        return who
+
+    def unfollow(self, card: int) -> None:
+        self.cards[card] = None
+        self.next_card = card

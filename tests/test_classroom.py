@@ -1,0 +1,167 @@
+"""The classroom dashboard's logic, without a browser: twin worlds, whole presets, a customer's story, lessons."""
+
+import numpy as np
+import pytest
+
+from sim.classroom.journey import KINDS, departures, story
+from sim.classroom.lessons import lessons
+from sim.classroom.room import Classroom
+from sim.classroom.worlds import Choice, Setup, Twins, connected_sample, experiment_settings, preset_levers
+from sim.config import LEVERS, load
+
+
+def levers(firm) -> dict:
+    return {k: getattr(firm.levers, k) for k in LEVERS}
+
+
+def test_twin_worlds_share_people_network_and_incidents_and_differ_only_by_firm_1():
+    twins = Twins(Setup(customers=1000))
+    a, b = twins.worlds
+    np.testing.assert_array_equal(a.network.indices, b.network.indices)
+    np.testing.assert_array_equal(a.customers.firm, b.customers.firm)  # the same week-0 customers
+    assert levers(a.firms[0]) != levers(b.firms[0])
+    assert levers(a.firms[1]) == levers(b.firms[1])
+    twins.step(3)
+    twins.trigger("outage")  # the same outage in both worlds, from next week
+    twins.step(4)
+    assert [(s.week, s.firm) for s in a.shocks] == [(s.week, s.firm) for s in b.shocks] == [(4, a.names[0])]
+    np.testing.assert_array_equal(a.customers.identity, b.customers.identity)  # the same people come and go
+    first = twins.luck[0]
+    assert first.same_firm > 800 and first.shared > 0  # 90% buy at week 0
+    assert first.incidents[0] == first.incidents[1]  # week 1: everyone still with the same firm in both worlds
+    assert all(luck.differ == 0 for luck in twins.luck)  # same firm, same week: the same incidents
+    before, during = twins.luck[2], twins.luck[3]  # week 3, week 4 (the outage at firm 1 in both worlds)
+    assert during.incidents[0] > 2 * before.incidents[0] and during.incidents[1] > 2 * before.incidents[1]
+
+
+def test_each_firm_runs_its_preset_whole_under_its_name():
+    setup = Setup(first=Choice.of("taking"), twin=Choice.of("giving"), others=(Choice.of("giving"),), customers=300)
+    twins = Twins(setup)
+    a, b = twins.worlds
+    assert levers(a.firms[0]) == preset_levers("taking") and levers(a.firms[1]) == preset_levers("giving")
+    assert levers(b.firms[0]) == preset_levers("giving")
+    assert twins.labels == (["taking", "giving"], ["giving #1", "giving #2"])
+    assert twins.title(0) == "World A: firm 1 is taking"
+    # A moved slider changes firm 1's lever in world A only; world B keeps its preset whole.
+    moved = Twins(Setup(levers=((0, "generosity", 0.9), (1, "upsell", 0.2)), customers=300))
+    assert moved.worlds[0].firms[0].levers.generosity == 0.9
+    assert levers(moved.worlds[1].firms[0]) == preset_levers("taking")
+    assert moved.worlds[0].firms[1].levers.upsell == moved.worlds[1].firms[1].levers.upsell == 0.2
+
+
+def test_controls_leave_presets_whole_and_follow_the_chosen_preset():
+    pytest.importorskip("solara")
+    from sim.classroom.views import draft_of, setup_of
+
+    setup = Setup()
+    choices = {p: Choice.of(p) for p in ("giving", "taking", "fake_love")}
+    draft = draft_of(setup)
+    assert (draft["generosity"], draft["speed"]) == (0.5, 0.8)  # the giving preset's, as built
+    assert setup_of(draft, setup, choices) == setup  # untouched controls change nothing
+    taking = {**draft, "first": "taking", "generosity": 0.0, "speed": 0.4}  # what choosing "taking" does
+    chosen = setup_of(taking, setup, choices)
+    assert chosen.first == Choice.of("taking") and chosen.levers == ()  # the whole preset, no lever changes
+    assert setup_of({**taking, "generosity": 0.3}, setup, choices).levers == ((0, "generosity", 0.3),)
+
+
+def test_a_followed_customer_has_a_week_by_week_story():
+    room = Classroom(Setup(customers=1000))
+    room.twins.step(40)
+    who = room.follow_kind("devoted", world=0, firm=0)
+    assert who is not None and room.cards[0] == (0, who)
+    assert who in room.twins.sample  # picked from the drawn network, so their whole diary is there
+    room.twins.trigger("outage")
+    room.twins.step(12)
+    days = room.twins.journals[0].diary(who)
+    assert [d["week"] for d in days] == list(range(53))
+    assert len({round(float(d["bond"]), 3) for d in days}) > 5  # their state changes
+    tw = room.twins
+    told = story(
+        days,
+        tw.labels[0],
+        tw.worlds[0].settings.customers,
+        tw.worlds[0].settings.market,
+        lambda week: tw.outage(0, week),
+    )
+    text = " ".join(" ".join(said) for _, said in told)
+    assert "incident" in text and "during the outage" in text
+    # Someone in the sample changed firm: the story says when and why.
+    moved = []
+    for slot in tw.sample[:200]:
+        moved += departures(tw.journals[0].diary(int(slot)), tw.labels[0], tw.worlds[0].settings.customers)
+    assert moved and all(text.startswith(("left", "joined")) and "(" in text for _, text in moved)
+    # A customer outside the drawn sample is followed from now on, in both worlds.
+    outside = int(np.setdiff1d(np.arange(1000), tw.sample)[0])
+    room.follow(1, outside)
+    tw.step(2)
+    assert [d["week"] for d in tw.journals[1].diary(outside)] == [52, 53, 54]
+    assert [d["week"] for d in tw.journals[0].diary(outside)] == [52, 53, 54]
+
+
+def test_show_me_picks_the_kind_asked_for():
+    room = Classroom(Setup(customers=1000))
+    room.twins.step(30)
+    for card, kind in enumerate(KINDS):
+        who = room.follow_kind(kind, world=0, firm=0, card=card % 2)
+        if who is not None:
+            assert room.twins.worlds[0].customers.state[who] == KINDS[kind]
+            assert room.twins.worlds[0].customers.firm[who] == 0
+    assert room.follow_kind("devoted", world=1, firm=0) is None  # a taking firm has no devoted customers
+    assert "No devoted customer at taking #1 in world B" in room.message
+
+
+def test_the_network_view_draws_a_connected_sample():
+    twins = Twins(Setup(customers=2000))
+    net, sample = twins.worlds[0].network, twins.sample
+    assert len(sample) == 400 and len(np.unique(sample)) == 400
+    g = net.to_networkx(sample)
+    import networkx as nx
+
+    assert nx.is_connected(g)
+    assert twins.layout.shape == (400, 2) and twins.layout.min() >= 0 and twins.layout.max() <= 1
+    assert len(connected_sample(net, 0, 5000)) == 2000  # a small market is drawn whole
+
+
+@pytest.mark.parametrize("key", list(lessons()))
+def test_a_lesson_is_an_experiment_and_its_world_a_is_the_experiment_file(key):
+    lesson = lessons()[key]
+    s = experiment_settings(lesson.experiment)
+    assert s.experiment.startswith("lesson_")
+    first = next(iter(s.firms.values()))
+    assert first.policy == lesson.first.label and levers(first) == lesson.first.values  # python -m sim runs world A
+    assert lesson.twin.values != lesson.first.values
+    for firm in list(s.firms.values())[1:]:  # the other firms are whole presets
+        assert levers(firm) == preset_levers(firm.policy)
+    assert 3 <= len(lesson.steps) <= 8 and all(step.say for step in lesson.steps)
+    assert load([f"experiment={lesson.experiment}"]).experiment == lesson.experiment
+
+
+@pytest.mark.parametrize("key", list(lessons()))
+def test_a_lesson_can_be_clicked_through_and_its_narration_holds(key):
+    room = Classroom()
+    room.load_lesson(key)
+    lesson, weeks, marks = room.lesson, 0, {}
+    for i, step in enumerate(lesson.steps):
+        assert room.step_index == i
+        room.act()
+        weeks += step.run
+        assert room.twins.week == weeks
+        if step.follow:
+            assert all(card is not None for card in room.cards[: len(step.follow)]), room.message
+        if step.moment:
+            marks["moment"] = room.twins.week
+        room.go(1)
+    assert room.step_index == len(lesson.steps) - 1
+    history = room.twins.history
+    if key == "outage":  # devotion forgives: firm 1 keeps more of its customers where it was giving
+        before, after = marks["moment"], marks["moment"] + 16
+        kept = [history[w][after]["customers"][0] / history[w][before]["customers"][0] for w in (0, 1)]
+        assert kept[0] > kept[1]
+    if key == "discounts":  # the same share after a year; only generosity makes devoted customers
+        share = [history[w][52]["share"][0] for w in (0, 1)]
+        assert abs(share[0] - share[1]) < 0.05
+        assert history[1][104]["n_devoted"][0] > 10 * max(history[0][104]["n_devoted"][0], 1)
+    if key == "fake_love":  # found out: more detractors than the honest twin
+        assert history[0][26]["n_detractor"][0] > 3 * history[1][26]["n_detractor"][0]
+    if key == "taking_wins":  # nowhere to go, no voice: taking earns more
+        assert history[0][52]["cumulative_profit"][0] > 1.5 * history[1][52]["cumulative_profit"][0]
