@@ -24,7 +24,7 @@ class LoyaltyMarket(mesa.Model):
 
     The population is vectorized (``sim.model.customers``) or one Mesa agent per customer
     (``sim.model.agents``, ``engine=agents``); the rules are the same. One step is one week:
-    firms follow their plans, customers live the week, firms settle their accounts and
+    firms follow their plans or management rules, customers live the week, firms settle their accounts and
     learn, and the week is recorded (``sim.model.metrics``).
     """
 
@@ -133,6 +133,7 @@ class LoyaltyMarket(mesa.Model):
         week = self.week
         for firm in self.firms:
             firm.follow_plan(week)
+            firm.manage()
         offer = self.offer(week)
         tally = self.customers.step(week, offer, self.network, self.streams)
         self.observe(offer, tally)
