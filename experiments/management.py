@@ -9,7 +9,7 @@ share, NPV), ``trajectories.csv`` (per condition, firm and year: mean levers ove
 and firm the median end state with its 10th-90th percentiles over seeds, and the mean NPV and share.
 
 The giving index is ``sim.model.policies.acts``: the mean of the giving acts (generosity, proactive advice,
-humanity, speed, ease, listening) and 1 - upsell; the giving preset scores 0.71, the taking preset 0.22.
+humanity, speed, ease, listening) and 1 - upsell; the giving preset scores 0.74, the taking preset 0.24.
 """
 
 from __future__ import annotations
