@@ -6,7 +6,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from ..config import FirmConfig
+from ..config import FirmConfig, Levers
 from . import management, policies
 from .vocabulary import PAYING, Count, Ladder
 
@@ -62,22 +62,26 @@ class Firm(mesa.Agent):
                 self.quality = min(max(self.quality + self.levers.quality - before, 0.0), 1.0)
         self.entered = week >= self.config.enters_at
 
-    def manage(self) -> None:
-        """After every ``review`` weeks in the market, let the firm's rule change its levers (at a cost)."""
+    def manage(self, seen: dict[str, Levers]) -> None:
+        """After every ``review`` weeks in the market, let the firm's rule change its levers (at a cost).
+
+        ``seen``: every firm's levers at the start of the week, before any firm decides, so that no
+        firm sees a rival's decision of the same week (the order of firms does not matter).
+        """
         self.lever_change_cost, self.management_moves = 0.0, 0
         if self.manager is None or not self.entered or not self.books or len(self.books) % self.management.review:
             return
-        target = self.manager.decide(self.books, self.market_reports(), self.levers)
+        target = self.manager.decide(self.books, self.market_reports(seen), self.levers)
         if target:
             self.change_levers(target)
 
-    def market_reports(self) -> list[management.Report]:
-        """What the firm knows of its rivals: the levers it can observe now, their profits ``lag`` weeks late."""
+    def market_reports(self, seen: dict[str, Levers]) -> list[management.Report]:
+        """What the firm knows of its rivals: the levers it can observe, their profits ``lag`` weeks late."""
         last = self.model.week - 1 - self.management.lag
         return [
             management.Report(
                 f.name,
-                {k: getattr(f.levers, k) for k in self.management.observe},
+                {k: getattr(seen[f.name], k) for k in self.management.observe},
                 {b.week: b.profit for b in f.books if b.week <= last},
             )
             for f in self.model.firms

@@ -133,7 +133,10 @@ class LoyaltyMarket(mesa.Model):
         week = self.week
         for firm in self.firms:
             firm.follow_plan(week)
-            firm.manage()
+        # What rivals see: the levers before any decision, so no firm sees a rival decide in the same week.
+        seen = {firm.name: firm.levers for firm in self.firms}
+        for firm in self.firms:
+            firm.manage(seen)
         offer = self.offer(week)
         tally = self.customers.step(week, offer, self.network, self.streams)
         self.observe(offer, tally)
