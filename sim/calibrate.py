@@ -24,12 +24,13 @@ import shlex
 import sys
 import time
 from datetime import datetime
+from multiprocessing import ProcessError
 from pathlib import Path
 
 from .calibration import inference, report
 from .calibration.card import MarketCard, check_card, load_card
 from .config import compose, to_plain
-from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
+from .runs.errors import ArgumentError, ArgumentParser, Failure, command, failing_as, number
 from .runs.results import write_atomic
 
 COMPLETE = "report.md"
@@ -99,18 +100,21 @@ def main(argv: list[str] | None = None) -> None:
         (out / "card.json").write_text(json.dumps(dataclasses.asdict(card), indent=1))
     print(f"{'continuing' if resumed else 'calibration'}: {out}", flush=True)
     start = time.perf_counter()
-    history = inference.run(
-        card,
-        out / "history.db",
-        a.population,
-        a.generations,
-        a.sampler,
-        a.jobs,
-        a.redis,
-        a.seed,
-        a.min_epsilon,
-        progress=not a.no_progress,
-    )
+    try:
+        history = inference.run(
+            card,
+            out / "history.db",
+            a.population,
+            a.generations,
+            a.sampler,
+            a.jobs,
+            a.redis,
+            a.seed,
+            a.min_epsilon,
+            progress=not a.no_progress,
+        )
+    except ProcessError as err:  # a simulation worker died; its own error is printed above
+        raise Failure(f"error: a simulation worker died ({err}); run the same command again to continue") from None
     post = inference.posterior(history, card)
     params = report.summary(post, card)
     pred = report.predictive(card, post, a.predictive, a.jobs)

@@ -82,14 +82,50 @@ class PolicyChange:
     policy: str | None = None
 
 
+class ManagementKind(StrEnum):
+    FIXED = "fixed"  # follow the plan
+    MYOPIC = "myopic"  # hill climbing on next quarter's profit
+    PATIENT = "patient"  # hill climbing on a longer window's profit
+    IMITATE = "imitate"  # move towards the most profitable rival's observable levers
+    LEARNER = "learner"  # an evolution strategy over lever vectors
+
+
+class Start(StrEnum):
+    PLAN = "plan"  # the managed levers start where the plan puts them
+    RANDOM = "random"  # drawn uniformly within their ranges, per seed, from the firm's management stream
+
+
+@dataclass(config=_STRICT, frozen=True)
+class Management:
+    """How a firm's levers are managed: a rule (``kind``) and its parameters (``conf/management/``).
+
+    Every rule reads only what a firm sees (``sim.model.management``); the parameters a rule does not
+    use are ignored by it.
+    """
+
+    kind: ManagementKind
+    review: Annotated[int, Field(ge=1, le=100_000)]
+    horizon: Annotated[int, Field(ge=1, le=100_000)]
+    step: Annotated[float, Field(gt=0.0, le=1.0)]
+    change_cost: NonNegative
+    levers: Annotated[list[str], Field(min_length=1)]
+    observe: list[str]
+    lag: Week
+    rate: Annotated[float, Field(gt=0.0, le=1.0)]
+    population: Annotated[int, Field(ge=2, le=1000)]
+    sigma: Annotated[float, Field(gt=0.0, le=1.0)]
+    start: Start
+
+
 @dataclass(config=_STRICT, frozen=True)
 class FirmConfig(Levers):
-    """A firm: a named policy preset (its levers), entry week and planned changes."""
+    """A firm: a named policy preset (its levers), entry week, planned changes and how it is managed."""
 
     policy: str
     enters_at: Week
     initial_share: NonNegative
     changes: list[PolicyChange]
+    management: Management
 
     @property
     def levers(self) -> Levers:
@@ -417,7 +453,33 @@ def _resolve_preset_changes(raw: dict) -> None:
         for i, change in enumerate(changes if isinstance(changes, list) else []):
             if isinstance(change, dict) and change.get("policy") is not None:
                 targets = _preset_levers(change["policy"], f"firms.{name}.changes.{i}.policy")
-                change["levers"] = {**targets, **(change.get("levers") or {})}
+                own = change.get("levers") or {}
+                if not isinstance(own, dict):
+                    raise ConfigError(
+                        f"config error: firms.{name}.changes.{i}.levers = {own!r}: allowed: a mapping {{lever: value}}"
+                    )
+                change["levers"] = {**targets, **own}
+
+
+def _check_management(name: str, firm: FirmConfig) -> None:
+    """Managed levers and observed levers are levers; a managed firm follows its rule, not a plan."""
+    m = firm.management
+    for field in ("levers", "observe"):
+        for i, lever in enumerate(getattr(m, field)):
+            if lever not in LEVERS:
+                raise ConfigError(
+                    f"config error: firms.{name}.management.{field}.{i} = {lever!r}: not a lever"
+                    f" (allowed: {', '.join(LEVERS)})"
+                )
+    if m.kind is ManagementKind.LEARNER and len(set(m.levers)) < 2:
+        raise ConfigError(
+            f"config error: firms.{name}.management.levers = {m.levers}: the learner searches over at least 2 levers"
+        )
+    if m.kind is not ManagementKind.FIXED and firm.changes:
+        raise ConfigError(
+            f"config error: firms.{name}.changes: a firm managed by a rule (management.kind = {m.kind.value}) "
+            "has no planned changes; allowed: changes = [] or management@firms.<name>=fixed"
+        )
 
 
 def _check_cross(s: Settings) -> None:
@@ -437,6 +499,7 @@ def _check_cross(s: Settings) -> None:
                 raise ConfigError(
                     _one_line(err, Levers).replace("config error: ", f"config error: firms.{name}.changes.{i}.levers.")
                 ) from None
+        _check_management(name, firm)
     if not any(f.enters_at == 0 for f in s.firms.values()):
         raise ConfigError("config error: firms: at least one firm must have enters_at = 0")
     if sum(f.initial_share for f in s.firms.values() if f.enters_at == 0) <= 0:

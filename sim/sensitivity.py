@@ -1,10 +1,15 @@
-"""``python -m sim.sensitivity``: Morris screening of what drives the giving firm's share and NPV.
+"""``python -m sim.sensitivity``: Morris screening or Sobol indices of what drives the giving firm's share and NPV.
 
 Builds a Morris design (SALib) over chosen parameters, writes it as a design CSV (columns are
 dotted config keys), runs it as a sweep (``python -m sim -m ... design=<csv> design_row=range(0,N)``,
 any Hydra launcher: basic, joblib, SLURM, Ray), reads the runs' summaries and writes, under
 ``<results_dir>/sensitivity/<name>/``: ``design.csv``, ``outputs.csv``, ``indices.csv`` (mu*, its
 confidence interval, sigma per parameter and output) and ``morris.png`` (mu* bars with sigma).
+
+``--method sobol``: SALib's Saltelli design (Sobol sequence; ``--samples`` N base samples, N x (k + 2)
+runs) through the same sweep, and first- and total-order indices with bootstrap 95% confidence
+intervals: ``indices.csv`` (S1, ST and their intervals), ``convergence.csv`` (the indices from the
+first N/2 base samples and from all N: a check that N sufficed) and ``sobol.png``.
 
 Parameters and ranges: ``--param customers.bond_weight=1:5`` (repeatable), or ``--params file.yaml``
 holding ``{dotted.key: [low, high]}``, or ``--all`` (every numeric customer and market parameter,
@@ -237,6 +242,97 @@ def indices(problem: dict, x: np.ndarray, y: pd.DataFrame, levels: int) -> pd.Da
     return df.sort_values(["output", "rank"])
 
 
+def build_sobol_design(params: dict[str, tuple[float, float]], samples: int, seed: int):
+    """The SALib problem and Saltelli sample (first and total order: N x (k + 2) rows); integer keys are rounded.
+
+    The first N/2 base samples' rows are the design of N/2, so the convergence check needs no extra runs.
+    """
+    from omegaconf import OmegaConf
+    from SALib.sample import sobol as sobol_sample
+
+    if samples < 4 or samples & (samples - 1):
+        raise ConfigError(f"config error: --samples {samples}: allowed: a power of 2, at least 4")
+    problem = {"num_vars": len(params), "names": list(params), "bounds": [list(b) for b in params.values()]}
+    x = sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
+    base = compose([])
+    design = pd.DataFrame(x, columns=list(params))
+    for key in params:
+        default = OmegaConf.select(base, key, default="__absent__")
+        if default == "__absent__":
+            raise ConfigError(f"config error: --param {key}: unknown key")
+        if isinstance(default, int) and not isinstance(default, bool):
+            design[key] = design[key].round().astype(int)
+    return problem, x, design
+
+
+def sobol_indices(problem: dict, y: np.ndarray, seed: int = 0, resamples: int = 200) -> pd.DataFrame:
+    """First- and total-order Sobol indices of one output, with bootstrap 95% confidence half-widths."""
+    from SALib.analyze import sobol as sobol_analyze
+
+    res = sobol_analyze.analyze(
+        problem, np.asarray(y, dtype=float), calc_second_order=False, num_resamples=resamples, seed=seed
+    )
+    return pd.DataFrame(
+        {
+            "parameter": problem["names"],
+            "S1": res["S1"],
+            "S1_conf": res["S1_conf"],
+            "ST": res["ST"],
+            "ST_conf": res["ST_conf"],
+        }
+    )
+
+
+def sobol_table(problem: dict, y: pd.DataFrame, samples: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sobol indices per output at N base samples, and the convergence table (N/2 and N)."""
+    rows_per = problem["num_vars"] + 2
+    frames, conv = [], []
+    for out in OUTPUTS:
+        if y[out].isna().any():
+            print(f"{out}: not measured in every run, left out", file=sys.stderr)
+            continue
+        values = y[out].to_numpy()
+        half = sobol_indices(problem, values[: samples // 2 * rows_per], seed)
+        full = sobol_indices(problem, values, seed)
+        frames.append(full.assign(output=out))
+        for n, ind in ((samples // 2, half), (samples, full)):
+            conv.append(ind.assign(output=out, samples=n, runs=n * rows_per))
+    ind = pd.concat(frames, ignore_index=True)
+    ind["rank"] = ind.groupby("output").ST.rank(ascending=False, method="first").astype(int)
+    ind = ind[["output", "parameter", "S1", "S1_conf", "ST", "ST_conf", "rank"]].sort_values(["output", "rank"])
+    conv = pd.concat(conv, ignore_index=True)
+    wide = conv.pivot_table(index=["output", "parameter"], columns="samples", values=["S1", "ST"])
+    change = pd.DataFrame(
+        {f"{s}_half": wide[s][samples // 2] for s in ("S1", "ST")}
+        | {f"{s}_full": wide[s][samples] for s in ("S1", "ST")}
+        | {f"{s}_change": (wide[s][samples] - wide[s][samples // 2]).abs() for s in ("S1", "ST")}
+    ).reset_index()
+    ci = ind.set_index(["output", "parameter"])[["S1_conf", "ST_conf"]]
+    change = change.join(ci, on=["output", "parameter"])
+    change["converged"] = (change.S1_change <= change.S1_conf) & (change.ST_change <= change.ST_conf)
+    return ind, change
+
+
+def plot_sobol(ind: pd.DataFrame, path: Path, command: str) -> None:
+    from matplotlib.figure import Figure
+
+    outputs = list(dict.fromkeys(ind.output))
+    fig = Figure(figsize=(5 * len(outputs), 0.45 * ind.parameter.nunique() + 1.8))
+    axes = fig.subplots(1, len(outputs), squeeze=False)[0]
+    for ax, out in zip(axes, outputs, strict=True):
+        d = ind[ind.output == out].sort_values("ST")
+        y = np.arange(len(d))
+        ax.barh(y - 0.2, d.S1, height=0.4, xerr=d.S1_conf, label="first order S1", color="tab:blue")
+        ax.barh(y + 0.2, d.ST, height=0.4, xerr=d.ST_conf, label="total order ST", color="tab:orange")
+        ax.set_yticks(y, d.parameter, fontsize=8)
+        ax.set_title(out)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(command, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def plot(ind: pd.DataFrame, path: Path, command: str) -> None:
     from matplotlib.figure import Figure
 
@@ -264,8 +360,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH", help="a parameter and its range")
     ap.add_argument("--params", type=existing("file"), metavar="YAML", help="a YAML file {dotted.key: [low, high]}")
     ap.add_argument("--all", action="store_true", help="every numeric customer and market parameter, default ± 50%%")
+    ap.add_argument("--method", choices=("morris", "sobol"), default="morris", help="Morris screening or Sobol indices")
     ap.add_argument(
         "--trajectories", type=number(int, 2, 10_000), default=4, help="Morris trajectories r (runs: r x (k + 1))"
+    )
+    ap.add_argument(
+        "--samples",
+        type=number(int, 4, 2**20),
+        default=32,
+        help="Sobol base samples N, a power of 2 (N x (k + 2) runs)",
     )
     ap.add_argument("--levels", type=number(int, 2, 100), default=4, help="Morris grid levels")
     ap.add_argument(
@@ -281,12 +384,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--taking", default="taking", help="firm it is compared with")
     ap.add_argument("--launcher", default="basic", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
     ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel jobs (joblib)")
-    ap.add_argument("--name", default="morris", help="name of the analysis folder and sweep")
+    ap.add_argument("--name", default=None, help="name of the analysis folder and sweep (default: the method)")
     ap.add_argument("--results-dir", default="results")
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
+    a.name = a.name or a.method
     if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):
         raise ArgumentError(f"--name = {a.name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    if a.samples & (a.samples - 1):
+        raise ArgumentError(f"--samples = {a.samples}: allowed: a power of 2, at least 4")
     fixed = [f"experiment={a.experiment}", f"seed={a.seed}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
     settings = load(fixed)
     compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
@@ -297,7 +403,10 @@ def main(argv: list[str] | None = None) -> None:
             )
     params = all_parameters() if a.all else parse_params(a.param, a.params)
     check_ranges(params, fixed)
-    problem, x, design = build_design(params, a.trajectories, a.levels, a.seed)
+    if a.method == "sobol":
+        problem, x, design = build_sobol_design(params, a.samples, a.seed)
+    else:
+        problem, x, design = build_design(params, a.trajectories, a.levels, a.seed)
 
     out = Path(a.results_dir) / "sensitivity" / a.name
     print(f"{problem['num_vars']} parameters")
@@ -306,6 +415,9 @@ def main(argv: list[str] | None = None) -> None:
     cmdline = "python -m sim.sensitivity " + " ".join(argv if argv is not None else sys.argv[1:])
     with failing_as("writing", out):
         y.to_csv(out / "outputs.csv")
+        if a.method == "sobol":
+            sobol_report(problem, y, a, out, cmdline)
+            return
         ind = indices(problem, x, y, a.levels)
         ind.to_csv(out / "indices.csv", index=False)
         plot(ind, out / "morris.png", cmdline)
@@ -331,6 +443,26 @@ def run_sweep(cmd: list[str]) -> None:
     if done.returncode == BAD_INPUT:
         raise ConfigError(said)
     raise Failure(f"{said} (rerun the same command to resume)")
+
+
+def sobol_report(problem: dict, y: pd.DataFrame, a: argparse.Namespace, out: Path, cmdline: str) -> None:
+    """Write and print the Sobol indices and their convergence check."""
+    ind, conv = sobol_table(problem, y, a.samples, a.seed)
+    ind.to_csv(out / "indices.csv", index=False)
+    conv.to_csv(out / "convergence.csv", index=False)
+    plot_sobol(ind, out / "sobol.png", cmdline)
+    fmt = "{:.3f}".format
+    for o in dict.fromkeys(ind.output):
+        d = ind[ind.output == o]
+        print(f"\n{o}:\n" + d[["parameter", "S1", "S1_conf", "ST", "ST_conf"]].to_string(index=False, float_format=fmt))
+    moved = conv[~conv.converged]
+    n = a.samples
+    print(
+        f"\nconvergence: from N={n // 2} to N={n} base samples, {len(conv) - len(moved)} of {len(conv)} indices "
+        f"moved less than their 95% confidence half-width; largest change: S1 {conv.S1_change.max():.3f}, "
+        f"ST {conv.ST_change.max():.3f}"
+    )
+    print(f"written: {out}/indices.csv, {out}/convergence.csv, {out}/sobol.png")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, cli
 
 from sim import __main__ as sim_main
-from sim import aggregate, bench, calibrate, docking, influence, pairing, sensitivity, validate, whatif
+from sim import aggregate, bench, calibrate, discover, docking, influence, pairing, sensitivity, validate, whatif
 from sim.runs.errors import ArgumentParser, Failure, command, describe, exit_status, failing_as, number
 
 
@@ -468,6 +468,8 @@ SENSITIVITY_BAD = [
     (["--experiment", "nope"], "config error: experiment=nope: no such option"),
     (["customers.patience=3"], "config error: unknown key 'customers.patience'"),
     (["--trajectory", "3"], "argument error: unrecognized arguments: --trajectory (allowed: --param"),
+    (["--method", "sobol", "--samples", "6"], "argument error: --samples = 6: allowed: a power of 2, at least 4"),
+    (["--method", "fast"], "argument error: --method: invalid choice: 'fast' (choose from 'morris', 'sobol')"),
 ]
 INPUTS = {"bad.yaml": "market.reach: [0, 1\n", "list.yaml": "- market.reach\n", "bounds.yaml": "market.reach: [0, a]\n"}
 
@@ -577,6 +579,9 @@ ANALYSES_BAD = [
     (calibrate, ["market_data=synthetic", "seed=3"], "argument error: seed=3: only card keys (market_data.*)"),
     (whatif, ["firms.giving.generosity=0.8", "--band", "1"], "argument error: --band = 1: allowed: a number"),
     (whatif, ["firms.giving.generosity=0.8", "--calibration", "nowhere"], "argument error: --calibration = nowhere"),
+    (discover, ["--points", "5"], "argument error: --points = 5: allowed: an integer, 10 ≤ value ≤ 1000000"),
+    (discover, ["--param", "market.reach=0.3:0.3"], "config error: --param market.reach=0.3:0.3: empty range"),
+    (discover, ["--taking", "nobody"], "argument error: --taking = nobody: not a firm of this experiment"),
     (whatif, ["--changes", "missing.yaml"], "argument error: --changes = missing.yaml: no such file"),
 ]
 

@@ -1,5 +1,5 @@
-"""docs/ODD.md documents every parameter: each key of the composed config, of every policy preset
-and of the shock and planned-change records appears there as `dotted.key` (firm keys as
+"""docs/ODD.md documents every parameter: each key of the composed config, of every policy preset,
+of every management rule and of the shock and planned-change records appears there as `dotted.key` (firm keys as
 `firms.<name>.key`). The keys are enumerated from conf/, so a new key without documentation fails."""
 
 import dataclasses
@@ -32,8 +32,14 @@ def documented_keys() -> list[str]:
     for spec in firms.values():
         firm_keys |= set(spec)
     for preset in (ROOT / "conf" / "policy").glob("*.yaml"):
-        firm_keys |= set(yaml.safe_load(preset.read_text()))
-    keys += [f"firms.<name>.{k}" for k in sorted(firm_keys)]
+        firm_keys |= set(yaml.safe_load(preset.read_text())) - {"defaults"}
+    management = set()
+    for spec in firms.values():
+        management |= set(spec.pop("management"))
+    for rule in (ROOT / "conf" / "management").glob("*.yaml"):
+        management |= set(yaml.safe_load(rule.read_text())["management"])
+    keys += [f"firms.<name>.{k}" for k in sorted(firm_keys - {"management"})]
+    keys += [f"firms.<name>.management.{k}" for k in sorted(management)]
     keys += [f"market.shocks[].{f.name}" for f in dataclasses.fields(Shock)]
     keys += [f"firms.<name>.changes[].{f.name}" for f in dataclasses.fields(PolicyChange)]
     return keys

@@ -1,8 +1,10 @@
-"""Morris sensitivity analysis (python -m sim.sensitivity): design, errors, and an end-to-end sweep."""
+"""Sensitivity analysis (python -m sim.sensitivity): Morris and Sobol designs, errors, end-to-end sweeps, and
+Sobol indices of a function whose indices are known."""
 
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT
@@ -59,3 +61,54 @@ def test_end_to_end_costs_move_npv_not_share(tmp_path):
     assert ind.loc[("giving_npv", "market.costs.per_customer"), "mu_star"] > 0
     assert ind.loc[("giving_long_run_share", "market.reach"), "mu_star"] > 0
     assert (tmp_path / "sensitivity" / "morris" / "morris.png").is_file()
+
+
+def test_sobol_recovers_the_ishigami_indices_within_their_intervals():
+    """First- and total-order indices of a function whose indices are known (Ishigami, a = 7, b = 0.1)."""
+    from SALib.sample import sobol as sobol_sample
+    from SALib.test_functions import Ishigami
+
+    problem = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
+    x = sobol_sample.sample(problem, 1024, calc_second_order=False, seed=0)
+    ind = sa.sobol_indices(problem, Ishigami.evaluate(x), seed=0)
+    s1, st = np.array([0.3139, 0.4424, 0.0]), np.array([0.5576, 0.4424, 0.2437])
+    assert (np.abs(ind.S1 - s1) <= ind.S1_conf).all()
+    assert (np.abs(ind.ST - st) <= ind.ST_conf).all()
+    assert (ind.S1_conf < 0.1).all() and (ind.ST_conf < 0.1).all()
+
+
+def test_sobol_convergence_compares_half_and_full_designs():
+    from SALib.test_functions import Ishigami
+
+    params = dict.fromkeys(["customers.bond_weight", "market.reach", "market.negativity"], (-np.pi, np.pi))
+    problem, x, design = sa.build_sobol_design(params, 1024, seed=0)
+    assert len(design) == 1024 * (3 + 2) and list(design.columns) == list(params)
+    y = pd.DataFrame({out: Ishigami.evaluate(x) for out in sa.OUTPUTS})
+    ind, conv = sa.sobol_table(problem, y, 1024, seed=0)
+    assert set(conv.columns) >= {"S1_half", "S1_full", "ST_half", "ST_full", "S1_change", "converged"}
+    assert len(conv) == len(sa.OUTPUTS) * 3
+    first = ind[ind.output == sa.OUTPUTS[0]].set_index("parameter")
+    assert first.loc["customers.bond_weight", "rank"] == 1  # Ishigami's x1: the largest total index (0.56)
+    assert conv.converged.mean() > 0.5
+
+
+def test_sobol_design_needs_a_power_of_two():
+    with pytest.raises(ConfigError, match=r"--samples 6: allowed: a power of 2"):
+        sa.build_sobol_design({"market.reach": (0.0, 0.3)}, 6, seed=0)
+    _, _, design = sa.build_sobol_design({"market.broadcast_size": (2, 20), "market.reach": (0, 0.3)}, 8, seed=0)
+    assert design["market.broadcast_size"].dtype.kind == "i" and len(design) == 8 * 4
+
+
+def test_sobol_end_to_end_through_the_sweep(tmp_path):
+    args = ["--method", "sobol", "--samples", "4", "--param", "market.costs.per_customer=1:5"]
+    args += ["--param", "market.reach=0:0.3", "--n", "300", "--steps", "30", "--results-dir", str(tmp_path)]
+    out = subprocess.run(
+        [sys.executable, "-m", "sim.sensitivity", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    folder = tmp_path / "sensitivity" / "sobol"
+    ind = pd.read_csv(folder / "indices.csv").set_index(["output", "parameter"])
+    assert ind.loc[("giving_long_run_share", "market.costs.per_customer"), "ST"] == 0  # costs never move behaviour
+    assert len(pd.read_csv(folder / "design.csv")) == 4 * 4
+    assert {"S1_half", "S1_full", "converged"} <= set(pd.read_csv(folder / "convergence.csv").columns)
+    assert (folder / "sobol.png").is_file() and "convergence: from N=2 to N=4" in out.stdout

@@ -8,6 +8,7 @@ parameters with their prior ranges. It is validated like every config: one line 
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass as plain_dataclass
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from ..config import _preset_levers as preset_levers
 from .kpis import KPIS
 
 _STRICT = ConfigDict(extra="forbid")
+CARD_FIRM = "card_firm"  # where a card firm's preset is composed, before it takes the card's name
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -159,14 +161,11 @@ def settings_for(card: MarketCard, params: dict[str, float], seed: int = 0) -> S
     return validate(raw)
 
 
+@functools.cache
 def _preset(name: str) -> dict:
-    """A preset's whole config (levers, policy label, entry, changes)."""
-    from omegaconf import OmegaConf
-
-    from ..config import PRESETS_DIR
-
+    """A preset's whole config as Hydra composes it (levers, policy label, entry, changes, management)."""
     preset_levers(name, "market_data.firms.*.preset")  # a one-line error for an unknown preset
-    return OmegaConf.to_container(OmegaConf.load(PRESETS_DIR / f"{name}.yaml"))  # type: ignore[return-value]
+    return to_plain(compose([f"+policy@firms.{CARD_FIRM}={name}"]))["firms"][CARD_FIRM]
 
 
 @plain_dataclass

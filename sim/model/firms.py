@@ -1,20 +1,22 @@
-"""Firms: Mesa agents that follow a policy, settle their weekly accounts and learn from complaints."""
+"""Firms: Mesa agents that follow a policy or a management rule, settle their weekly accounts and learn
+from complaints."""
 
 from __future__ import annotations
 
 import mesa
 import numpy as np
 
-from ..config import FirmConfig
-from . import policies
+from ..config import FirmConfig, Levers
+from . import management, policies
 from .vocabulary import PAYING, Count, Ladder
 
 
 class Firm(mesa.Agent):
-    """A firm with a giving, taking or other policy.
+    """A firm with a giving, taking or other policy, managed by a fixed plan or by a rule.
 
     Besides its levers and running totals, a firm holds what it saw this week (its counts
-    from the customers' tally, its customers by ladder state, its offer); the ledger
+    from the customers' tally, its customers by ladder state, its offer) and its books (one
+    ``management.Books`` per week in the market: what a firm knows of itself); the ledger
     (``sim.model.metrics``) records these, and records only.
     """
 
@@ -25,6 +27,14 @@ class Firm(mesa.Agent):
         self.index = index
         self.policy = config.policy
         self.levers = policies.levers_at(config, 0)
+        self.management = config.management
+        # None under a fixed plan; else the rule, exploring with the firm's own random stream (not the customers')
+        self.manager = management.manager(self.management, self.levers, model.streams.generator(f"management.{name}"))
+        if self.manager is not None and (start := self.manager.start(self.levers)):
+            self.levers = management.replace_levers(self.levers, start)
+        self.books: list[management.Books] = []
+        self.lever_change_cost = 0.0  # this week's cost of lever changes
+        self.management_moves = 0  # levers changed by management this week
         self.quality = self.levers.quality  # the quality lever, plus what listening adds (see ``learn``)
         self.entered = config.enters_at == 0
         self.cumulative_revenue = 0.0
@@ -52,6 +62,49 @@ class Firm(mesa.Agent):
                 self.quality = min(max(self.quality + self.levers.quality - before, 0.0), 1.0)
         self.entered = week >= self.config.enters_at
 
+    def manage(self, seen: dict[str, Levers]) -> None:
+        """After every ``review`` weeks in the market, let the firm's rule change its levers (at a cost).
+
+        ``seen``: every firm's levers at the start of the week, before any firm decides, so that no
+        firm sees a rival's decision of the same week (the order of firms does not matter).
+        """
+        self.lever_change_cost, self.management_moves = 0.0, 0
+        if self.manager is None or not self.entered or not self.books or len(self.books) % self.management.review:
+            return
+        target = self.manager.decide(self.books, self.market_reports(seen), self.levers)
+        if target:
+            self.change_levers(target)
+
+    def market_reports(self, seen: dict[str, Levers]) -> list[management.Report]:
+        """What the firm knows of its rivals: the levers it can observe, their profits ``lag`` weeks late."""
+        last = self.model.week - 1 - self.management.lag
+        return [
+            management.Report(
+                f.name,
+                {k: getattr(seen[f.name], k) for k in self.management.observe},
+                {b.week: b.profit for b in f.books if b.week <= last},
+            )
+            for f in self.model.firms
+            if f is not self and f.entered
+        ]
+
+    def change_levers(self, values: dict[str, float]) -> None:
+        """Set levers, paying ``change_cost`` per customer per unit of change (a lever's range is 1).
+
+        As with a planned change, a change of the quality lever moves the firm's quality by as much.
+        """
+        moved = {k: v for k, v in values.items() if abs(v - getattr(self.levers, k)) > 1e-12}
+        if not moved:
+            return
+        span = self.manager.space.span
+        units = sum(abs(v - getattr(self.levers, k)) / span[k] for k, v in moved.items())
+        self.lever_change_cost += self.management.change_cost * self.customers * units
+        self.management_moves += len(moved)
+        before = self.levers.quality
+        self.levers = management.replace_levers(self.levers, moved)
+        if self.levers.quality != before:
+            self.quality = min(max(self.quality + self.levers.quality - before, 0.0), 1.0)
+
     def observe_week(
         self, counts: np.ndarray, ladder: np.ndarray, share: float, grudges: int, service: float, price: float
     ) -> None:
@@ -72,8 +125,29 @@ class Firm(mesa.Agent):
             + costs.complaint * self.counts[Count.COMPLAINTS_HANDLED]
             + costs.advertising_per_capita * self.levers.advertising * self.model.settings.customers.n * self.entered
         )
+        if self.lever_change_cost:
+            cost += self.lever_change_cost
         self.book(float(self.counts[Count.REVENUE]), cost, discount_factor)
         self.learn(float(self.counts[Count.COMPLAINTS_HANDLED]), n)
+        if self.entered:
+            self.books.append(
+                management.Books(
+                    self.model.week,
+                    self.revenue,
+                    self.cost,
+                    self.profit,
+                    n,
+                    self.share,
+                    self.advocacy,
+                    int(self.counts[Count.COMPLAINTS]),
+                )
+            )
+
+    @property
+    def advocacy(self) -> float:
+        """100 x (devoted - detractors) / customers (net-promoter style; 0 without customers)."""
+        n = self.customers
+        return float(100.0 * (self.ladder[Ladder.DEVOTED] - self.ladder[Ladder.DETRACTOR]) / n) if n else 0.0
 
     def book(self, revenue: float, cost: float, discount_factor: float) -> None:
         """Record a week's revenue, cost and profit, and the running totals."""

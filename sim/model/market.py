@@ -24,7 +24,7 @@ class LoyaltyMarket(mesa.Model):
 
     The population is vectorized (``sim.model.customers``) or one Mesa agent per customer
     (``sim.model.agents``, ``engine=agents``); the rules are the same. One step is one week:
-    firms follow their plans, customers live the week, firms settle their accounts and
+    firms follow their plans or management rules, customers live the week, firms settle their accounts and
     learn, and the week is recorded (``sim.model.metrics``).
     """
 
@@ -133,6 +133,10 @@ class LoyaltyMarket(mesa.Model):
         week = self.week
         for firm in self.firms:
             firm.follow_plan(week)
+        # What rivals see: the levers before any decision, so no firm sees a rival decide in the same week.
+        seen = {firm.name: firm.levers for firm in self.firms}
+        for firm in self.firms:
+            firm.manage(seen)
         offer = self.offer(week)
         tally = self.customers.step(week, offer, self.network, self.streams)
         self.observe(offer, tally)

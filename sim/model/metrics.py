@@ -101,7 +101,7 @@ RECORD: dict[str, tuple[str, Callable[[Firm], Any]]] = {
     ),
     "departures": ("customers who left the market (turnover)", partial(_count, Count.DEPARTURES)),
     "revenue": ("revenue this week", lambda f: f.revenue),
-    "cost": ("running, event and advertising costs this week", lambda f: f.cost),
+    "cost": ("running, event, advertising and lever-change costs this week", lambda f: f.cost),
     "profit": ("revenue - cost", lambda f: f.profit),
     "cumulative_revenue": ("revenue so far", lambda f: f.cumulative_revenue),
     "cumulative_profit": ("profit so far", lambda f: f.cumulative_profit),
@@ -156,6 +156,14 @@ RECORD: dict[str, tuple[str, Callable[[Firm], Any]]] = {
     ),
     "price": ("list price this week, after price cuts", lambda f: f.price),
     **{f"lever_{k}": (f"the {k} lever this week", partial(_lever, k)) for k in LEVERS},
+    "lever_change_cost": (
+        "cost of this week's lever changes by the firm's management (part of cost)",
+        lambda f: f.lever_change_cost,
+    ),
+    "management_moves": (
+        "levers the firm's management changed this week (0 under a fixed plan)",
+        lambda f: f.management_moves,
+    ),
 }
 
 
