@@ -50,7 +50,7 @@ DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
     "customers.bond_weight": (1.0, 5.0),
     "customers.gratitude": (0.05, 0.3),
     "customers.price_sensitivity": (1.0, 3.0),
-    "customers.review_rate": (0.002, 0.02),
+    "customers.review_rate": (0.001, 0.006),
     "customers.talk_devoted": (0.05, 0.3),
     "market.switching_cost": (0.5, 4.0),
     "market.negativity": (1.0, 4.0),

@@ -102,21 +102,35 @@ def run(
 
     logging.getLogger("ABC").setLevel(logging.WARNING)
     logging.getLogger("Sampler").setLevel(logging.WARNING)
-    np.random.seed(seed)  # the library draws its proposals from numpy's global generator
-    abc = pyabc.ABCSMC(
-        Model(card), prior(card), distance(card), population_size=population, sampler=sampler(sampler_kind, jobs, redis)
-    )
     url = f"sqlite:///{db.resolve()}"
-    if db.is_file():
-        abc.load(url, 1)
-        done = abc.history.max_t + 1
-    else:
-        abc.new(url, observed(card))
-        done = 0
+
+    def smc():
+        return pyabc.ABCSMC(
+            Model(card),
+            prior(card),
+            distance(card),
+            population_size=population,
+            sampler=sampler(sampler_kind, jobs, redis),
+        )
+
+    # One generation per call, each from a fresh object that loads the history: exactly what a rerun after an
+    # interruption does, so an interrupted calibration continues as an uninterrupted one would. (Calling run()
+    # again on the same object would start each generation's tolerance from the first, prior sample.)
+    history = pyabc.History(url) if db.is_file() else None
+    if history is not None and history.max_t < 0:  # stopped before its first generation: start again
+        history = None
+        db.unlink()
+    done = history.max_t + 1 if history is not None else 0
     bar = tqdm(
         total=generations, initial=min(done, generations), disable=not progress, unit="generation", desc=card.name
     )
     while done < generations:
+        np.random.seed(seed + done)  # the library draws its proposals from numpy's global generator
+        abc = smc()
+        if done == 0:
+            abc.new(url, observed(card))
+        else:
+            abc.load(url, 1)
         history = abc.run(max_nr_populations=1, minimum_epsilon=min_epsilon)
         done = history.max_t + 1
         pops = history.get_all_populations()
@@ -127,7 +141,7 @@ def run(
         if last.epsilon <= min_epsilon:
             break
     bar.close()
-    return abc.history
+    return history
 
 
 def posterior(history, card: MarketCard) -> pd.DataFrame:
