@@ -55,7 +55,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
     first, *overrides = a.card
     if not first.lstrip("+").startswith("market_data="):
         raise ArgumentError(f"{first}: expected market_data=<card> first (cards: conf/market_data/)")
-    bad = [o for o in overrides if not o.startswith("market_data.")]
+    bad = [o for o in overrides if not o.lstrip("+~").startswith("market_data.")]
     if bad:
         raise ArgumentError(f"{bad[0]}: only card keys (market_data.*) can be overridden here")
     name = first.lstrip("+").split("=", 1)[1]
