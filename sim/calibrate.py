@@ -41,7 +41,6 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
     ap.add_argument("card", nargs="+", help="market_data=<card>, then any card keys to override (market_data.x=y)")
     ap.add_argument("--population", type=number(int, 10, 1_000_000), default=100, help="particles per generation")
     ap.add_argument("--generations", type=number(int, 1, 1000), default=6, help="generations of ABC-SMC")
-    ap.add_argument("--min-epsilon", type=number(float, 0), default=0.0, help="stop early below this tolerance")
     ap.add_argument(
         "--predictive", type=number(int, 2, 100_000), default=20, help="posterior draws simulated for the check"
     )
@@ -110,7 +109,6 @@ def main(argv: list[str] | None = None) -> None:
             a.jobs,
             a.redis,
             a.seed,
-            a.min_epsilon,
             progress=not a.no_progress,
         )
     except ProcessError as err:  # a simulation worker died; its own error is printed above

@@ -2,15 +2,19 @@
 
 A parameter set is simulated on the card's market for each of its seeds (the same seeds for every
 parameter set: common random numbers), its KPIs averaged over seeds, and compared with the observed
-ones by a distance that weighs each KPI by its uncertainty: sqrt(sum(((sim - obs) / sd)^2)). ABC-SMC
-keeps the parameter sets whose distance falls under a shrinking tolerance, generation by generation;
-the last generation, with its weights, is the posterior. The history (every generation) lives in a
-SQLite database next to the results, so an interrupted calibration continues where it stopped.
+ones. The card's standard deviations are the observation model: an observed KPI is the simulated one plus
+normal noise of that sd. ABC-SMC with a stochastic acceptor (Wilkinson 2013; pyabc's ``StochasticAcceptor``,
+``IndependentNormalKernel`` and ``Temperature``) accepts a parameter set with the probability that noise
+gives, tempered in early generations and exact (temperature 1) in the last one, so the last generation,
+with its weights, is the posterior under that observation model, not an approximation narrowed by an
+arbitrary tolerance. The history (every generation) lives in a SQLite database next to the results, so an
+interrupted calibration continues where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +62,12 @@ def require_pyabc() -> None:
         raise ConfigError("calibrate error: needs the calibrate extra: pip install -e '.[calibrate]'")
 
 
-def distance(card: MarketCard):
+def kernel(card: MarketCard):
+    """The observation model: each observed KPI is the simulated one plus independent normal noise of its sd."""
     import pyabc
 
-    weights = {key: 1.0 / sd for key, sd in uncertainty(card).items()}
-    return pyabc.PNormDistance(p=2, fixed_weights=weights)
+    sd = uncertainty(card)
+    return pyabc.IndependentNormalKernel(var=[sd[k] ** 2 for k in sd], keys=list(sd))
 
 
 def prior(card: MarketCard):
@@ -93,54 +98,65 @@ def run(
     jobs: int = 2,
     redis: str | None = None,
     seed: int = 0,
-    min_epsilon: float = 0.0,
     progress: bool = True,
 ):
-    """Run (or continue) ABC-SMC into ``db`` until ``generations`` generations exist; return the history."""
+    """Run (or continue) ABC-SMC into ``db`` until ``generations`` generations exist; return the history.
+
+    The temperature falls to 1 (exact) at the last generation, so ``generations`` is a budget planned from the
+    start; a continued calibration plans its remaining generations the same way.
+    """
     import pyabc
     from tqdm.auto import tqdm
 
     logging.getLogger("ABC").setLevel(logging.WARNING)
     logging.getLogger("Sampler").setLevel(logging.WARNING)
+    logging.getLogger("Epsilon").setLevel(logging.WARNING)
     url = f"sqlite:///{db.resolve()}"
-
-    def smc():
-        return pyabc.ABCSMC(
-            Model(card),
-            prior(card),
-            distance(card),
-            population_size=population,
-            sampler=sampler(sampler_kind, jobs, redis),
-        )
-
-    # One generation per call, each from a fresh object that loads the history: exactly what a rerun after an
-    # interruption does, so an interrupted calibration continues as an uninterrupted one would. (Calling run()
-    # again on the same object would start each generation's tolerance from the first, prior sample.)
     history = pyabc.History(url) if db.is_file() else None
     if history is not None and history.max_t < 0:  # stopped before its first generation: start again
         history = None
         db.unlink()
     done = history.max_t + 1 if history is not None else 0
-    bar = tqdm(
-        total=generations, initial=min(done, generations), disable=not progress, unit="generation", desc=card.name
+    if done >= generations:
+        return history
+    np.random.seed(seed + done)  # the library draws its proposals from numpy's global generator
+    abc = pyabc.ABCSMC(
+        Model(card),
+        prior(card),
+        kernel(card),
+        population_size=population,
+        sampler=sampler(sampler_kind, jobs, redis),
+        eps=pyabc.Temperature(),
+        acceptor=pyabc.StochasticAcceptor(),
     )
-    while done < generations:
-        np.random.seed(seed + done)  # the library draws its proposals from numpy's global generator
-        abc = smc()
-        if done == 0:
-            abc.new(url, observed(card))
-        else:
-            abc.load(url, 1)
-        history = abc.run(max_nr_populations=1, minimum_epsilon=min_epsilon)
-        done = history.max_t + 1
-        pops = history.get_all_populations()
-        last = pops[pops.t == history.max_t].iloc[0]
-        rate = population / last.samples if last.samples else float("nan")
-        bar.set_postfix(epsilon=f"{last.epsilon:.3g}", acceptance=f"{rate:.0%}")
-        bar.update(1)
-        if last.epsilon <= min_epsilon:
-            break
-    bar.close()
+    if done == 0:
+        abc.new(url, observed(card))
+    else:
+        abc.load(url, 1)
+    bar = tqdm(total=generations, initial=done, disable=not progress, unit="generation", desc=card.name)
+    watching = threading.Event()
+
+    def watch() -> None:  # the library runs all generations in one call: follow them in its database
+        seen = done
+        while not watching.wait(2.0):
+            pops = pyabc.History(url).get_all_populations()
+            pops = pops[pops.t >= 0]
+            if len(pops) > seen:
+                last = pops.iloc[-1]
+                bar.set_postfix(temperature=f"{last.epsilon:.3g}", acceptance=f"{population / last.samples:.0%}")
+                bar.update(len(pops) - seen)
+                seen = len(pops)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    if progress:
+        watcher.start()
+    try:
+        history = abc.run(max_nr_populations=generations - done)
+    finally:
+        watching.set()
+        if progress:
+            watcher.join()
+        bar.close()
     return history
 
 

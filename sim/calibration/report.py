@@ -134,8 +134,8 @@ def markdown(card: MarketCard, params: pd.DataFrame, fit: pd.DataFrame, meta: di
         meta["command"],
         "```",
         "",
-        f"{meta['generations']} generations of {meta['population']} particles (ABC-SMC, pyabc); final tolerance "
-        f"{meta['epsilon']:.3g}; {meta['simulations']:,} parameter sets simulated, {card.seeds} seed(s) each, "
+        f"{meta['generations']} generations of {meta['population']} particles (ABC-SMC, pyabc); final temperature "
+        f"{meta['epsilon']:.3g} (1: exact under the card's sd as normal noise); {meta['simulations']:,} parameter sets simulated, {card.seeds} seed(s) each, "
         f"{card.customers:,} customers, {card.weeks} weeks; {meta['seconds']:.0f} s on {meta['workers']} worker(s).",
         "",
         "## What the data pin down",
