@@ -1,15 +1,20 @@
-"""Benchmark both engines: customer-steps per second, peak memory, and how cost scales.
+"""Benchmark the engines: customer-steps per second, peak memory, threads, cold start, sweeps, and how cost scales.
 
-    python -m sim.bench                      # vectorized 1k-100k, agents 1k and 10k, 52 weeks
-    python -m sim.bench --sizes 1000 10000 100000 1000000 --degrees 4 8 16 32
-    python -m sim.bench --sizes 1000000 --steps 520 --agents-sizes --network barabasi_albert
+    python -m sim.bench                      # compiled and vectorized 1k-100k, agents 1k and 10k, 52 weeks
+    python -m sim.bench --sizes 10000 100000 1000000 --agents-sizes 10000 --steps 26 --threads 1 2 --cold
+    python -m sim.bench --sizes 1000000 --steps 520 --engines compiled --threads 2 --agents-sizes
+    python -m sim.bench --sizes 10000 --steps 520 --agents-sizes --sweep 200
 
-Every case runs in a fresh process pinned to one CPU core, so its time and its peak
-resident memory are its own. Setup (network, population) is timed apart from the
-weekly steps. The agents engine runs the same scenario at ``--agents-sizes``; the
-ratio vectorized/agents is printed for each size both ran. ``--degrees`` adds a sweep
-of the network's mean degree at the largest size (cost against edges). The table goes
-to ``results/bench/<date_time>/bench.csv`` with ``scaling.png`` (seconds per week
+Every case runs in a fresh process pinned to as many CPU cores as it has threads (one unless
+``--threads`` says more, for the compiled engine), so its time and its peak resident memory are its
+own. Setup (network, population) is timed apart from the weekly steps. ``--engines`` run at
+``--sizes`` (the compiled engine once per ``--threads``), the agents engine at ``--agents-sizes``; the
+ratio to the numpy engine (``vectorized``, today's path) is printed for each size both ran.
+``--degrees`` adds a sweep of the network's mean degree at the largest size (cost against edges).
+``--cold`` times the first run of the compiled engine in a fresh process with an empty compilation
+cache (compiling every kernel) against the same run with the cache filled. ``--sweep N`` runs N
+markets of the largest size with joblib on two worker processes, per engine, in runs per minute.
+The table goes to ``results/bench/<date_time>/bench.csv`` with ``scaling.png`` (seconds per week
 against customers and against edges, with straight-line fits).
 """
 
@@ -20,23 +25,26 @@ import multiprocessing as mp
 import os
 import resource
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
-ONE_CORE = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+BLAS_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+REFERENCE = "vectorized"  # today's numpy path, the reference of the ratios
 
 
 def _case(args: dict, out: mp.Queue) -> None:
-    os.environ.update(ONE_CORE)
+    threads = args["threads"]  # NUMBA_NUM_THREADS and NUMBA_CACHE_DIR come with the environment (read at import)
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, set(cores[:threads]))
+    t_start = time.perf_counter()
     from . import load
     from .model.market import LoyaltyMarket
     from .runs.run import keep_freed_memory
 
     keep_freed_memory()
-
     overrides = [
         f"customers.n={args['n']}",
         f"steps={args['steps']}",
@@ -57,11 +65,13 @@ def _case(args: dict, out: mp.Queue) -> None:
     out.put(
         {
             "engine": settings.engine.value,
+            "threads": threads,
             "network": settings.network.kind.value,
             "customers": args["n"],
             "mean_degree": settings.network.mean_degree,
             "edges": model.network.edges,
             "steps": args["steps"],
+            "import_s": t0 - t_start,
             "setup_s": t1 - t0,
             "run_s": t2 - t1,
             "s_per_step": (t2 - t1) / args["steps"],
@@ -75,20 +85,54 @@ def measure(
     n: int,
     steps: int,
     network: str,
-    engine: str = "vectorized",
+    engine: str = "compiled",
     seed: int = 0,
     degree: int | None = None,
     overrides: list[str] | None = None,
+    threads: int = 1,
+    cache: str | None = None,
 ) -> dict:
-    """Run one case in a fresh process on one core; return its measurements."""
+    """Run one case in a fresh process on ``threads`` cores; return its measurements. ``cache``: Numba's
+    compilation cache folder for the case (an empty one: a cold start), else the usual one."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     args = {"n": n, "steps": steps, "network": network, "engine": engine, "seed": seed, "degree": degree}
-    p = ctx.Process(target=_case, args=({**args, "overrides": overrides or []}, q))
-    p.start()
+    p = ctx.Process(target=_case, args=({**args, "overrides": overrides or [], "threads": threads}, q))
+    env = {**BLAS_ONE_THREAD, "NUMBA_NUM_THREADS": str(threads), **({"NUMBA_CACHE_DIR": cache} if cache else {})}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the child's environment from its start, before it imports Numba
+    try:
+        p.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     result = q.get()
     p.join()
     return result
+
+
+def _one_run(n: int, steps: int, engine: str, seed: int, overrides: list[str]) -> float:
+    from .config import load
+    from .runs.run import simulate
+
+    summary = simulate(load([f"customers.n={n}", f"steps={steps}", f"engine={engine}", f"seed={seed}", *overrides]))[1]
+    return float(summary.npv.iloc[0])
+
+
+def sweep(runs: int, n: int, steps: int, engine: str, overrides: list[str], jobs: int = 2) -> dict:
+    """``runs`` markets (seeds 0..runs-1) with joblib on ``jobs`` worker processes: wall time and runs per minute.
+    (joblib gives each worker one Numba thread.)"""
+    from joblib import Parallel, delayed
+
+    extra = ["progress=false", *overrides]
+    start = time.perf_counter()
+    Parallel(n_jobs=jobs)(delayed(_one_run)(n, steps, engine, seed, extra) for seed in range(runs))
+    wall = time.perf_counter() - start
+    return {"engine": engine, "runs": runs, "customers": n, "steps": steps, "jobs": jobs, "wall_s": wall,
+            "runs_per_minute": 60 * runs / wall}  # fmt: skip
 
 
 def plot(table, path: Path) -> None:
@@ -99,9 +143,10 @@ def plot(table, path: Path) -> None:
     fig = Figure(figsize=(11, 4.2), dpi=110)
     axes = fig.subplots(1, 2)
     sizes = table[table.sweep == "size"]
-    for engine, g in sizes.groupby("engine"):
-        axes[0].loglog(g.customers, g.s_per_step, "o-", label=engine)
-        if len(g) >= 2:
+    for (engine, threads), g in sizes.groupby(["engine", "threads"]):
+        label = engine if threads == 1 else f"{engine}, {threads} threads"
+        axes[0].loglog(g.customers, g.s_per_step, "o-", label=label)
+        if len(g) >= 2 and g.customers.nunique() >= 2:
             slope = np.polyfit(np.log(g.customers), np.log(g.s_per_step), 1)[0]
             axes[0].annotate(f"slope {slope:.2f}", (g.customers.iloc[-1], g.s_per_step.iloc[-1]), fontsize=8)
     axes[0].set(xlabel="customers", ylabel="seconds per week", title="Cost per step against customers")
@@ -109,11 +154,12 @@ def plot(table, path: Path) -> None:
     axes[0].legend()
     deg = table[table.sweep == "degree"]
     if len(deg):
-        axes[1].plot(deg.edges, deg.s_per_step, "o", label=f"{deg.customers.iloc[0]:,} customers")
-        if len(deg) >= 2:
-            a, b = np.polyfit(deg.edges, deg.s_per_step, 1)
-            x = np.linspace(0, deg.edges.max(), 50)
-            axes[1].plot(x, a * x + b, "-", alpha=0.6, label=f"fit: {b:.3f} s + {a * 1e6:.3f} s per M edges")
+        for engine, g in deg.groupby("engine"):
+            axes[1].plot(g.edges, g.s_per_step, "o", label=f"{engine}, {g.customers.iloc[0]:,} customers")
+            if len(g) >= 2:
+                a, b = np.polyfit(g.edges, g.s_per_step, 1)
+                x = np.linspace(0, g.edges.max(), 50)
+                axes[1].plot(x, a * x + b, "-", alpha=0.6, label=f"fit: {b:.3f} s + {a * 1e6:.3f} s per M edges")
         axes[1].legend()
     axes[1].set(xlabel="network edges", ylabel="seconds per week", title="Cost per step against edges")
     axes[1].set_xlim(left=0)
@@ -123,13 +169,24 @@ def plot(table, path: Path) -> None:
     fig.savefig(path)
 
 
+def _row(r: dict) -> str:
+    return (
+        f"{r['engine']:>10} {r['threads']:>3} {r['customers']:>11,} {r['edges']:>11,} {r['steps']:>5} "
+        f"{r['setup_s']:>8.2f} {r['run_s']:>8.2f} {r['customer_steps_per_s']:>13,.0f} {r['peak_mb']:>8.0f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000], help="vectorized engine")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000], help="customers, --engines")
+    ap.add_argument("--engines", nargs="+", default=["compiled", REFERENCE], help="engines run at --sizes")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1], help="threads of the compiled engine")
     ap.add_argument("--agents-sizes", type=int, nargs="*", default=[1_000, 10_000], help="agents engine")
     ap.add_argument("--steps", type=int, default=52)
     ap.add_argument("--agents-steps", type=int, default=None, help="weeks for the agents engine (default --steps)")
     ap.add_argument("--degrees", type=int, nargs="*", default=[], help="mean degrees to sweep at the largest size")
+    ap.add_argument("--cold", action="store_true", help="time the compiled engine's first run, compiling")
+    ap.add_argument("--sweep", type=int, default=0, help="runs of a joblib sweep (2 workers) at the largest size")
     ap.add_argument("--network", default="watts_strogatz")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="results/bench", help="where the dated results folder goes")
@@ -146,28 +203,62 @@ def main(argv: list[str] | None = None) -> None:
 
     from .runs.results import atomic_folder
 
-    cases = [("size", "vectorized", n, a.steps, None) for n in a.sizes]
-    cases += [("size", "agents", n, a.agents_steps or a.steps, None) for n in a.agents_sizes]
-    cases += [("degree", "vectorized", max(a.sizes), a.steps, d) for d in a.degrees]
+    print(f"command: python -m sim.bench {' '.join(sys.argv[1:] if argv is None else argv)}")
+    print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    cases = []
+    for n in a.sizes:
+        for engine in a.engines:
+            for threads in a.threads if engine == "compiled" else [1]:
+                cases.append(("size", engine, n, a.steps, None, threads))
+    cases += [("size", "agents", n, a.agents_steps or a.steps, None, 1) for n in a.agents_sizes]
+    cases += [("degree", e, max(a.sizes), a.steps, d, 1) for d in a.degrees for e in a.engines]
+    if "compiled" in a.engines or a.cold:  # the kernels compiled (or loaded) once, so no case below pays for it
+        measure(1_000, 1, a.network, "compiled", a.seed, None, a.overrides)
     print(
-        f"{'engine':>10} {'customers':>10} {'edges':>10} {'steps':>5} {'setup s':>8} {'run s':>8} "
+        f"{'engine':>10} {'thr':>3} {'customers':>11} {'edges':>11} {'steps':>5} {'setup s':>8} {'run s':>8} "
         f"{'cust-steps/s':>13} {'peak MB':>8}",
         flush=True,
     )
     rows = []
-    for sweep, engine, n, steps, degree in cases:
-        r = {"sweep": sweep, **measure(n, steps, a.network, engine, a.seed, degree, a.overrides)}
+    for sweep_kind, engine, n, steps, degree, threads in cases:
+        r = {"sweep": sweep_kind, **measure(n, steps, a.network, engine, a.seed, degree, a.overrides, threads)}
         rows.append(r)
-        print(
-            f"{r['engine']:>10} {r['customers']:>10,} {r['edges']:>10,} {r['steps']:>5} {r['setup_s']:>8.2f} "
-            f"{r['run_s']:>8.2f} {r['customer_steps_per_s']:>13,.0f} {r['peak_mb']:>8.0f}",
-            flush=True,
-        )
+        print(_row(r), flush=True)
     table = pd.DataFrame(rows)
-    sizes = table[table.sweep == "size"].pivot_table(index="customers", columns="engine", values="customer_steps_per_s")
-    if {"vectorized", "agents"} <= set(sizes.columns):
-        for n, row in sizes.dropna().iterrows():
-            print(f"vectorized/agents at {n:,} customers: {row.vectorized / row.agents:,.0f}x")
+    sizes = table[table.sweep == "size"]
+    one = sizes[sizes.threads == 1].pivot_table(index="customers", columns="engine", values="customer_steps_per_s")
+    for engine in [e for e in one.columns if e != REFERENCE]:
+        if REFERENCE in one.columns:
+            for n, row in one[[engine, REFERENCE]].dropna().iterrows():
+                print(f"{engine}/{REFERENCE} at {n:,} customers, one core: {row[engine] / row[REFERENCE]:,.1f}x")
+    compiled = sizes[sizes.engine == "compiled"].pivot_table(index="customers", columns="threads", values="run_s")
+    for threads in [t for t in compiled.columns if t != 1]:
+        for n, row in compiled.dropna().iterrows():
+            print(f"compiled, {threads} threads / one thread at {n:,} customers: {row[1] / row[threads]:.2f}x")
+            if REFERENCE in one.columns and n in one.index:
+                speed = n * a.steps / row[threads]
+                print(
+                    f"compiled, {threads} threads / {REFERENCE} one core at {n:,}: {speed / one.loc[n, REFERENCE]:.1f}x"
+                )
+    extra = {}
+    if a.cold:
+        with tempfile.TemporaryDirectory() as empty:
+            cold = measure(1_000, 1, a.network, "compiled", a.seed, None, a.overrides, 1, cache=empty)
+            warm = measure(1_000, 1, a.network, "compiled", a.seed, None, a.overrides, 1, cache=empty)
+        for name, r in (("cold", cold), ("warm", warm)):
+            total = r["import_s"] + r["setup_s"] + r["run_s"]
+            print(f"compiled engine, first run {name} (1,000 customers, 1 week): {total:.1f} s "
+                  f"(imports {r['import_s']:.1f} s, setup {r['setup_s']:.1f} s, week {r['run_s']:.1f} s)")  # fmt: skip
+            extra[name] = {**r, "sweep": name}
+    if a.sweep:
+        n = max(a.sizes)
+        for engine in a.engines:
+            s = sweep(a.sweep, n, a.steps, engine, a.overrides)
+            print(f"sweep of {s['runs']} runs ({n:,} customers, {a.steps} weeks), joblib on 2 workers, {engine}: "
+                  f"{s['wall_s']:.0f} s, {s['runs_per_minute']:.1f} runs per minute")  # fmt: skip
+            extra[f"sweep {engine}"] = {**s, "sweep": "joblib", "threads": 1}
+    if extra:
+        table = pd.concat([table, pd.DataFrame(list(extra.values()))], ignore_index=True)
     dest = Path(a.out) / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     with atomic_folder(dest) as staged:
         table.to_csv(staged.tmp / "bench.csv", index=False)
