@@ -81,6 +81,79 @@ def _case(args: dict, out: mp.Queue) -> None:
     )
 
 
+def _profile_case(args: dict, out: mp.Queue) -> None:
+    """Where a week of the compiled engine goes: each kernel, the numpy and scipy calls between them, the rest of
+    the population's step, and the market's own work (offers, observation, records), in ms per week."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    from collections import Counter
+
+    from . import load
+    from .model import compiled, market, state
+    from .model.market import LoyaltyMarket
+    from .runs.run import keep_freed_memory
+
+    keep_freed_memory()
+    spent: Counter = Counter()
+
+    def timed(name, fn):
+        def run(*a, **k):
+            start = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        return run
+
+    over_chunks = compiled.over_chunks
+    compiled.over_chunks = lambda kernel, *a: timed(kernel.__name__, over_chunks)(kernel, *a)
+    for name in ("spread_word_of_mouth", "count_devoted_ties", "sum_by_firm", "gather"):
+        setattr(compiled, name, timed(name, getattr(compiled, name)))
+    compiled.draw_traits = timed("traits of newcomers (numpy, scipy)", state.draw_traits)
+    overrides = [f"customers.n={args['n']}", f"network={args['network']}", "engine=compiled", "progress=false"]
+    model = LoyaltyMarket(load([*overrides, *args["overrides"]]))
+    dice = model.streams.dice
+    dice.normal = timed("experience noise (scipy ndtri)", dice.normal)
+    dice.uniform64 = timed("choice noise (dice, numpy log)", dice.uniform64)
+    model.customers.step = timed("population's step", model.customers.step)
+    for name in ("offer", "observe"):
+        setattr(model, name, timed(f"market: {name}", getattr(model, name)))
+    model.datacollector.collect = timed("market: records (Mesa DataCollector)", model.datacollector.collect)
+    model.step()  # kernels loaded
+    spent.clear()
+    start = time.perf_counter()
+    for _ in range(args["steps"]):
+        model.step()
+    total = time.perf_counter() - start
+    inner = sum(v for k, v in spent.items() if k not in ("population's step",) and not k.startswith("market"))
+    spent["population's step: the rest (Python, numpy glue)"] = spent.pop("population's step") - inner
+    spent["market: the rest (plans, accounts)"] = total - sum(spent.values())
+    out.put({"total": total / args["steps"], **{k: v / args["steps"] for k, v in spent.items()}})
+    market.LoyaltyMarket  # noqa: B018 (imported for the records' side)
+
+
+def profile(n: int, steps: int, network: str, overrides: list[str]) -> dict:
+    """Run ``_profile_case`` in a fresh process on one core."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    saved = os.environ.get("NUMBA_NUM_THREADS")
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+    p = ctx.Process(
+        target=_profile_case, args=({"n": n, "steps": steps, "network": network, "overrides": overrides}, q)
+    )
+    try:
+        p.start()
+    finally:
+        if saved is None:
+            os.environ.pop("NUMBA_NUM_THREADS")
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = saved
+    result = q.get()
+    p.join()
+    return result
+
+
 def measure(
     n: int,
     steps: int,
@@ -187,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--degrees", type=int, nargs="*", default=[], help="mean degrees to sweep at the largest size")
     ap.add_argument("--cold", action="store_true", help="time the compiled engine's first run, compiling")
     ap.add_argument("--sweep", type=int, default=0, help="runs of a joblib sweep (2 workers) at the largest size")
+    ap.add_argument("--profile", action="store_true", help="where a week of the compiled engine goes, per size")
     ap.add_argument("--network", default="watts_strogatz")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="results/bench", help="where the dated results folder goes")
@@ -257,6 +331,15 @@ def main(argv: list[str] | None = None) -> None:
             print(f"sweep of {s['runs']} runs ({n:,} customers, {a.steps} weeks), joblib on 2 workers, {engine}: "
                   f"{s['wall_s']:.0f} s, {s['runs_per_minute']:.1f} runs per minute")  # fmt: skip
             extra[f"sweep {engine}"] = {**s, "sweep": "joblib", "threads": 1}
+    if a.profile:
+        for n in a.sizes:
+            prof = profile(n, a.steps, a.network, a.overrides)
+            total = prof.pop("total")
+            print(f"profile, compiled engine, one core, {n:,} customers: {total * 1e3:.2f} ms per week")
+            for name, seconds in sorted(prof.items(), key=lambda kv: -kv[1]):
+                print(f"  {name:<52} {seconds * 1e3:8.2f} ms  {seconds / total:6.1%}")
+            extra[f"profile {n}"] = {"sweep": "profile", "engine": "compiled", "customers": n, "s_per_step": total,
+                                     **{f"ms {k}": v * 1e3 for k, v in prof.items()}}  # fmt: skip
     if extra:
         table = pd.concat([table, pd.DataFrame(list(extra.values()))], ignore_index=True)
     dest = Path(a.out) / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")

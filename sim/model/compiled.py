@@ -58,6 +58,7 @@ f32 = np.float32
 ZERO, ONE, TWO = f32(0), f32(1), f32(2)
 CHUNK = 8192  # customers (or events) per chunk: the unit of parallel work, fixed so results never depend on threads
 CHUNKS_PER_THREAD = 4  # a smaller population runs on fewer threads: waking a thread costs more than its share
+IN_PARTS_FROM = 2 * CHUNK  # numpy's and scipy's functions of fewer values run in one go
 
 # The declared state of every customer, one array per variable, as one argument of the kernels: ``p.bond[i]``.
 People = namedtuple("People", [v.name for v in STATE])
@@ -554,34 +555,42 @@ def random_tie(s, u, mixed, n, indptr, indices):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def hear(listener, speaker, about, sign, devoted_at, words, listeners, n_listeners, counted):
+def hear(listener, speaker, about, sign, devoted_at, words, lo, hi, listeners, n_listeners, counted, c):
     """A word about a firm reaches a listener; a devoted customer of that firm shrugs off criticism and answers
     back (the speaker hears praise). Words are counted per listener (``words[i, 0]``: praise by firm,
-    ``words[i, 1]``: criticism), so their order does not matter."""
-    if sign < 0 and devoted_at[listener] == about:
-        counted[0, Count.DEFENSES, about, 0] += 1
-        counted[0, Count.WOM_POSITIVE, about, 0] += 1
+    ``words[i, 1]``: criticism), so their order does not matter; here only by listeners lo..hi-1 (the caller's)."""
+    defended = sign < 0 and devoted_at[listener] == about
+    if defended:
         listener, sign = speaker, 1
+    if not (lo <= listener < hi):  # another thread's listener
+        return n_listeners
+    if defended:
+        counted[c, Count.DEFENSES, about, 0] += 1
+        counted[c, Count.WOM_POSITIVE, about, 0] += 1
     if words[listener].sum() == 0:  # a first word this week
         listeners[n_listeners] = listener
         n_listeners += 1
     if sign > 0:
-        counted[0, Count.HEARD_POSITIVE, about, 0] += 1
+        counted[c, Count.HEARD_POSITIVE, about, 0] += 1
         words[listener, 0, about] += 1
     else:
-        counted[0, Count.HEARD_NEGATIVE, about, 0] += 1
+        counted[c, Count.HEARD_NEGATIVE, about, 0] += 1
         words[listener, 1, about] += 1
     return n_listeners
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, nogil=True, _nrt=False)
 def spread_word_of_mouth(
-    p, market, keys, reach, speakers, venters, said, mixed, indptr, indices, devoted_at, words, listeners, counted
-):
+    p, market, keys, reach, speakers, venters, said, mixed, indptr, indices, devoted_at, words, listeners, counted,
+    first, last, worker,
+):  # fmt: skip
     """Each word goes to one tie and, with probability ``reach``, to ``broadcast_size`` people drawn at random;
-    words to oneself are dropped. Returns the number of ``listeners`` (each listed once)."""
+    words to oneself are dropped. Every thread goes through all the words and takes those received by the
+    customers of its chunks ``first..last-1``; it lists them once each (``listeners``, as a list of events)."""
     n = p.firm.shape[0]
+    lo, hi = first * CHUNK, min(last * CHUNK, n)
     n_listeners = 0
+    out = listeners[0][lo:]
     for w in range(speakers.shape[0] + venters.shape[0]):
         if w < speakers.shape[0]:  # talk about one's firm
             s = speakers[w]
@@ -592,13 +601,16 @@ def spread_word_of_mouth(
         who = p.identity[s]
         listener = random_tie(s, die32(keys[dice, 1], who), mixed, n, indptr, indices)
         if listener >= 0 and listener != s:
-            n_listeners = hear(listener, s, about, sign, devoted_at, words, listeners, n_listeners, counted)
+            n_listeners = hear(listener, s, about, sign, devoted_at, words, lo, hi, out, n_listeners, counted, first)
         if die32(keys[dice, 2], who) < reach:
             for k in range(market.broadcast_size):
                 listener = np.int64(die64(keys[broadcast, k], who) * n)
                 if listener != s:
-                    n_listeners = hear(listener, s, about, sign, devoted_at, words, listeners, n_listeners, counted)
-    return n_listeners
+                    n_listeners = hear(
+                        listener, s, about, sign, devoted_at, words, lo, hi, out, n_listeners, counted, first
+                    )
+    listeners[1][first:last] = 0
+    listeners[1][first] = n_listeners
 
 
 @njit(cache=True, nogil=True, _nrt=False)
@@ -876,6 +888,12 @@ def set_threads(n: int) -> None:
     _THREADS[0] = n
 
 
+def _pool(threads: int) -> ThreadPoolExecutor:
+    if not _POOL or _POOL[0]._max_workers < threads - 1:
+        _POOL[:] = [ThreadPoolExecutor(threads - 1, "sim-chunks")]
+    return _POOL[0]
+
+
 def over_chunks(kernel, n_chunks: int, threads: int, *args) -> None:
     """Run ``kernel(*args, first, last, worker)`` over chunks 0..n_chunks-1, whole chunks to each of ``threads``
     threads (``worker``: the thread's number, for its working rows).
@@ -885,13 +903,21 @@ def over_chunks(kernel, n_chunks: int, threads: int, *args) -> None:
     if threads <= 1:
         kernel(*args, 0, n_chunks, 0)
         return
-    if not _POOL or _POOL[0]._max_workers < threads - 1:
-        _POOL[:] = [ThreadPoolExecutor(threads - 1, "sim-chunks")]
     bounds = [n_chunks * t // threads for t in range(threads + 1)]
-    others = [_POOL[0].submit(kernel, *args, bounds[t], bounds[t + 1], t) for t in range(1, threads)]
+    others = [_pool(threads).submit(kernel, *args, bounds[t], bounds[t + 1], t) for t in range(1, threads)]
     kernel(*args, bounds[0], bounds[1], 0)  # the calling thread takes the first share
     for done in others:
         done.result()
+
+
+def in_parts(function, values: np.ndarray, threads: int) -> np.ndarray:
+    """``function(values)`` for an elementwise function (numpy's and scipy's release the GIL), in as many parts
+    as threads, joined: the same numbers as in one go."""
+    if threads <= 1 or len(values) < IN_PARTS_FROM:
+        return function(values)
+    parts = np.array_split(values, threads)
+    others = [_pool(threads).submit(function, part) for part in parts[1:]]
+    return np.concatenate([function(parts[0]), *(done.result() for done in others)])
 
 
 class CompiledCustomers:
@@ -939,7 +965,6 @@ class CompiledCustomers:
         self._devoted_ties = np.zeros((n, n_firms), np.int32)  # ties devoted to each firm
         self._ad_firm = np.full(n, n_firms, np.int16)
         self._words = np.zeros((n, 2, n_firms), np.int32)  # this week's praise and criticism heard, by firm
-        self._listeners = np.empty(n, np.int64)
         self._changed = np.zeros(n, bool)  # the value margin is to be computed anew at the end of the week
         self._flags = np.zeros(n, np.uint8)  # this week's life events: LEAVES, HIT
         self._dice = np.zeros((0, 4, CHUNK), f32)  # each thread's rows of dice (grown to the threads used)
@@ -1033,7 +1058,11 @@ class CompiledCustomers:
         dice, flags = self._working_rows(), self._flags
         run(foresee_incidents, whole, p, cfg, record, keys, flags, hits_, dice)
         hits = gather(hits_)
-        noise = streams.dice.normal(Decision.EXPERIENCE, week, self.identity[hits]).ravel()
+        noise = in_parts(
+            lambda who: streams.dice.normal(Decision.EXPERIENCE, week, who).ravel(),
+            self.identity[hits],
+            self._threads(),
+        )
         experienced = np.empty(len(hits), f32)
         # The week up to word of mouth: turnover, fading, service, promises, offers, the ladder, who speaks.
         run(
@@ -1049,13 +1078,15 @@ class CompiledCustomers:
         advised = gather(advised_)
         sum_by_firm(advised, self.firm, self._values[advised], summed[Count.ADVICE_VALUE])
 
-        # Word of mouth: delivered on one thread, counted per listener, then taken in.
+        # Word of mouth: each thread takes the words its customers hear, counted per listener, then taken in.
         mixed = net.mixed
-        heard = spread_word_of_mouth(
-            p, market, keys, f32(offer.reach), gather(speakers_), gather(venters_), self._said, mixed, net.indptr,
-            net.indices, self._devoted_at, self._words, self._listeners, counted,
+        listeners_ = advised_  # reused
+        run(
+            spread_word_of_mouth, whole, p, market, keys, f32(offer.reach), gather(speakers_), gather(venters_),
+            self._said, mixed, net.indptr, net.indices, self._devoted_at, self._words, listeners_, counted,
         )  # fmt: skip
-        run(take_in_word_of_mouth, chunks(heard), p, market, self._listeners[:heard], self._words, self._changed)
+        listeners = gather(listeners_)
+        run(take_in_word_of_mouth, chunks(len(listeners)), p, market, listeners, self._words, self._changed)
 
         # Community, ads and who looks at the market; their choice (Gumbel noise by numpy, as in every engine).
         community = self.cfg.community_bond != 0 and (mixed or len(net.indices) > 0)
@@ -1076,7 +1107,7 @@ class CompiledCustomers:
         )  # fmt: skip
         lookers = gather(lookers_)
         u = streams.dice.uniform64(Decision.CHOICE, week, self.identity[lookers], n_firms + 1)
-        gumbel = -np.log(-np.log(u + 1e-12) + 1e-12)
+        gumbel = in_parts(lambda u: -np.log(-np.log(u + 1e-12) + 1e-12), u, self._threads())
         n_look = chunks(len(lookers))
         run(
             choose_supplier, n_look, p, cfg, market, record, sensitivity, week, lookers, gumbel,
