@@ -8,9 +8,15 @@ float64 where numpy promotes), so the three engines give the same numbers, bit f
 ``experience_service``, ``receive_offers``, ``classify``, ``decide_to_talk``, ``vent``, ``spread_word_of_mouth``,
 ``hear``, ``bond_with_community``, ``choose_supplier``, ``pay``.
 
-What makes it fast: a week is a few passes over the customers instead of many numpy passes and
-temporaries, dice are rolled only when they can change something (a die is a pure function of who
-rolls it, so skipping one changes no other), and the passes run on all cores.
+What makes it fast: a week is five passes over the customers (``foresee_incidents``, ``live_the_week``,
+``look_around``, ``end_week``, and word of mouth over those who talk) instead of many numpy passes and
+temporaries; dice are rolled for a whole chunk in loops the compiler turns into vector instructions; what a
+pass can know without looking is not looked at again (the value margin of a customer who neither heard word of
+mouth nor moved is the one computed earlier that week; each customer's devoted ties per firm are kept up to date
+by the few whose devotion changed); and the passes run on all cores. The kernels take the arrays bundled as
+``People`` and index customers with unsigned numbers (no wraparound test at each access), and run without
+Numba's reference counting (``_nrt=False``: nothing is allocated inside, and passing the bundle to the rules
+would otherwise count references to every array at every call).
 
 What keeps it exact and deterministic:
 
@@ -18,12 +24,12 @@ What keeps it exact and deterministic:
   Events (who leaves, who has an incident, who talks, ...) are listed per chunk and read in chunk order,
   which is customer order. Counts are integers, summed over chunks.
 - Sums of money, bond, trust and tariff (float64, as ``np.bincount`` sums them) are added one customer
-  after another, in customer order, on one thread.
-- Word of mouth is delivered on one thread, counted per listener as integers, and taken in afterwards,
-  so the order of delivery does not matter (as in the numpy engine).
+  after another, in customer order, on one thread (two threads: one the money, one the attitudes).
+- Word of mouth is counted per listener as integers and taken in afterwards, so the order of delivery does
+  not matter (as in the numpy engine); each thread delivers every word and keeps those its customers hear.
 - The transcendental functions stay numpy's and scipy's, called from Python as the numpy engine calls
   them: normals for the experience noise (``Dice.normal``), the Gumbel noise of the logit choice
-  (``np.log``), and the traits of newcomers (``draw_traits``).
+  (``np.log``), and the traits of newcomers (``draw_traits``). Elementwise, so they may run in parts.
 """
 
 from __future__ import annotations
