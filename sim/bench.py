@@ -1,15 +1,20 @@
-"""Benchmark both engines: customer-steps per second, peak memory, and how cost scales.
+"""Benchmark the engines: customer-steps per second, peak memory, threads, cold start, sweeps, and how cost scales.
 
-    python -m sim.bench                      # vectorized 1k-100k, agents 1k and 10k, 52 weeks
-    python -m sim.bench --sizes 1000 10000 100000 1000000 --degrees 4 8 16 32
-    python -m sim.bench --sizes 1000000 --steps 520 --agents-sizes --network barabasi_albert
+    python -m sim.bench                      # compiled and vectorized 1k-100k, agents 1k and 10k, 52 weeks
+    python -m sim.bench --sizes 10000 100000 1000000 --agents-sizes 10000 --steps 26 --threads 1 2 --cold
+    python -m sim.bench --sizes 1000000 --steps 520 --engines compiled --threads 2 --agents-sizes
+    python -m sim.bench --sizes 10000 --steps 520 --agents-sizes --sweep 200
 
-Every case runs in a fresh process pinned to one CPU core, so its time and its peak
-resident memory are its own. Setup (network, population) is timed apart from the
-weekly steps. The agents engine runs the same scenario at ``--agents-sizes``; the
-ratio vectorized/agents is printed for each size both ran. ``--degrees`` adds a sweep
-of the network's mean degree at the largest size (cost against edges). The table goes
-to ``results/bench/<date_time>/bench.csv`` with ``scaling.png`` (seconds per week
+Every case runs in a fresh process pinned to as many CPU cores as it has threads (one unless
+``--threads`` says more, for the compiled engine), so its time and its peak resident memory are its
+own. Setup (network, population) is timed apart from the weekly steps. ``--engines`` run at
+``--sizes`` (the compiled engine once per ``--threads``), the agents engine at ``--agents-sizes``; the
+ratio to the numpy engine (``vectorized``, today's path) is printed for each size both ran.
+``--degrees`` adds a sweep of the network's mean degree at the largest size (cost against edges).
+``--cold`` times the first run of the compiled engine in a fresh process with an empty compilation
+cache (compiling every kernel) against the same run with the cache filled. ``--sweep N`` runs N
+markets of the largest size with joblib on two worker processes, per engine, in runs per minute.
+The table goes to ``results/bench/<date_time>/bench.csv`` with ``scaling.png`` (seconds per week
 against customers and against edges, with straight-line fits).
 """
 
@@ -21,6 +26,7 @@ import os
 import queue
 import resource
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -29,11 +35,14 @@ from .config import ConfigError, load
 from .runs.errors import ArgumentParser, Failure, command, exit_status, failing_as, number, one_line
 from .runs.results import atomic_folder
 
-ONE_CORE = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+BLAS_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+REFERENCE = "vectorized"  # the numpy path, the reference of the ratios
+ENGINES = ("compiled", "vectorized", "agents")
 CUSTOMERS = (10, 20_000_000)  # as customers.n
 WEEKS = (1, 100_000)  # as steps
 DEGREES = (0, 1000)  # as network.mean_degree
-DEFAULT_TIMEOUT = 6 * 3600.0  # seconds per case: far beyond the largest case measured (1M customers, 520 weeks)
+THREADS = (1, 256)
+DEFAULT_TIMEOUT = 6 * 3600.0  # seconds per case: far beyond the largest case measured (10M customers, 52 weeks)
 POLL = 1.0  # seconds between looks at the child
 EXIT_GRACE = 60.0  # seconds a child that delivered may take to exit (freeing a large population)
 
@@ -47,9 +56,11 @@ def _case(args: dict, out: mp.Queue) -> None:
 
 
 def _measure_here(args: dict) -> dict:
-    os.environ.update(ONE_CORE)
+    threads = args["threads"]  # NUMBA_NUM_THREADS and NUMBA_CACHE_DIR come with the environment (read at import)
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, set(cores[:threads]))
+    t_start = time.perf_counter()
     from .model.market import LoyaltyMarket
     from .runs.run import keep_freed_memory, own_progress_lock
 
@@ -63,11 +74,13 @@ def _measure_here(args: dict) -> dict:
     t2 = time.perf_counter()
     return {
         "engine": settings.engine.value,
+        "threads": threads,
         "network": settings.network.kind.value,
         "customers": args["n"],
         "mean_degree": settings.network.mean_degree,
         "edges": model.network.edges,
         "steps": args["steps"],
+        "import_s": t0 - t_start,
         "setup_s": t1 - t0,
         "run_s": t2 - t1,
         "s_per_step": (t2 - t1) / args["steps"],
@@ -92,38 +105,125 @@ def case_overrides(args: dict) -> list[str]:
     return overrides
 
 
+def _profile_case(args: dict, out: mp.Queue) -> None:
+    """Where a week of the compiled engine goes: each kernel, the numpy and scipy calls between them, the rest of
+    the population's step, and the market's own work (offers, observation, records), in ms per week."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    from collections import Counter
+
+    from . import load
+    from .model import compiled, market, state
+    from .model.market import LoyaltyMarket
+    from .runs.run import keep_freed_memory
+
+    keep_freed_memory()
+    spent: Counter = Counter()
+
+    def timed(name, fn):
+        def run(*a, **k):
+            start = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        return run
+
+    over_chunks = compiled.over_chunks
+    compiled.over_chunks = lambda kernel, *a: timed(kernel.__name__, over_chunks)(kernel, *a)
+    for name in ("spread_word_of_mouth", "count_devoted_ties", "sum_by_firm", "gather"):
+        setattr(compiled, name, timed(name, getattr(compiled, name)))
+    compiled.draw_traits = timed("traits of newcomers (numpy, scipy)", state.draw_traits)
+    overrides = [f"customers.n={args['n']}", f"network={args['network']}", "engine=compiled", "progress=false"]
+    model = LoyaltyMarket(load([*overrides, *args["overrides"]]))
+    dice = model.streams.dice
+    dice.normal = timed("experience noise (scipy ndtri)", dice.normal)
+    dice.uniform64 = timed("choice noise (dice, numpy log)", dice.uniform64)
+    model.customers.step = timed("population's step", model.customers.step)
+    for name in ("offer", "observe"):
+        setattr(model, name, timed(f"market: {name}", getattr(model, name)))
+    model.datacollector.collect = timed("market: records (Mesa DataCollector)", model.datacollector.collect)
+    model.step()  # kernels loaded
+    spent.clear()
+    start = time.perf_counter()
+    for _ in range(args["steps"]):
+        model.step()
+    total = time.perf_counter() - start
+    inner = sum(v for k, v in spent.items() if k not in ("population's step",) and not k.startswith("market"))
+    spent["population's step: the rest (Python, numpy glue)"] = spent.pop("population's step") - inner
+    spent["market: the rest (plans, accounts)"] = total - sum(spent.values())
+    out.put({"total": total / args["steps"], **{k: v / args["steps"] for k, v in spent.items()}})
+    market.LoyaltyMarket  # noqa: B018 (imported for the records' side)
+
+
+def profile(n: int, steps: int, network: str, overrides: list[str]) -> dict:
+    """Run ``_profile_case`` in a fresh process on one core."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    saved = os.environ.get("NUMBA_NUM_THREADS")
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+    p = ctx.Process(
+        target=_profile_case, args=({"n": n, "steps": steps, "network": network, "overrides": overrides}, q)
+    )
+    try:
+        p.start()
+    finally:
+        if saved is None:
+            os.environ.pop("NUMBA_NUM_THREADS")
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = saved
+    result = q.get()
+    p.join()
+    return result
+
+
 def measure(
     n: int,
     steps: int,
     network: str,
-    engine: str = "vectorized",
+    engine: str = "compiled",
     seed: int = 0,
     degree: int | None = None,
     overrides: list[str] | None = None,
+    threads: int = 1,
+    cache: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> dict:
-    """Run one case in a fresh process on one core; return its measurements.
+    """Run one case in a fresh process on ``threads`` cores; return its measurements. ``cache``: Numba's
+    compilation cache folder for the case (an empty one: a cold start), else the usual one.
 
     Waits at most ``timeout`` seconds, and no longer than the child lives: a child that dies
     (killed, out of memory) or fails is a ``Failure`` in one line, never a wait without end.
     """
     args = {"n": n, "steps": steps, "network": network, "engine": engine, "seed": seed, "degree": degree}
     what = f"bench case {engine} n={n} steps={steps}" + (f" degree={degree}" if degree is not None else "")
-    outcome = _in_child({**args, "overrides": overrides or []}, timeout)
+    env = {**BLAS_ONE_THREAD, "NUMBA_NUM_THREADS": str(threads), **({"NUMBA_CACHE_DIR": cache} if cache else {})}
+    outcome = _in_child({**args, "overrides": overrides or [], "threads": threads}, timeout, env)
     if "error" in outcome:
         raise Failure(f"error: {what}: {outcome['error']}")
     return outcome
 
 
-def _in_child(args: dict, timeout: float) -> dict:
+def _in_child(args: dict, timeout: float, env: dict[str, str]) -> dict:
     """The child's measurements, or ``{"error": why}``; never raises, so its queue is freed on return.
 
-    (A queue kept alive by an exception's traceback until exit would be reported as leaked.)
+    (A queue kept alive by an exception's traceback until exit would be reported as leaked.) ``env`` is the
+    child's environment from its start, before it imports Numba.
     """
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_case, args=(args, q))
-    p.start()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        p.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     deadline = time.monotonic() + timeout
     outcome = None
     try:
@@ -147,6 +247,27 @@ def _in_child(args: dict, timeout: float) -> dict:
     return outcome
 
 
+def _one_run(n: int, steps: int, engine: str, seed: int, overrides: list[str]) -> float:
+    from .config import load
+    from .runs.run import simulate
+
+    summary = simulate(load([f"customers.n={n}", f"steps={steps}", f"engine={engine}", f"seed={seed}", *overrides]))[1]
+    return float(summary.npv.iloc[0])
+
+
+def sweep(runs: int, n: int, steps: int, engine: str, overrides: list[str], jobs: int = 2) -> dict:
+    """``runs`` markets (seeds 0..runs-1) with joblib on ``jobs`` worker processes: wall time and runs per minute.
+    (joblib gives each worker one Numba thread.)"""
+    from joblib import Parallel, delayed
+
+    extra = ["progress=false", *overrides]
+    start = time.perf_counter()
+    Parallel(n_jobs=jobs)(delayed(_one_run)(n, steps, engine, seed, extra) for seed in range(runs))
+    wall = time.perf_counter() - start
+    return {"engine": engine, "runs": runs, "customers": n, "steps": steps, "jobs": jobs, "wall_s": wall,
+            "runs_per_minute": 60 * runs / wall}  # fmt: skip
+
+
 def plot(table, path: Path) -> None:
     """Seconds per week against customers (per engine) and against edges (degree sweep)."""
     import numpy as np
@@ -155,9 +276,10 @@ def plot(table, path: Path) -> None:
     fig = Figure(figsize=(11, 4.2), dpi=110)
     axes = fig.subplots(1, 2)
     sizes = table[table.sweep == "size"]
-    for engine, g in sizes.groupby("engine"):
-        axes[0].loglog(g.customers, g.s_per_step, "o-", label=engine)
-        if len(g) >= 2:
+    for (engine, threads), g in sizes.groupby(["engine", "threads"]):
+        label = engine if threads == 1 else f"{engine}, {threads} threads"
+        axes[0].loglog(g.customers, g.s_per_step, "o-", label=label)
+        if len(g) >= 2 and g.customers.nunique() >= 2:
             slope = np.polyfit(np.log(g.customers), np.log(g.s_per_step), 1)[0]
             axes[0].annotate(f"slope {slope:.2f}", (g.customers.iloc[-1], g.s_per_step.iloc[-1]), fontsize=8)
     axes[0].set(xlabel="customers", ylabel="seconds per week", title="Cost per step against customers")
@@ -165,11 +287,12 @@ def plot(table, path: Path) -> None:
     axes[0].legend()
     deg = table[table.sweep == "degree"]
     if len(deg):
-        axes[1].plot(deg.edges, deg.s_per_step, "o", label=f"{deg.customers.iloc[0]:,} customers")
-        if len(deg) >= 2:
-            a, b = np.polyfit(deg.edges, deg.s_per_step, 1)
-            x = np.linspace(0, deg.edges.max(), 50)
-            axes[1].plot(x, a * x + b, "-", alpha=0.6, label=f"fit: {b:.3f} s + {a * 1e6:.3f} s per M edges")
+        for engine, g in deg.groupby("engine"):
+            axes[1].plot(g.edges, g.s_per_step, "o", label=f"{engine}, {g.customers.iloc[0]:,} customers")
+            if len(g) >= 2:
+                a, b = np.polyfit(g.edges, g.s_per_step, 1)
+                x = np.linspace(0, g.edges.max(), 50)
+                axes[1].plot(x, a * x + b, "-", alpha=0.6, label=f"fit: {b:.3f} s + {a * 1e6:.3f} s per M edges")
         axes[1].legend()
     axes[1].set(xlabel="network edges", ylabel="seconds per week", title="Cost per step against edges")
     axes[1].set_xlim(left=0)
@@ -179,52 +302,108 @@ def plot(table, path: Path) -> None:
     fig.savefig(path)
 
 
+def _row(r: dict) -> str:
+    return (
+        f"{r['engine']:>10} {r['threads']:>3} {r['customers']:>11,} {r['edges']:>11,} {r['steps']:>5} "
+        f"{r['setup_s']:>8.2f} {r['run_s']:>8.2f} {r['customer_steps_per_s']:>13,.0f} {r['peak_mb']:>8.0f}"
+    )
+
+
 @command
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(
         prog="python -m sim.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     customers, weeks = number(int, *CUSTOMERS), number(int, *WEEKS)
-    ap.add_argument("--sizes", type=customers, nargs="+", default=[1_000, 10_000, 100_000], help="vectorized engine")
+    ap.add_argument("--sizes", type=customers, nargs="+", default=[1_000, 10_000, 100_000], help="customers, --engines")
+    ap.add_argument("--engines", nargs="+", choices=ENGINES[:2], default=["compiled", REFERENCE], help="at --sizes")
+    ap.add_argument("--threads", type=number(int, *THREADS), nargs="+", default=[1], help="compiled engine's threads")
     ap.add_argument("--agents-sizes", type=customers, nargs="*", default=[1_000, 10_000], help="agents engine")
     ap.add_argument("--steps", type=weeks, default=52)
     ap.add_argument("--agents-steps", type=weeks, default=None, help="weeks for the agents engine (default --steps)")
     ap.add_argument(
         "--degrees", type=number(int, *DEGREES), nargs="*", default=[], help="mean degrees to sweep at the largest size"
     )
+    ap.add_argument("--cold", action="store_true", help="time the compiled engine's first run, compiling")
+    ap.add_argument("--sweep", type=number(int, 0, 100_000), default=0, help="runs of a joblib sweep (2 workers)")
+    ap.add_argument("--profile", action="store_true", help="where a week of the compiled engine goes, per size")
     ap.add_argument("--network", default="watts_strogatz")
     ap.add_argument("--seed", type=number(int, 0), default=0)
     ap.add_argument("--timeout", type=number(float, 1), default=DEFAULT_TIMEOUT, help="seconds per case at most")
     ap.add_argument("--out", default="results/bench", help="where the dated results folder goes")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides applied to every case")
     a = ap.parse_args(argv)
-    cases = [("size", "vectorized", n, a.steps, None) for n in a.sizes]
-    cases += [("size", "agents", n, a.agents_steps or a.steps, None) for n in a.agents_sizes]
-    cases += [("degree", "vectorized", max(a.sizes), a.steps, d) for d in a.degrees]
-    for _, engine, n, steps, degree in cases:  # every case's config checked before any child starts
+    cases = []
+    for n in a.sizes:
+        for engine in a.engines:
+            for threads in a.threads if engine == "compiled" else [1]:
+                cases.append(("size", engine, n, a.steps, None, threads))
+    cases += [("size", "agents", n, a.agents_steps or a.steps, None, 1) for n in a.agents_sizes]
+    cases += [("degree", e, max(a.sizes), a.steps, d, 1) for d in a.degrees for e in a.engines]
+    for _, engine, n, steps, degree, _threads in cases:  # every case's config checked before any child starts
         base = {"n": n, "steps": steps, "network": a.network, "engine": engine, "seed": a.seed, "degree": degree}
         load(case_overrides({**base, "overrides": a.overrides}))
     import pandas as pd
 
+    print(f"command: python -m sim.bench {' '.join(sys.argv[1:] if argv is None else argv)}")
+    print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if "compiled" in a.engines or a.cold:  # the kernels compiled (or loaded) once, so no case below pays for it
+        measure(1_000, 1, a.network, "compiled", a.seed, None, a.overrides, timeout=a.timeout)
     print(
-        f"{'engine':>10} {'customers':>10} {'edges':>10} {'steps':>5} {'setup s':>8} {'run s':>8} "
+        f"{'engine':>10} {'thr':>3} {'customers':>11} {'edges':>11} {'steps':>5} {'setup s':>8} {'run s':>8} "
         f"{'cust-steps/s':>13} {'peak MB':>8}",
         flush=True,
     )
     rows = []
-    for sweep, engine, n, steps, degree in cases:
-        r = {"sweep": sweep, **measure(n, steps, a.network, engine, a.seed, degree, a.overrides, a.timeout)}
+    for sweep_kind, engine, n, steps, degree, threads in cases:
+        r = {"sweep": sweep_kind, **measure(n, steps, a.network, engine, a.seed, degree, a.overrides, threads,
+                                            timeout=a.timeout)}  # fmt: skip
         rows.append(r)
-        print(
-            f"{r['engine']:>10} {r['customers']:>10,} {r['edges']:>10,} {r['steps']:>5} {r['setup_s']:>8.2f} "
-            f"{r['run_s']:>8.2f} {r['customer_steps_per_s']:>13,.0f} {r['peak_mb']:>8.0f}",
-            flush=True,
-        )
+        print(_row(r), flush=True)
     table = pd.DataFrame(rows)
-    sizes = table[table.sweep == "size"].pivot_table(index="customers", columns="engine", values="customer_steps_per_s")
-    if {"vectorized", "agents"} <= set(sizes.columns):
-        for n, row in sizes.dropna().iterrows():
-            print(f"vectorized/agents at {n:,} customers: {row.vectorized / row.agents:,.0f}x")
+    sizes = table[table.sweep == "size"]
+    one = sizes[sizes.threads == 1].pivot_table(index="customers", columns="engine", values="customer_steps_per_s")
+    for engine in [e for e in one.columns if e != REFERENCE]:
+        if REFERENCE in one.columns:
+            for n, row in one[[engine, REFERENCE]].dropna().iterrows():
+                print(f"{engine}/{REFERENCE} at {n:,} customers, one core: {row[engine] / row[REFERENCE]:,.1f}x")
+    compiled = sizes[sizes.engine == "compiled"].pivot_table(index="customers", columns="threads", values="run_s")
+    for threads in [t for t in compiled.columns if t != 1]:
+        for n, row in compiled.dropna().iterrows():
+            print(f"compiled, {threads} threads / one thread at {n:,} customers: {row[1] / row[threads]:.2f}x")
+            if REFERENCE in one.columns and n in one.index:
+                speed = n * a.steps / row[threads]
+                print(
+                    f"compiled, {threads} threads / {REFERENCE} one core at {n:,}: {speed / one.loc[n, REFERENCE]:.1f}x"
+                )
+    extra = {}
+    if a.cold:
+        with tempfile.TemporaryDirectory() as empty:
+            cold = measure(1_000, 1, a.network, "compiled", a.seed, None, a.overrides, 1, cache=empty)
+            warm = measure(1_000, 1, a.network, "compiled", a.seed, None, a.overrides, 1, cache=empty)
+        for name, r in (("cold", cold), ("warm", warm)):
+            total = r["import_s"] + r["setup_s"] + r["run_s"]
+            print(f"compiled engine, first run {name} (1,000 customers, 1 week): {total:.1f} s "
+                  f"(imports {r['import_s']:.1f} s, setup {r['setup_s']:.1f} s, week {r['run_s']:.1f} s)")  # fmt: skip
+            extra[name] = {**r, "sweep": name}
+    if a.sweep:
+        n = max(a.sizes)
+        for engine in a.engines:
+            s = sweep(a.sweep, n, a.steps, engine, a.overrides)
+            print(f"sweep of {s['runs']} runs ({n:,} customers, {a.steps} weeks), joblib on 2 workers, {engine}: "
+                  f"{s['wall_s']:.0f} s, {s['runs_per_minute']:.1f} runs per minute")  # fmt: skip
+            extra[f"sweep {engine}"] = {**s, "sweep": "joblib", "threads": 1}
+    if a.profile:
+        for n in a.sizes:
+            prof = profile(n, a.steps, a.network, a.overrides)
+            total = prof.pop("total")
+            print(f"profile, compiled engine, one core, {n:,} customers: {total * 1e3:.2f} ms per week")
+            for name, seconds in sorted(prof.items(), key=lambda kv: -kv[1]):
+                print(f"  {name:<52} {seconds * 1e3:8.2f} ms  {seconds / total:6.1%}")
+            extra[f"profile {n}"] = {"sweep": "profile", "engine": "compiled", "customers": n, "s_per_step": total,
+                                     **{f"ms {k}": v * 1e3 for k, v in prof.items()}}  # fmt: skip
+    if extra:
+        table = pd.concat([table, pd.DataFrame(list(extra.values()))], ignore_index=True)
     dest = Path(a.out) / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     with failing_as("writing", dest), atomic_folder(dest) as staged:
         table.to_csv(staged.tmp / "bench.csv", index=False)

@@ -1,7 +1,8 @@
-"""Docking of the two engines: run both on the same seed and config, week by week.
+"""Docking of the engines: run two on the same seed and config, week by week.
 
-    python -m sim.docking                                  # 300 customers, 104 weeks
+    python -m sim.docking                                  # the configured engine against agents: 300 customers, 104 weeks
     python -m sim.docking customers.n=500 steps=260 experiment=newcomer
+    python -m sim.docking engine=vectorized                # the numpy engine against the agents engine
 
 The engines draw the same random numbers in the same order, so every customer's
 state (every variable declared in ``sim.model.state``) and every recorded row must be
@@ -47,19 +48,27 @@ def first_difference(vectorized: LoyaltyMarket, agents: LoyaltyMarket, week: int
     return None
 
 
-def compare(overrides: list[str] | None = None) -> tuple[int, Divergence | None]:
-    """Step both engines for the configured weeks; return (weeks compared, first divergence)."""
-    overrides = [o for o in (overrides or []) if not o.startswith("engine=")]
-    base = ["customers.n=300", "steps=104", "progress=false", *overrides]
-    vectorized = LoyaltyMarket(load([*base, "engine=vectorized"]))
-    agents = LoyaltyMarket(load([*base, "engine=agents"]))
-    if d := first_difference(vectorized, agents, 0):
+def compare(
+    overrides: list[str] | None = None, engines: tuple[str, str] | None = None
+) -> tuple[int, Divergence | None]:
+    """Step two engines for the configured weeks; return (weeks compared, first divergence).
+
+    ``engines``: the two to dock; by default the configured engine (``engine=``) against the agents engine (the
+    agents engine against the numpy one).
+    """
+    base = ["customers.n=300", "steps=104", "progress=false", *(overrides or [])]
+    if engines is None:
+        chosen = load(base).engine.value
+        engines = (chosen, "agents" if chosen != "agents" else "vectorized")
+    base = [o for o in base if not o.startswith("engine=")]
+    one, other = (LoyaltyMarket(load([*base, f"engine={engine}"])) for engine in engines)
+    if d := first_difference(one, other, 0):
         return 0, d
-    steps = vectorized.settings.steps
+    steps = one.settings.steps
     for week in range(1, steps + 1):
-        vectorized.step()
-        agents.step()
-        if d := first_difference(vectorized, agents, week):
+        one.step()
+        other.step()
+        if d := first_difference(one, other, week):
             return week, d
     return steps, None
 

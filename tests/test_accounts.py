@@ -67,7 +67,7 @@ def test_what_was_heard_enters_the_expectation_once():
 
 
 def test_a_running_discount_lowers_the_own_price():
-    m = sim.LoyaltyMarket(settings("customers.n=400"))
+    m = sim.LoyaltyMarket(settings("engine=vectorized", "customers.n=400"))  # the numpy rule alone (docking: the same)
     c, offer = m.customers, m.offer(1)
     at_taking = np.flatnonzero(c.firm == 1)
     c.discount_left[at_taking[::2]] = 10

@@ -349,6 +349,12 @@ BENCH_BAD = [
     ),
     (["customers.patience=3"], "config error: unknown key 'customers.patience'"),
     (["--cores", "2"], "argument error: unrecognized arguments: --cores (allowed: --sizes"),
+    (
+        ["--engines", "agents"],
+        "argument error: --engines: invalid choice: 'agents' (choose from 'compiled', 'vectorized')",
+    ),
+    (["--threads", "0"], "argument error: --threads = 0: allowed: an integer, 1 ≤ value ≤ 256"),
+    (["--sweep", "-1"], "argument error: --sweep = -1: allowed: an integer, 0 ≤ value ≤ 100000"),
 ]
 
 
@@ -370,7 +376,7 @@ def test_bench_negative_size_from_the_command_line_does_not_hang(tmp_path):
 def test_bench_child_that_fails_is_one_line_not_a_hang():
     with pytest.raises(Failure) as failed:
         bench.measure(200, 2, "watts_strogatz", overrides=["customers.patience=3"], timeout=120)
-    assert str(failed.value).startswith("error: bench case vectorized n=200 steps=2: config error: unknown key")
+    assert str(failed.value).startswith("error: bench case compiled n=200 steps=2: config error: unknown key")
 
 
 def test_bench_child_that_runs_too_long_is_stopped():
@@ -383,7 +389,8 @@ def test_bench_child_that_runs_too_long_is_stopped():
 def test_bench_child_killed_is_one_line(tmp_path):
     out = tmp_path / "bench"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.bench", "--sizes", "300000", "--agents-sizes", "--steps", "520", "--out", str(out)],
+        [sys.executable, "-m", "sim.bench", "--sizes", "300000", "--engines", "vectorized", "--agents-sizes"]
+        + ["--steps", "520", "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -405,12 +412,22 @@ def test_bench_child_killed_is_one_line(tmp_path):
 
 
 def test_bench_full_disk_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
-    row = {"engine": "vectorized", "customers": 100, "edges": 400, "steps": 2, "setup_s": 0.1, "run_s": 0.1}
+    row = {
+        "engine": "vectorized",
+        "threads": 1,
+        "import_s": 0.1,
+        "customers": 100,
+        "edges": 400,
+        "steps": 2,
+        "setup_s": 0.1,
+        "run_s": 0.1,
+    }
     row |= {"s_per_step": 0.05, "customer_steps_per_s": 2000.0, "peak_mb": 100.0}
     monkeypatch.setattr(bench, "measure", lambda *a, **k: dict(row))
     monkeypatch.setattr(pd.DataFrame, "to_csv", no_space)
     out = tmp_path / "bench"
-    line = stops(bench.main, ["--sizes", "100", "--agents-sizes", "--steps", "2", "--out", str(out)], capsys, code=1)
+    argv = ["--sizes", "100", "--engines", "vectorized", "--agents-sizes", "--steps", "2", "--out", str(out)]
+    line = stops(bench.main, argv, capsys, code=1)
     assert line.startswith(f"error: writing {out}/") and line.endswith(": no space left on device")
     assert [p for p in out.rglob("*") if p.is_file()] == []
 

@@ -32,8 +32,10 @@ def test_switching_cost_lowers_churn():
 
 
 def _one_week_population(**state):
-    """Two customers of firm 0 with controlled state, facing a bad incident for sure."""
+    """Two customers of firm 0 with controlled state, facing a bad incident for sure (one phase of the numpy
+    engine, called alone; the docking tests show the other engines identical)."""
     s = settings(
+        "engine=vectorized",
         "customers.n=10",
         "network=none",
         "customers.incident_rate=1.0",
@@ -65,7 +67,7 @@ def test_devoted_response_to_failure_is_milder():
 
 def test_negative_word_of_mouth_weighs_more():
     for negativity in (1.0, 3.0):
-        s = settings("customers.n=2000", f"market.negativity={negativity}", "market.reach=0")
+        s = settings("engine=vectorized", "customers.n=2000", f"market.negativity={negativity}", "market.reach=0")
         m = sim.LoyaltyMarket(s)
         c = m.customers
         c.heard[:] = 0
@@ -168,7 +170,7 @@ def test_referrals_need_a_voice():
 
 
 def test_memory_fades():
-    m = sim.LoyaltyMarket(settings())
+    m = sim.LoyaltyMarket(settings("engine=vectorized"))
     c = m.customers
     c.recent[:] = 1.0
     c.peak_neg[:] = -1.0

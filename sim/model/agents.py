@@ -32,7 +32,7 @@ from .state import (
     fresh_scalar,
 )
 from .streams import Streams
-from .vocabulary import Channel, Complaint, Count, Ladder, Offer, Tally, acquired
+from .vocabulary import Channel, Complaint, Count, Ladder, Offer, Tally, acquired, census
 
 if TYPE_CHECKING:
     from .market import LoyaltyMarket
@@ -548,6 +548,11 @@ class CustomerAgents:
     def classify(self, offer: Offer) -> None:
         self.offer = offer
         self.customers.do("classify")
+
+    def census(self) -> tuple[np.ndarray, np.ndarray]:
+        """(stocks, grudges): everyone by firm, segment and ladder state; grudges held per firm (``vocabulary.census``)."""
+        args = (self.state, self.firm, self.grudge_firm, self.grudge, self.segment)
+        return census(*args, self.n_firms, len(self.cfg.segments.groups))
 
     def counts_by_state(self) -> np.ndarray:
         """(F, len(Ladder)) counts by state; defected customers count at the firm they left."""

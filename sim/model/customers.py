@@ -28,7 +28,7 @@ from .state import (
     fresh_value,
 )
 from .streams import Streams
-from .vocabulary import Channel, Complaint, Count, Ladder, Offer, Tally, acquired
+from .vocabulary import Channel, Complaint, Count, Ladder, Offer, Tally, acquired, census
 
 f32 = np.float32
 
@@ -65,6 +65,11 @@ class Customers:
     @property
     def has_firm(self) -> np.ndarray:
         return self.firm < self.no_firm
+
+    def census(self) -> tuple[np.ndarray, np.ndarray]:
+        """(stocks, grudges): everyone by firm, segment and ladder state; grudges held per firm (``vocabulary.census``)."""
+        args = (self.state, self.firm, self.grudge_firm, self.grudge, self.segment)
+        return census(*args, self.n_firms, len(self.cfg.segments.groups))
 
     def counts_by_state(self) -> np.ndarray:
         """(F, len(Ladder)) counts of current customers by state; defected by the firm they left."""

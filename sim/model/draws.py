@@ -66,6 +66,18 @@ def _mix(x):
     return x ^ (x >> U64(31))
 
 
+@njit(cache=True, inline="always")
+def die32(key, identity):
+    """One float32 die in [0, 1): the top 24 bits of ``mix(key ^ identity)`` (compiled code calls it per customer)."""
+    return np.float32(_mix(key ^ identity) >> U64(40)) * np.float32(1.0 / 16777216.0)
+
+
+@njit(cache=True, inline="always")
+def die64(key, identity):
+    """One float64 die in [0, 1): the top 53 bits of ``mix(key ^ identity)``."""
+    return np.float64(_mix(key ^ identity) >> U64(11)) * (1.0 / 9007199254740992.0)
+
+
 @njit(cache=True)
 def _hash(keys, identity, out):
     for i in range(identity.shape[0]):
@@ -76,20 +88,29 @@ def _hash(keys, identity, out):
 
 @njit(cache=True)
 def _uniform32(keys, identity, out):
-    scale = np.float32(1.0 / 16777216.0)
     for i in range(identity.shape[0]):
         h = identity[i]
         for j in range(keys.shape[0]):
-            out[i, j] = np.float32(_mix(keys[j] ^ h) >> U64(40)) * scale
+            out[i, j] = die32(keys[j], h)
 
 
 @njit(cache=True)
 def _uniform64(keys, identity, out):
-    scale = 1.0 / 9007199254740992.0
     for i in range(identity.shape[0]):
         h = identity[i]
         for j in range(keys.shape[0]):
-            out[i, j] = np.float64(_mix(keys[j] ^ h) >> U64(11)) * scale
+            out[i, j] = die64(keys[j], h)
+
+
+@njit(cache=True)
+def _weekly_keys(bases, week, out):
+    """``out[d, j]``: the key of die ``j`` of the decision whose base is ``bases[d]``, in ``week`` (as ``Dice.keys``)."""
+    golden = U64(GOLDEN)
+    salt = _mix(U64(week) + golden)
+    for d in range(bases.shape[0]):
+        weekly = _mix(bases[d] ^ salt)
+        for j in range(out.shape[1]):
+            out[d, j] = _mix(weekly + U64(j + 1) * golden)
 
 
 @njit(cache=True)
@@ -128,6 +149,12 @@ class Dice:
             cached = np.array([mix(weekly + (j + 1) * GOLDEN) for j in range(k)], U64)
             self._keys[(decision, week, k)] = cached
         return cached
+
+    def table(self, decisions: tuple[Decision, ...], week: int, k: int) -> np.ndarray:
+        """The keys of dice 0..k-1 of each of ``decisions`` in ``week``: row ``d`` is ``keys(decisions[d], week, k)``."""
+        out = np.empty((len(decisions), k), U64)
+        _weekly_keys(np.array([self._base[d] for d in decisions], U64), week, out)
+        return out
 
     def uniform(self, decision: Decision, week: int, identity: np.ndarray, k: int = 1) -> np.ndarray:
         """Float32 uniforms on [0, 1): shape (len(identity), k)."""

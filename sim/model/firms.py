@@ -42,7 +42,7 @@ class Firm(mesa.Agent):
         self.npv = 0.0
         # This week: accounts, counts, customers by ladder state, share, the offer's service and price.
         self.revenue = self.cost = self.profit = 0.0
-        self.counts = np.zeros(len(Count))
+        self.counts = [0.0] * len(Count)
         self.ladder = np.zeros(len(Ladder), np.int64)
         self.customers = 0
         self.share = 0.0
@@ -106,7 +106,7 @@ class Firm(mesa.Agent):
             self.quality = min(max(self.quality + self.levers.quality - before, 0.0), 1.0)
 
     def observe_week(
-        self, counts: np.ndarray, ladder: np.ndarray, share: float, grudges: int, service: float, price: float
+        self, counts: list[float], ladder: np.ndarray, share: float, grudges: int, service: float, price: float
     ) -> None:
         """What the firm sees of its week: its counts, customers by ladder state, share, grudges held, offer."""
         self.counts, self.ladder, self.share, self.grudges_held = counts, ladder, share, grudges

@@ -16,7 +16,7 @@ from .firms import Firm
 from .network import build_network
 from .shocks import conditions_at
 from .streams import Streams
-from .vocabulary import PAYING, Ladder, Offer, Tally
+from .vocabulary import OFFER_EXTRAS, PAYING, Ladder, Offer, Tally
 
 
 class LoyaltyMarket(mesa.Model):
@@ -68,6 +68,10 @@ class LoyaltyMarket(mesa.Model):
             from .agents import CustomerAgents  # one Mesa agent per customer: readable, slow
 
             self.customers = CustomerAgents(self, *args, self.network, self.streams)
+        elif settings.engine is Engine.COMPILED:
+            from .compiled import CompiledCustomers  # compiled kernels: fast, the same numbers
+
+            self.customers = CompiledCustomers(*args, self.streams)
         else:
             self.customers = Customers(*args, self.streams)
         self.customers.classify(offer)
@@ -86,17 +90,19 @@ class LoyaltyMarket(mesa.Model):
         firms = self.firms
         cond = conditions_at(self.shocks, week, self.names, market.reach)
         available = np.array([f.entered for f in firms])
-        levers = {k: np.array([getattr(f.levers, k) for f in firms], dtype=float) for k in LEVERS}
-        levers["price"] = levers["price"] * cond.price_factor
-        levers["advertising"] = levers["advertising"] * available
+        # One table, a row per offered quantity, a column per firm and one for "no firm" (zeros): one allocation.
+        names = (*LEVERS, *OFFER_EXTRAS)
+        table = np.zeros((len(names), len(firms) + 1))
+        table[: len(LEVERS), :-1] = [[getattr(f.levers, k) for f in firms] for k in LEVERS]
+        row = dict(zip(names, table, strict=False))
+        row["price"][:-1] *= cond.price_factor
+        row["advertising"][:-1] *= available
         service = np.array([policies.service_level(f.levers, f.quality, market.service_weights) for f in firms])
-        extras = {
-            "service": service * (1 - cond.outage),
-            "acts": np.array([policies.acts(f.levers) for f in firms], dtype=float),
-            "incident_multiplier": 1 + market.outage_incidents * cond.outage,
-        }
-        arrays = {name: np.append(values, 0.0) for name, values in {**levers, **extras}.items()}
-        arrays["incident_multiplier"][-1] = 1.0
+        row["service"][:-1] = service * (1 - cond.outage)
+        row["acts"][:-1] = [policies.acts(f.levers) for f in firms]
+        row["incident_multiplier"][:] = 1.0
+        row["incident_multiplier"][:-1] = 1 + market.outage_incidents * cond.outage
+        arrays = {name: row[name] for name in names if name != "available"}
         arrays["available"] = np.append(available, True)
         return Offer(arrays, price_sensitivity=cond.price_sensitivity, reach=cond.reach)
 
@@ -111,19 +117,14 @@ class LoyaltyMarket(mesa.Model):
         held, offer), count the people buying nothing, and record the week's rows of the segments table."""
         customers, n_firms = self.customers, len(self.firms)
         segments = list(self.settings.customers.segments.groups)
-        state = customers.state
-        # Everyone by firm (the defected: the firm they left), segment and ladder state, in one count.
-        where = np.where(state == Ladder.DEFECTED, customers.grudge_firm, customers.firm).astype(np.int64)
-        key = (where * len(segments) + customers.segment) * len(Ladder) + state
-        shape = (n_firms + 1, len(segments), len(Ladder))
-        stocks = np.bincount(key, minlength=int(np.prod(shape))).reshape(shape)
+        stocks, grudges = customers.census()  # everyone by firm, segment and ladder state; grudges held per firm
         by_state = stocks[:n_firms].sum(axis=1)
         paying = by_state[:, list(PAYING)].sum(axis=1)
         total = max(int(paying.sum()), 1)
-        grudges = np.bincount(customers.grudge_firm[customers.grudge > 0], minlength=n_firms + 1)
         for i, firm in enumerate(self.firms):
             service, price = float(offer.service[i]), float(offer.price[i])
-            firm.observe_week(tally.counts[:, i], by_state[i], int(paying[i]) / total, int(grudges[i]), service, price)
+            counts = tally.counts[:, i].tolist()  # read by many records: plain floats are quicker to read than numpy's
+            firm.observe_week(counts, by_state[i], int(paying[i]) / total, int(grudges[i]), service, price)
         self.non_buyers = customers.n - int(paying.sum())
         self.prospects = int(stocks[:, :, Ladder.PROSPECT].sum())
         for row in metrics.segment_rows(self.week, self.firms, segments, stocks[:n_firms], tally):

@@ -158,6 +158,24 @@ def _checked(what: Count) -> Count:
     return what
 
 
+def census(
+    state: np.ndarray,
+    firm: np.ndarray,
+    grudge_firm: np.ndarray,
+    grudge: np.ndarray,
+    segment: np.ndarray,
+    n_firms: int,
+    n_segments: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Everyone by firm (index F: none; the defected: the firm they left), segment and ladder state, shape
+    (F + 1, segments, len(Ladder)); and people holding a grudge, by firm (F + 1)."""
+    where = np.where(state == Ladder.DEFECTED, grudge_firm, firm).astype(np.int64)
+    key = (where * n_segments + segment) * len(Ladder) + state
+    shape = (n_firms + 1, n_segments, len(Ladder))
+    stocks = np.bincount(key, minlength=int(np.prod(shape))).reshape(shape)
+    return stocks, np.bincount(grudge_firm[grudge > 0], minlength=n_firms + 1)
+
+
 # The offer: one array per lever (same names as sim.config.Levers), plus what the market makes of them.
 OFFER_EXTRAS = {
     "available": "bool: the firm is in the market",
