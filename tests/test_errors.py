@@ -612,3 +612,15 @@ def test_analysis_bad_input_is_one_line_and_writes_nothing(module, argv, expecte
     monkeypatch.chdir(tmp_path)
     assert stops(module.main, argv, capsys).startswith(expected)
     assert written(tmp_path) == []
+
+
+def test_bench_with_threads_but_no_one_thread_case_summarises(tmp_path, monkeypatch, capsys):
+    """`--threads 2` alone (the 1M x 520 weeks figure) has no one-thread row to divide by: no crash."""
+    row = {"engine": "compiled", "threads": 2, "import_s": 0.1, "customers": 100, "edges": 400, "steps": 2}
+    row |= {"setup_s": 0.1, "run_s": 0.1, "s_per_step": 0.05, "customer_steps_per_s": 2000.0, "peak_mb": 100.0}
+    monkeypatch.setattr(bench, "measure", lambda *a, **k: dict(row))
+    out = tmp_path / "bench"
+    argv = ["--sizes", "100", "--engines", "compiled", "--threads", "2", "--agents-sizes", "--steps", "2"]
+    bench.main([*argv, "--out", str(out)])
+    assert "written:" in capsys.readouterr().out
+    assert len(list(out.glob("*/bench.csv"))) == 1
