@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import fnmatch
 import math
 import re
 import subprocess
@@ -57,8 +58,9 @@ DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
     "market.reach": (0.0, 0.3),
 }
 OUTPUTS = ("giving_long_run_share", "giving_npv", "npv_difference", "giving_advocacy", "giving_churn", "taking_churn")
-# Keys --all leaves out: the population size (a scale, not a behaviour) and list-valued keys.
-NOT_SWEPT = ("customers.n", "market.shocks", "market.service_weights")
+# Keys --all leaves out: the population size (a scale, not a behaviour), list-valued keys, and the segments'
+# shares (a composition: they sum to 1, so none can move alone). Shell-style patterns.
+NOT_SWEPT = ("customers.n", "market.shocks", "market.service_weights", "customers.segments.groups.*.share")
 
 
 def parse_params(items: list[str], path: str | Path | None) -> dict[str, tuple[float, float]]:
@@ -94,6 +96,11 @@ def parse_params(items: list[str], path: str | Path | None) -> dict[str, tuple[f
     return params
 
 
+def swept_out(key: str) -> bool:
+    """Whether ``--all`` leaves ``key`` out (``NOT_SWEPT``)."""
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in NOT_SWEPT)
+
+
 def all_parameters(spread: float = 0.5) -> dict[str, tuple[float, float]]:
     """Every numeric customer and market parameter: its default ± ``spread`` of it, within its allowed range.
 
@@ -109,7 +116,7 @@ def all_parameters(spread: float = 0.5) -> dict[str, tuple[float, float]]:
             dotted = f"{prefix}{key}"
             if isinstance(value, dict):
                 walk(value, f"{dotted}.")
-            elif isinstance(value, int | float) and not isinstance(value, bool) and dotted not in NOT_SWEPT:
+            elif isinstance(value, int | float) and not isinstance(value, bool) and not swept_out(dotted):
                 lo_ok, hi_ok = allowed_range(dotted)
                 lo, hi = value - spread * abs(value), value + spread * abs(value)
                 if value == 0:

@@ -36,6 +36,20 @@ def test_design_is_morris_within_bounds():
     assert design["market.broadcast_size"].dtype.kind == "i"  # integer keys stay integers
 
 
+def test_every_row_of_the_all_parameters_design_passes_the_gate(tmp_path):
+    """``--all`` moves each parameter alone: never a part of a whole, such as one segment's share."""
+    from sim.config import load
+
+    params = sa.all_parameters()
+    assert not [k for k in params if k.startswith("customers.segments.groups.") and k.endswith(".share")]
+    assert "customers.segments.spread.restlessness" in params  # the segments' traits are swept
+    _, _, design = sa.build_design(params, trajectories=2, levels=4, seed=0)
+    csv = tmp_path / "design.csv"
+    design.to_csv(csv, index=False)
+    for row in range(len(design)):
+        load([f"design={csv}", f"design_row={row}"])
+
+
 def test_unknown_key_exits_with_one_line():
     out = subprocess.run(
         [sys.executable, "-m", "sim.sensitivity", "--param", "market.nope=0:1"],
