@@ -47,10 +47,11 @@ POLL = 1.0  # seconds between looks at the child
 EXIT_GRACE = 60.0  # seconds a child that delivered may take to exit (freeing a large population)
 
 
-def _case(args: dict, out: mp.Queue) -> None:
-    """The child: run one case and put its measurements (or the one line saying why not) on ``out``."""
+def _case(work, args: dict, out: mp.Queue) -> None:
+    """The child: ``work(args)`` (a case or a profile), and its measurements (or the one line saying why not)
+    on ``out``."""
     try:
-        out.put(_measure_here(args))
+        out.put(work(args))
     except Exception as err:  # the parent reports it; a traceback in a child helps no one
         out.put({"error": one_line(str(err) if isinstance(err, ConfigError) else f"{type(err).__name__}: {err}")})
 
@@ -105,15 +106,14 @@ def case_overrides(args: dict) -> list[str]:
     return overrides
 
 
-def _profile_case(args: dict, out: mp.Queue) -> None:
+def _profile_here(args: dict) -> dict:
     """Where a week of the compiled engine goes: each kernel, the numpy and scipy calls between them, the rest of
     the population's step, and the market's own work (offers, observation, records), in ms per week."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     from collections import Counter
 
-    from . import load
-    from .model import compiled, market, state
+    from .model import compiled, state
     from .model.market import LoyaltyMarket
     from .runs.run import keep_freed_memory
 
@@ -160,29 +160,16 @@ def _profile_case(args: dict, out: mp.Queue) -> None:
     inner = sum(v for k, v in spent.items() if k not in ("population's step",) and not k.startswith("market"))
     spent["population's step: the rest (Python, numpy glue)"] = spent.pop("population's step") - inner
     spent["market: the rest (plans, accounts)"] = total - sum(spent.values())
-    out.put({"total": total / args["steps"], **{k: v / args["steps"] for k, v in spent.items()}})
-    market.LoyaltyMarket  # noqa: B018 (imported for the records' side)
+    return {"total": total / args["steps"], **{k: v / args["steps"] for k, v in spent.items()}}
 
 
-def profile(n: int, steps: int, network: str, overrides: list[str]) -> dict:
-    """Run ``_profile_case`` in a fresh process on one core."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    saved = os.environ.get("NUMBA_NUM_THREADS")
-    os.environ["NUMBA_NUM_THREADS"] = "1"
-    p = ctx.Process(
-        target=_profile_case, args=({"n": n, "steps": steps, "network": network, "overrides": overrides}, q)
-    )
-    try:
-        p.start()
-    finally:
-        if saved is None:
-            os.environ.pop("NUMBA_NUM_THREADS")
-        else:
-            os.environ["NUMBA_NUM_THREADS"] = saved
-    result = q.get()
-    p.join()
-    return result
+def profile(n: int, steps: int, network: str, overrides: list[str], timeout: float = DEFAULT_TIMEOUT) -> dict:
+    """Run ``_profile_here`` in a fresh process on one core (waits as ``measure`` does)."""
+    args = {"n": n, "steps": steps, "network": network, "overrides": overrides}
+    outcome = _in_child(_profile_here, args, timeout, {**BLAS_ONE_THREAD, "NUMBA_NUM_THREADS": "1"})
+    if "error" in outcome:
+        raise Failure(f"error: bench profile n={n} steps={steps}: {outcome['error']}")
+    return outcome
 
 
 def measure(
@@ -206,13 +193,13 @@ def measure(
     args = {"n": n, "steps": steps, "network": network, "engine": engine, "seed": seed, "degree": degree}
     what = f"bench case {engine} n={n} steps={steps}" + (f" degree={degree}" if degree is not None else "")
     env = {**BLAS_ONE_THREAD, "NUMBA_NUM_THREADS": str(threads), **({"NUMBA_CACHE_DIR": cache} if cache else {})}
-    outcome = _in_child({**args, "overrides": overrides or [], "threads": threads}, timeout, env)
+    outcome = _in_child(_measure_here, {**args, "overrides": overrides or [], "threads": threads}, timeout, env)
     if "error" in outcome:
         raise Failure(f"error: {what}: {outcome['error']}")
     return outcome
 
 
-def _in_child(args: dict, timeout: float, env: dict[str, str]) -> dict:
+def _in_child(work, args: dict, timeout: float, env: dict[str, str]) -> dict:
     """The child's measurements, or ``{"error": why}``; never raises, so its queue is freed on return.
 
     (A queue kept alive by an exception's traceback until exit would be reported as leaked.) ``env`` is the
@@ -220,7 +207,7 @@ def _in_child(args: dict, timeout: float, env: dict[str, str]) -> dict:
     """
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_case, args=(args, q))
+    p = ctx.Process(target=_case, args=(work, args, q))
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -255,7 +242,6 @@ def _in_child(args: dict, timeout: float, env: dict[str, str]) -> dict:
 
 
 def _one_run(n: int, steps: int, engine: str, seed: int, overrides: list[str]) -> float:
-    from .config import load
     from .runs.run import simulate
 
     summary = simulate(load([f"customers.n={n}", f"steps={steps}", f"engine={engine}", f"seed={seed}", *overrides]))[1]
@@ -405,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
             extra[f"sweep {engine}"] = {**s, "sweep": "joblib", "threads": 1}
     if a.profile:
         for n in a.sizes:
-            prof = profile(n, a.steps, a.network, a.overrides)
+            prof = profile(n, a.steps, a.network, a.overrides, a.timeout)
             total = prof.pop("total")
             print(f"profile, compiled engine, one core, {n:,} customers: {total * 1e3:.2f} ms per week")
             for name, seconds in sorted(prof.items(), key=lambda kv: -kv[1]):

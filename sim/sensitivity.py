@@ -321,36 +321,28 @@ def sobol_table(problem: dict, y: pd.DataFrame, samples: int, seed: int) -> tupl
 
 
 def plot_sobol(ind: pd.DataFrame, path: Path, command: str) -> None:
-    from matplotlib.figure import Figure
-
-    outputs = list(dict.fromkeys(ind.output))
-    fig = Figure(figsize=(5 * len(outputs), 0.45 * ind.parameter.nunique() + 1.8))
-    axes = fig.subplots(1, len(outputs), squeeze=False)[0]
-    for ax, out in zip(axes, outputs, strict=True):
-        d = ind[ind.output == out].sort_values("ST")
-        y = np.arange(len(d))
-        ax.barh(y - 0.2, d.S1, height=0.4, xerr=d.S1_conf, label="first order S1", color="tab:blue")
-        ax.barh(y + 0.2, d.ST, height=0.4, xerr=d.ST_conf, label="total order ST", color="tab:orange")
-        ax.set_yticks(y, d.parameter, fontsize=8)
-        ax.set_title(out)
-        ax.grid(axis="x", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(command, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    """First- and total-order indices per output, with their confidence half-widths."""
+    bars = (("S1", "S1_conf", "first order S1"), ("ST", "ST_conf", "total order ST"))
+    _paired_bars(ind, path, command, "ST", bars)
 
 
 def plot(ind: pd.DataFrame, path: Path, command: str) -> None:
+    """Morris mu* (with its confidence half-width) and sigma per output."""
+    _paired_bars(ind, path, command, "mu_star", (("mu_star", "mu_star_conf", "mu*"), ("sigma", None, "sigma")))
+
+
+def _paired_bars(ind: pd.DataFrame, path: Path, command: str, order: str, bars) -> None:
+    """One panel per output: two bars per parameter (``bars``: column, error column or None, label), sorted."""
     from matplotlib.figure import Figure
 
     outputs = list(dict.fromkeys(ind.output))
     fig = Figure(figsize=(5 * len(outputs), 0.45 * ind.parameter.nunique() + 1.8))
     axes = fig.subplots(1, len(outputs), squeeze=False)[0]
     for ax, out in zip(axes, outputs, strict=True):
-        d = ind[ind.output == out].sort_values("mu_star")
+        d = ind[ind.output == out].sort_values(order)
         y = np.arange(len(d))
-        ax.barh(y - 0.2, d.mu_star, height=0.4, xerr=d.mu_star_conf, label="mu*", color="tab:blue")
-        ax.barh(y + 0.2, d.sigma, height=0.4, label="sigma", color="tab:orange")
+        for shift, (column, error, label), colour in zip((-0.2, 0.2), bars, ("tab:blue", "tab:orange"), strict=True):
+            ax.barh(y + shift, d[column], height=0.4, xerr=d[error] if error else None, label=label, color=colour)
         ax.set_yticks(y, d.parameter, fontsize=8)
         ax.set_title(out)
         ax.grid(axis="x", alpha=0.3)

@@ -4,6 +4,7 @@ import copy
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -134,15 +135,19 @@ def test_whatif_pairs_change_and_baseline_and_writes_a_self_contained_report(tmp
     ],
 )
 def test_bad_whatif_input_is_one_line_and_writes_nothing(tmp_path, argv, message):
+    assert_one_line_error("sim.whatif", argv, message, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def assert_one_line_error(module: str, argv: list[str], message: str, results: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sim.whatif", *argv, "--results-dir", str(tmp_path)],
+        [sys.executable, "-m", module, *argv, "--results-dir", str(results)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
-    assert not any(tmp_path.iterdir())
 
 
 def test_bad_calibrate_input_is_one_line(tmp_path):
@@ -151,14 +156,7 @@ def test_bad_calibrate_input_is_one_line(tmp_path):
         (["market_data=synthetic", "market_data.customers=5"], "market_data.customers = 5"),
         (["market_data=synthetic", "--population", "3"], "--population = 3: allowed: an integer, 10 ≤ value"),
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "sim.calibrate", *argv, "--results-dir", str(tmp_path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+        assert_one_line_error("sim.calibrate", argv, message, tmp_path)
     assert not any(tmp_path.iterdir())
 
 
