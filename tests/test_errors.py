@@ -420,7 +420,9 @@ def test_bench_full_disk_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch,
         "edges": 400,
         "steps": 2,
         "setup_s": 0.1,
+        "first_week_s": 0.1,
         "run_s": 0.1,
+        "wall_s": 0.3,
     }
     row |= {"s_per_step": 0.05, "customer_steps_per_s": 2000.0, "peak_mb": 100.0}
     monkeypatch.setattr(bench, "measure", lambda *a, **k: dict(row))
@@ -617,7 +619,8 @@ def test_analysis_bad_input_is_one_line_and_writes_nothing(module, argv, expecte
 def test_bench_with_threads_but_no_one_thread_case_summarises(tmp_path, monkeypatch, capsys):
     """`--threads 2` alone (the 1M x 520 weeks figure) has no one-thread row to divide by: no crash."""
     row = {"engine": "compiled", "threads": 2, "import_s": 0.1, "customers": 100, "edges": 400, "steps": 2}
-    row |= {"setup_s": 0.1, "run_s": 0.1, "s_per_step": 0.05, "customer_steps_per_s": 2000.0, "peak_mb": 100.0}
+    row |= {"setup_s": 0.1, "first_week_s": 0.1, "run_s": 0.1, "wall_s": 0.3, "s_per_step": 0.1}
+    row |= {"customer_steps_per_s": 1000.0, "peak_mb": 100.0}
     monkeypatch.setattr(bench, "measure", lambda *a, **k: dict(row))
     out = tmp_path / "bench"
     argv = ["--sizes", "100", "--engines", "compiled", "--threads", "2", "--agents-sizes", "--steps", "2"]

@@ -8,8 +8,8 @@ float64 where numpy promotes), so the three engines give the same numbers, bit f
 ``experience_service``, ``receive_offers``, ``classify``, ``decide_to_talk``, ``vent``, ``spread_word_of_mouth``,
 ``hear``, ``bond_with_community``, ``choose_supplier``, ``pay``.
 
-What makes it fast: a week is five passes over the customers (``foresee_incidents``, ``live_the_week``,
-``look_around``, ``end_week``, and word of mouth over those who talk) instead of many numpy passes and
+What makes it fast: a week is four passes over the customers (``foresee_incidents``, ``live_the_week``,
+``look_around``, ``end_week``) and a few over those who talk, look or pay, instead of many numpy passes and
 temporaries; dice are rolled for a whole chunk in loops the compiler turns into vector instructions; what a
 pass can know without looking is not looked at again (the value margin of a customer who neither heard word of
 mouth nor moved is the one computed earlier that week; each customer's devoted ties per firm are kept up to date
@@ -23,10 +23,12 @@ What keeps it exact and deterministic:
 - Customers are split into fixed chunks of ``CHUNK``; threads take whole chunks, whatever their number.
   Events (who leaves, who has an incident, who talks, ...) are listed per chunk and read in chunk order,
   which is customer order. Counts are integers, summed over chunks.
-- Sums of money, bond, trust and tariff (float64, as ``np.bincount`` sums them) are added one customer
-  after another, in customer order, on one thread (two threads: one the money, one the attitudes).
-- Word of mouth is counted per listener as integers and taken in afterwards, so the order of delivery does
-  not matter (as in the numpy engine); each thread delivers every word and keeps those its customers hear.
+- Sums of money, bond, trust and tariff (float64, as ``np.bincount`` sums them) are added one customer after
+  another, in customer order: ``end_week`` lists each firm's paying customers per chunk, and ``sum_payments``
+  adds each firm's list in order, its sums kept in registers (two threads: one the money, one the attitudes).
+- Word of mouth is addressed in parallel by chunks of words (``spread_word_of_mouth``, each word to its place
+  in one list), then each thread takes the words its customers hear (``hear``), counted per listener as
+  integers and taken in afterwards, so the order of delivery does not matter (as in the numpy engine).
 - The transcendental functions stay numpy's and scipy's, called from Python as the numpy engine calls
   them: normals for the experience noise (``Dice.normal``), the Gumbel noise of the logit choice
   (``np.log``), and the traits of newcomers (``draw_traits``). Elementwise, so they may run in parts.
@@ -560,61 +562,87 @@ def random_tie(s, u, mixed, n, indptr, indices):
     return indices[start + min(np.int64(np.float64(u) * np.float64(degree)), degree - 1)]
 
 
+@njit(cache=True, nogil=True, _nrt=False)
+def count_words(p, keys, reach, broadcast_size, speakers, venters, sizes, first, last, worker):
+    """How many people each chunk of words (``speakers`` then ``venters``) may reach: a tie, and ``broadcast_size``
+    people more for a word broadcast (``sizes[c]``, to place each chunk's words in one list)."""
+    m, n_speakers = speakers.shape[0] + venters.shape[0], speakers.shape[0]
+    for c in range(first, last):
+        total = 0
+        for w in range(c * CHUNK, min((c + 1) * CHUNK, m)):
+            s, dice = (speakers[w], Roll.WOM) if w < n_speakers else (venters[w - n_speakers], Roll.VENT)
+            total += 1 + (broadcast_size if die32(keys[dice, 2], p.identity[s]) < reach else 0)
+        sizes[c] = total
+
+
 @njit(cache=True, _nrt=False, inline="always")
-def hear(listener, speaker, about, sign, devoted_at, words, lo, hi, listeners, n_listeners, counted, c):
-    """A word about a firm reaches a listener; a devoted customer of that firm shrugs off criticism and answers
-    back (the speaker hears praise). Words are counted per listener (``words[i, 0]``: praise by firm,
-    ``words[i, 1]``: criticism), so their order does not matter; here only by listeners lo..hi-1 (the caller's)."""
-    defended = sign < 0 and devoted_at[listener] == about
+def address(listener, speaker, about, sign, devoted_at, recipient, code, k):
+    """A word about a firm is addressed to a listener (-1: nobody); a devoted customer of that firm shrugs off
+    criticism and answers back (the speaker hears praise). Word ``k`` of the list: whom it reaches, and its
+    ``code``: the firm it is about, whether it is praise, whether it is a defense."""
+    defended = sign < 0 and listener >= 0 and devoted_at[listener] == about
     if defended:
         listener, sign = speaker, 1
-    if not (lo <= listener < hi):  # another thread's listener
-        return n_listeners
-    if defended:
-        counted[c, Count.DEFENSES, about, 0] += 1
-        counted[c, Count.WOM_POSITIVE, about, 0] += 1
-    if words[listener].sum() == 0:  # a first word this week
-        listeners[n_listeners] = listener
-        n_listeners += 1
-    if sign > 0:
-        counted[c, Count.HEARD_POSITIVE, about, 0] += 1
-        words[listener, 0, about] += 1
-    else:
-        counted[c, Count.HEARD_NEGATIVE, about, 0] += 1
-        words[listener, 1, about] += 1
-    return n_listeners
+    recipient[k] = listener
+    code[k] = about * 4 + (2 if sign > 0 else 0) + (1 if defended else 0)
+    return k + 1
 
 
 @njit(cache=True, nogil=True, _nrt=False)
 def spread_word_of_mouth(
-    p, market, keys, reach, speakers, venters, said, mixed, indptr, indices, devoted_at, words, listeners, counted,
+    p, market, keys, reach, speakers, venters, said, mixed, indptr, indices, devoted_at, offsets, recipient, code,
     first, last, worker,
 ):  # fmt: skip
     """Each word goes to one tie and, with probability ``reach``, to ``broadcast_size`` people drawn at random;
-    words to oneself are dropped. Every thread goes through all the words and takes those received by the
-    customers of its chunks ``first..last-1``; it lists them once each (``listeners``, as a list of events)."""
-    n = p.firm.shape[0]
+    words to oneself are dropped. Chunk c of the words (``speakers`` then ``venters``) addresses its words from
+    ``offsets[c]`` on, in order (``recipient``, ``code``: see ``address``)."""
+    n, n_speakers = p.firm.shape[0], speakers.shape[0]
+    m = n_speakers + venters.shape[0]
+    for c in range(first, last):
+        k = offsets[c]
+        for w in range(c * CHUNK, min((c + 1) * CHUNK, m)):
+            if w < n_speakers:  # talk about one's firm
+                s = speakers[w]
+                about, sign, dice, broadcast = p.firm[s], said[s], Roll.WOM, Roll.BROADCAST
+            else:  # venting against a firm one left unhappy
+                s = venters[w - n_speakers]
+                about, sign, dice, broadcast = p.grudge_firm[s], -1, Roll.VENT, Roll.VENT_BROADCAST
+            who = p.identity[s]
+            listener = random_tie(s, die32(keys[dice, 1], who), mixed, n, indptr, indices)
+            listener = listener if listener != s else -1
+            k = address(listener, s, about, sign, devoted_at, recipient, code, k)
+            if die32(keys[dice, 2], who) < reach:
+                for b in range(market.broadcast_size):
+                    listener = np.int64(die64(keys[broadcast, b], who) * n)
+                    k = address(listener if listener != s else -1, s, about, sign, devoted_at, recipient, code, k)
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def hear(recipient, code, words, listeners, counted, first, last, worker):
+    """The words reach their listeners: each thread goes through all addressed words and takes those of the
+    customers of its chunks ``first..last-1``, counted per listener (``words[i, 0]``: praise by firm,
+    ``words[i, 1]``: criticism), so their order does not matter; it lists its listeners once each (``listeners``,
+    as a list of events)."""
+    n = words.shape[0]
     lo, hi = first * CHUNK, min(last * CHUNK, n)
     n_listeners = 0
     out = listeners[0][lo:]
-    for w in range(speakers.shape[0] + venters.shape[0]):
-        if w < speakers.shape[0]:  # talk about one's firm
-            s = speakers[w]
-            about, sign, dice, broadcast = p.firm[s], said[s], Roll.WOM, Roll.BROADCAST
-        else:  # venting against a firm one left unhappy
-            s = venters[w - speakers.shape[0]]
-            about, sign, dice, broadcast = p.grudge_firm[s], -1, Roll.VENT, Roll.VENT_BROADCAST
-        who = p.identity[s]
-        listener = random_tie(s, die32(keys[dice, 1], who), mixed, n, indptr, indices)
-        if listener >= 0 and listener != s:
-            n_listeners = hear(listener, s, about, sign, devoted_at, words, lo, hi, out, n_listeners, counted, first)
-        if die32(keys[dice, 2], who) < reach:
-            for k in range(market.broadcast_size):
-                listener = np.int64(die64(keys[broadcast, k], who) * n)
-                if listener != s:
-                    n_listeners = hear(
-                        listener, s, about, sign, devoted_at, words, lo, hi, out, n_listeners, counted, first
-                    )
+    for k in range(recipient.shape[0]):
+        listener = recipient[k]
+        if not (lo <= listener < hi):  # nobody, or another thread's listener
+            continue
+        about, praise, defended = code[k] >> 2, (code[k] >> 1) & 1, code[k] & 1
+        if defended:
+            counted[first, Count.DEFENSES, about, 0] += 1
+            counted[first, Count.WOM_POSITIVE, about, 0] += 1
+        if words[listener].sum() == 0:  # a first word this week
+            out[n_listeners] = listener
+            n_listeners += 1
+        if praise:
+            counted[first, Count.HEARD_POSITIVE, about, 0] += 1
+        else:
+            counted[first, Count.HEARD_NEGATIVE, about, 0] += 1
+        words[listener, 1 - praise, about] += 1
     listeners[1][first:last] = 0
     listeners[1][first] = n_listeners
 
@@ -767,43 +795,62 @@ def choose_supplier(
 
 @njit(cache=True, nogil=True, _nrt=False)
 def end_week(
-    p, cfg, market, offer, price_sensitivity, changed, paid, discounted, stocks, grudges, counted, money, attitudes,
-    revenue_by_segment, in_order, first, last, worker,
+    p, cfg, market, offer, price_sensitivity, changed, paid, discounted, stocks, grudges, counted, payers, paying,
+    first, last, worker,
 ):  # fmt: skip
     """The ladder once more (the value margin kept unless ``changed``: only word of mouth and moving change it
     within a week), what each customer pays (the tariff at the firm's price, less a running discount), and the
-    census: everyone by firm (the defected: the firm they left), segment and ladder state. ``in_order`` (one
-    thread takes every chunk, in customer order): the sums of ``sum_payments`` too."""
-    n, n_firms = p.firm.shape[0], offer.shape[0] - 1
+    census: everyone by firm (the defected: the firm they left), segment and ladder state. Lists each firm's
+    paying customers for ``sum_payments`` (``payers[f]``, per chunk: ``payers[f, chunk * CHUNK:]``, as many as
+    ``paying[chunk, f]``)."""
+    n, n_firms = p.firm.shape[0], np.uint64(offer.shape[0] - 1)
     for c in range(first, last):
         lo, hi = chunk_span(c, n)
+        listed, stock, held, pays = payers[:, c * CHUNK :], stocks[c], grudges[c], paying[c]
+        customers = counted[c, Count.CUSTOMERS]
         for i in range(lo, hi):
             classify(p, i, cfg, market, offer, price_sensitivity, not changed[i])
             changed[i] = False
-            f, state, segment = p.firm[i], p.state[i], p.segment[i]
-            stocks[c, p.grudge_firm[i] if state == Ladder.DEFECTED else f, segment, state] += 1
+            # As unsigned numbers (never negative), so indexing needs no wraparound test.
+            f, state, segment = np.uint64(p.firm[i]), np.uint64(p.state[i]), np.uint64(p.segment[i])
+            by = np.uint64(p.grudge_firm[i])
+            stock[by if state == np.uint64(Ladder.DEFECTED) else f, segment, state] += 1
             if p.grudge[i] > 0:
-                grudges[c, p.grudge_firm[i]] += 1
+                held[by] += 1
             if f < n_firms:
                 pay(p, i, f, offer, paid, discounted)
-                counted[c, Count.CUSTOMERS, f, segment] += 1
-                if in_order:
-                    add_payment(p, i, f, paid, discounted, money, attitudes, revenue_by_segment, True, True)
+                listed[f, pays[f]] = i
+                pays[f] += 1
+                customers[f, segment] += 1
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def add_payment(p, i, f, paid, discounted, money, attitudes, revenue_by_segment, add_money, add_attitudes):
-    """Add a paying customer's payment (``money``: revenue, discounts given; revenue by segment) and attitudes
-    (bond, trust, tariff) to the week's sums, in float64 as ``np.bincount`` adds them."""
-    if add_money:
-        if p.discount_left[i] > 0:
-            money[1, f] += np.float64(discounted[i])
-        money[0, f] += np.float64(paid[i])
-        revenue_by_segment[f, p.segment[i]] += np.float64(paid[i])
-    if add_attitudes:
-        attitudes[0, f] += np.float64(p.bond[i])
-        attitudes[1, f] += np.float64(p.trust[i])
-        attitudes[2, f] += np.float64(p.tariff[i])
+@njit(cache=True, nogil=True, _nrt=False)
+def sum_payments(p, paid, discounted, payers, paying, money, attitudes, revenue_by_segment, first, last, worker):
+    """The week's sums, as ``np.bincount`` adds them: each firm's paying customers one after another, in customer
+    order, in float64. Jobs ``first..last-1`` of 2 x F: the money (revenue, discounts given, revenue by segment)
+    of each firm, then the attitudes (bond, trust, tariff) of each firm (two threads: one the money, one the
+    attitudes)."""
+    n_firms = money.shape[1]
+    for job in range(first, last):
+        f = job % n_firms
+        a, b, d = 0.0, 0.0, 0.0  # kept in registers: the sums of one firm
+        for c in range(paying.shape[0]):
+            listed = payers[f, c * CHUNK :]
+            for k in range(paying[c, f]):
+                i = np.uint64(listed[k])
+                if job < n_firms:
+                    a += np.float64(paid[i])
+                    if p.discount_left[i] > 0:
+                        b += np.float64(discounted[i])
+                    revenue_by_segment[f, p.segment[i]] += np.float64(paid[i])
+                else:
+                    a += np.float64(p.bond[i])
+                    b += np.float64(p.trust[i])
+                    d += np.float64(p.tariff[i])
+        if job < n_firms:
+            money[0, f], money[1, f] = a, b
+        else:
+            attitudes[0, f], attitudes[1, f], attitudes[2, f] = a, b, d
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -847,17 +894,6 @@ def sum_by_firm(who, firm, values, out):
         f = firm[who[k]]
         if f < out.shape[0]:
             out[f] += np.float64(values[k])
-
-
-@njit(cache=True, nogil=True, _nrt=False)
-def sum_payments(p, paid, discounted, money, attitudes, revenue_by_segment, first, last, worker):
-    """The week's sums, one customer after another in customer order, when ``end_week`` ran on several threads:
-    group 0 the money, group 1 the attitudes (groups ``first..last-1``; two threads take one each)."""
-    n_firms = money.shape[1]
-    for i in range(p.firm.shape[0]):
-        f = p.firm[i]
-        if f < n_firms:
-            add_payment(p, i, f, paid, discounted, money, attitudes, revenue_by_segment, first == 0, last == 2)
 
 
 @njit(cache=True)
@@ -964,6 +1000,7 @@ class CompiledCustomers:
         # Working arrays, kept from week to week: lists of events, per chunk (buffer, count per chunk).
         self._events = [(np.empty(n, np.int32), np.zeros(self._chunks, np.int64)) for _ in range(6)]
         self._values = np.zeros(n, f32)  # advice given up, then what each customer pays
+        self._payers = np.zeros((n_firms, n), np.int32)  # each firm's paying customers, listed per chunk
         self._discounted = np.zeros(n, f32)
         self._said = np.zeros(n, np.int8)
         self._devoted_at = np.full(n, -1, np.int16)  # the firm a customer is devoted to (-1: none), as of midweek
@@ -1084,13 +1121,22 @@ class CompiledCustomers:
         advised = gather(advised_)
         sum_by_firm(advised, self.firm, self._values[advised], summed[Count.ADVICE_VALUE])
 
-        # Word of mouth: each thread takes the words its customers hear, counted per listener, then taken in.
+        # Word of mouth: words addressed in parallel, then each thread takes those its customers hear, counted per
+        # listener, then taken in.
         mixed = net.mixed
-        listeners_ = advised_  # reused
+        speakers, venters = gather(speakers_), gather(venters_)
+        n_words = chunks(len(speakers) + len(venters))
+        sizes = np.zeros(n_words + 1, np.int64)
+        reach = f32(offer.reach)
+        run(count_words, n_words, p, keys, reach, self.market.broadcast_size, speakers, venters, sizes[1:])
+        offsets = np.cumsum(sizes)
+        recipient, code = np.empty(offsets[-1], np.int64), np.empty(offsets[-1], np.int64)
         run(
-            spread_word_of_mouth, whole, p, market, keys, f32(offer.reach), gather(speakers_), gather(venters_),
-            self._said, mixed, net.indptr, net.indices, self._devoted_at, self._words, listeners_, counted,
+            spread_word_of_mouth, n_words, p, market, keys, reach, speakers, venters, self._said, mixed, net.indptr,
+            net.indices, self._devoted_at, offsets, recipient, code,
         )  # fmt: skip
+        listeners_ = advised_  # reused
+        run(hear, whole, recipient, code, self._words, listeners_, counted)
         listeners = gather(listeners_)
         run(take_in_word_of_mouth, chunks(len(listeners)), p, market, listeners, self._words, self._changed)
 
@@ -1125,16 +1171,15 @@ class CompiledCustomers:
         grudges = np.zeros((whole, n_firms + 1), np.int64)
         money, attitudes = np.zeros((2, n_firms)), np.zeros((3, n_firms))
         revenue_by_segment = np.zeros((n_firms, self.n_segments))
-        in_order = self._threads() == 1
+        paying = np.zeros((whole, n_firms), np.int64)
         run(
             end_week, whole, p, cfg, market, record, sensitivity, self._changed, self._values, self._discounted,
-            stocks, grudges, counted, money, attitudes, revenue_by_segment, in_order,
+            stocks, grudges, counted, self._payers, paying,
         )  # fmt: skip
         self._census = stocks.sum(axis=0), grudges.sum(axis=0)
-        if not in_order:
-            over_chunks(
-                sum_payments, 2, 2, p, self._values, self._discounted, money, attitudes, revenue_by_segment
-            )  # fmt: skip
+        # The sums of money and attitudes, each firm's customers in customer order (two threads: one each).
+        sums = (p, self._values, self._discounted, self._payers, paying, money, attitudes, revenue_by_segment)
+        over_chunks(sum_payments, 2 * n_firms, min(self._threads(), 2), *sums)
         summed[[Count.REVENUE, Count.DISCOUNT_GIVEN]] = money
         summed[[Count.BOND_SUM, Count.TRUST_SUM, Count.TARIFF_SUM]] = attitudes
 
