@@ -146,7 +146,7 @@ def _profile_here(args: dict) -> dict:
         return timed(kernel.__name__, over_chunks)(kernel, *a)
 
     compiled.over_chunks = timed_over_chunks
-    for name in ("count_devoted_ties", "sum_by_firm", "gather"):
+    for name in ("sum_by_firm", "gather"):
         setattr(compiled, name, timed(name, getattr(compiled, name)))
     compiled.draw_traits = timed("traits of newcomers (numpy, scipy)", state.draw_traits)
     overrides = [f"customers.n={args['n']}", f"network={args['network']}", "engine=compiled", "progress=false"]

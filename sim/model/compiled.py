@@ -536,18 +536,23 @@ def live_the_week(
         converts[1][c] = n_converts
 
 
-@njit(cache=True, _nrt=False)
-def count_devoted_ties(converts, was_devoted_at, devoted_at, indptr, indices, devoted_ties):
+@njit(cache=True, nogil=True, _nrt=False)
+def count_devoted_ties(converts, was_devoted_at, devoted_at, indptr, indices, devoted_ties, first, last, worker):
     """Keep ``devoted_ties[i, f]``, the number of i's ties devoted to firm f, up to date: each customer whose
-    devotion changed this week tells their ties (a tie is mutual)."""
+    devotion changed this week tells their ties (a tie is mutual); here only the ties among the customers of
+    chunks ``first..last-1`` (each thread goes through every change and keeps its own customers' ties)."""
+    lo, hi = first * CHUNK, min(last * CHUNK, devoted_ties.shape[0])
     for k in range(converts.shape[0]):
         d = converts[k]
         before, now = was_devoted_at[d], devoted_at[d]
         for t in range(indptr[d], indptr[d + 1]):
+            tie = indices[t]
+            if not (lo <= tie < hi):
+                continue
             if before >= 0:
-                devoted_ties[indices[t], before] -= 1
+                devoted_ties[tie, before] -= 1
             if now >= 0:
-                devoted_ties[indices[t], now] += 1
+                devoted_ties[tie, now] += 1
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -740,14 +745,15 @@ def choose_supplier(
     fresh_on_joining, changed, counted, first, last, worker,
 ):  # fmt: skip
     """Those who look pick by logit among available firms and buying nothing (``gumbel``: their noise; ``utility``:
-    a working row per chunk). A leaver who is unhappy keeps a grudge; one who quits for no firm ends the
+    a working row per part). A leaver who is unhappy keeps a grudge; one who quits for no firm ends the
     relationship; a joiner starts a fresh one, expecting what the firm claims and what was heard of it, and
-    forgives it a grudge. (``changed``: movers' value margins are to be computed anew.)"""
+    forgives it a grudge. (``changed``: movers' value margins are to be computed anew.) The lookers come in
+    ``utility.shape[0]`` equal parts (one per thread: they are few), parts ``first..last-1`` here."""
     n_firms = offer.shape[0] - 1
-    m = lookers.shape[0]
+    m, parts = lookers.shape[0], utility.shape[0]
     for c in range(first, last):
-        full = utility[c]  # this chunk's working row
-        for k in range(c * CHUNK, min((c + 1) * CHUNK, m)):
+        full = utility[c]  # this part's working row
+        for k in range(m * c // parts, m * (c + 1) // parts):
             i = np.uint64(lookers[k])
             utilities(p, i, full, cfg, market, offer, price_sensitivity)
             chosen, best = 0, -np.inf
@@ -827,30 +833,32 @@ def end_week(
 @njit(cache=True, nogil=True, _nrt=False)
 def sum_payments(p, paid, discounted, payers, paying, money, attitudes, revenue_by_segment, first, last, worker):
     """The week's sums, as ``np.bincount`` adds them: each firm's paying customers one after another, in customer
-    order, in float64. Jobs ``first..last-1`` of 2 x F: the money (revenue, discounts given, revenue by segment)
-    of each firm, then the attitudes (bond, trust, tariff) of each firm (two threads: one the money, one the
-    attitudes)."""
+    order, in float64. Jobs ``first..last-1`` of 2 x F: each firm's revenue (in all, and by segment), then each
+    firm's discounts given, bond, trust and tariff (two threads: one each, about equal work)."""
     n_firms = money.shape[1]
     for job in range(first, last):
         f = job % n_firms
-        a, b, d = 0.0, 0.0, 0.0  # kept in registers: the sums of one firm
+        a, b, d, e = 0.0, 0.0, 0.0, 0.0  # kept in registers: the sums of one firm
         for c in range(paying.shape[0]):
-            listed = payers[f, c * CHUNK :]
-            for k in range(paying[c, f]):
-                i = np.uint64(listed[k])
-                if job < n_firms:
+            listed = payers[f, c * CHUNK : c * CHUNK + paying[c, f]]
+            if job < n_firms:
+                for k in range(listed.shape[0]):
+                    i = np.uint64(listed[k])
                     a += np.float64(paid[i])
-                    if p.discount_left[i] > 0:
-                        b += np.float64(discounted[i])
                     revenue_by_segment[f, p.segment[i]] += np.float64(paid[i])
-                else:
-                    a += np.float64(p.bond[i])
-                    b += np.float64(p.trust[i])
-                    d += np.float64(p.tariff[i])
+            else:
+                for k in range(listed.shape[0]):
+                    i = np.uint64(listed[k])
+                    if p.discount_left[i] > 0:
+                        a += np.float64(discounted[i])
+                    b += np.float64(p.bond[i])
+                    d += np.float64(p.trust[i])
+                    e += np.float64(p.tariff[i])
         if job < n_firms:
-            money[0, f], money[1, f] = a, b
+            money[0, f] = a
         else:
-            attitudes[0, f], attitudes[1, f], attitudes[2, f] = a, b, d
+            money[1, f] = a
+            attitudes[0, f], attitudes[1, f], attitudes[2, f] = b, d, e
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -1144,9 +1152,10 @@ class CompiledCustomers:
         community = self.cfg.community_bond != 0 and (mixed or len(net.indices) > 0)
         if community and not mixed:
             converts = gather(converts_)
-            count_devoted_ties(
-                converts, self._was_devoted_at, self._devoted_at, net.indptr, net.indices, self._devoted_ties
-            )
+            run(
+                count_devoted_ties, whole, converts, self._was_devoted_at, self._devoted_at, net.indptr, net.indices,
+                self._devoted_ties,
+            )  # fmt: skip
         devoted = np.bincount(self._devoted_at + 1, minlength=n_firms + 1)[1:] if mixed else np.zeros(n_firms, int)
         ads = np.where(offer.available[:n_firms], offer.advertising[:n_firms], 0)
         total = ads.sum()
@@ -1160,10 +1169,10 @@ class CompiledCustomers:
         lookers = gather(lookers_)
         u = streams.dice.uniform64(Decision.CHOICE, week, self.identity[lookers], n_firms + 1)
         gumbel = in_parts(lambda u: -np.log(-np.log(u + 1e-12) + 1e-12), u, self._threads())
-        n_look = chunks(len(lookers))
+        parts = self._threads()
         run(
-            choose_supplier, n_look, p, cfg, market, record, sensitivity, week, lookers, gumbel,
-            np.empty((n_look, n_firms + 1), f32), self._ad_firm, self._quitting, self._joining, self._changed, counted,
+            choose_supplier, parts, p, cfg, market, record, sensitivity, week, lookers, gumbel,
+            np.empty((parts, n_firms + 1), f32), self._ad_firm, self._quitting, self._joining, self._changed, counted,
         )  # fmt: skip
 
         # The ladder again, payment and the census; the sums of money and attitudes, in customer order.
