@@ -78,7 +78,7 @@ def die64(key, identity):
     return np.float64(_mix(key ^ identity) >> U64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hash(keys, identity, out):
     for i in range(identity.shape[0]):
         h = identity[i]
@@ -86,7 +86,7 @@ def _hash(keys, identity, out):
             out[i, j] = _mix(keys[j] ^ h)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _uniform32(keys, identity, out):
     for i in range(identity.shape[0]):
         h = identity[i]
@@ -94,7 +94,7 @@ def _uniform32(keys, identity, out):
             out[i, j] = die32(keys[j], h)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _uniform64(keys, identity, out):
     for i in range(identity.shape[0]):
         h = identity[i]
