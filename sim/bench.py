@@ -5,18 +5,18 @@
     python -m sim.bench --sizes 1000000 --steps 520 --engines compiled --threads 2 --agents-sizes
     python -m sim.bench --sizes 10000 --steps 520 --agents-sizes --sweep 200
 
-Every case runs in a fresh process pinned to as many CPU cores as it has threads (one unless
-``--threads`` says more, for the compiled engine), so its time and its peak resident memory are its
-own. Setup (network, population) is timed apart from the weeks, and the first week (which loads the compiled
-functions from their cache, a cost paid once per process) apart from the others: speeds and ratios are of the
-weeks after the first; "wall" is all three. ``--engines`` run at
-``--sizes`` (the compiled engine once per ``--threads``), the agents engine at ``--agents-sizes``; the
-ratio to the numpy engine (``vectorized``, today's path) is printed for each size both ran.
-``--degrees`` adds a sweep of the network's mean degree at the largest size (cost against edges).
-``--cold`` times the first run of the compiled engine in a fresh process with an empty compilation
-cache (compiling every kernel) against the same run with the cache filled. ``--sweep N`` runs N
-markets of the largest size with joblib on two worker processes, per engine, in runs per minute.
-The table goes to ``results/bench/<date_time>/bench.csv`` with ``scaling.png`` (seconds per week
+Every case runs in a fresh process pinned to as many CPU cores as it has threads (one unless ``--threads``
+says more, for the compiled engine), so its time and its peak resident memory are its own. Setup (network,
+population) is timed apart from the weeks, and the first week (which loads the compiled functions from their
+cache, a cost paid once per process) apart from the others: speeds and ratios are of the weeks after the first;
+"wall" is all three. ``--engines`` run at ``--sizes`` (the compiled engine once per ``--threads``), the agents
+engine at ``--agents-sizes``; the ratio to the numpy engine (``vectorized``, today's path) is printed for each
+size both ran. ``--repeat K`` runs each case K times, in as many fresh processes, and keeps the run of median
+time (a shared machine's noise moves one run by a few percent). ``--degrees`` adds a sweep of the network's
+mean degree at the largest size (cost against edges). ``--cold`` times the first run of the compiled engine in a
+fresh process with an empty compilation cache (compiling every kernel) against the same run with the cache
+filled. ``--sweep N`` runs N markets of the largest size with joblib on two worker processes, per engine, in
+runs per minute. The table goes to ``results/bench/<date_time>/bench.csv`` with ``scaling.png`` (seconds per week
 against customers and against edges, with straight-line fits).
 """
 
@@ -329,6 +329,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sweep", type=number(int, 0, 100_000), default=0, help="runs of a joblib sweep (2 workers)")
     ap.add_argument("--profile", action="store_true", help="where a week of the compiled engine goes, per size")
     ap.add_argument("--network", default="watts_strogatz")
+    ap.add_argument("--repeat", type=number(int, 1, 100), default=1, help="runs of each case (the median is kept)")
     ap.add_argument("--seed", type=number(int, 0), default=0)
     ap.add_argument("--timeout", type=number(float, 1), default=DEFAULT_TIMEOUT, help="seconds per case at most")
     ap.add_argument("--out", default="results/bench", help="where the dated results folder goes")
@@ -357,8 +358,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     rows = []
     for sweep_kind, engine, n, steps, degree, threads in cases:
-        r = {"sweep": sweep_kind, **measure(n, steps, a.network, engine, a.seed, degree, a.overrides, threads,
-                                            timeout=a.timeout)}  # fmt: skip
+        runs = [
+            measure(n, steps, a.network, engine, a.seed, degree, a.overrides, threads, timeout=a.timeout)
+            for _ in range(a.repeat)
+        ]
+        r = {"sweep": sweep_kind, **sorted(runs, key=lambda run: run["run_s"])[len(runs) // 2], "repeats": a.repeat}
         rows.append(r)
         print(_row(r), flush=True)
     table = pd.DataFrame(rows)

@@ -616,6 +616,21 @@ def test_analysis_bad_input_is_one_line_and_writes_nothing(module, argv, expecte
     assert written(tmp_path) == []
 
 
+def test_bench_repeat_keeps_the_run_of_median_time(tmp_path, monkeypatch, capsys):
+    """`--repeat 3`: each case runs three times and the table keeps the run of median time."""
+    row = {"engine": "vectorized", "threads": 1, "import_s": 0.1, "customers": 100, "edges": 400, "steps": 2}
+    row |= {"setup_s": 0.1, "first_week_s": 0.1, "wall_s": 0.3, "s_per_step": 0.1}
+    row |= {"customer_steps_per_s": 1000.0, "peak_mb": 100.0}
+    times = iter([3.0, 1.0, 2.0])
+    monkeypatch.setattr(bench, "measure", lambda *a, **k: {**row, "run_s": next(times)})
+    out = tmp_path / "bench"
+    argv = ["--sizes", "100", "--engines", "vectorized", "--agents-sizes", "--steps", "2", "--repeat", "3"]
+    bench.main([*argv, "--out", str(out)])
+    table = pd.read_csv(next(out.glob("*/bench.csv")))
+    assert table.run_s.tolist() == [2.0] and table.repeats.tolist() == [3]
+    assert stops(bench.main, ["--repeat", "0"], capsys).startswith("argument error: --repeat = 0: allowed:")
+
+
 def test_bench_with_threads_but_no_one_thread_case_summarises(tmp_path, monkeypatch, capsys):
     """`--threads 2` alone (the 1M x 520 weeks figure) has no one-thread row to divide by: no crash."""
     row = {"engine": "compiled", "threads": 2, "import_s": 0.1, "customers": 100, "edges": 400, "steps": 2}
