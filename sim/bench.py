@@ -77,7 +77,8 @@ def _measure_here(args: dict) -> dict:
     t_first = time.perf_counter()
     model.run(args["steps"] - 1)
     t2 = time.perf_counter()
-    weeks = max(args["steps"] - 1, 1)  # the weeks after the first, each a week like any other
+    # The weeks after the first, each a week like any other (a one-week run has only the first).
+    weeks, weeks_s = (args["steps"] - 1, t2 - t_first) if args["steps"] > 1 else (1, t_first - t1)
     return {
         "engine": settings.engine.value,
         "threads": threads,
@@ -91,8 +92,8 @@ def _measure_here(args: dict) -> dict:
         "first_week_s": t_first - t1,
         "run_s": t2 - t_first,
         "wall_s": t2 - t0,
-        "s_per_step": (t2 - t_first if args["steps"] > 1 else t_first - t1) / weeks,
-        "customer_steps_per_s": args["n"] * weeks / (t2 - t_first if args["steps"] > 1 else t_first - t1),
+        "s_per_step": weeks_s / weeks,
+        "customer_steps_per_s": args["n"] * weeks / weeks_s,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -372,15 +373,13 @@ def main(argv: list[str] | None = None) -> None:
         if REFERENCE in one.columns:
             for n, row in one[[engine, REFERENCE]].dropna().iterrows():
                 print(f"{engine}/{REFERENCE} at {n:,} customers, one core: {row[engine] / row[REFERENCE]:.3g}x")
-    compiled = sizes[sizes.engine == "compiled"].pivot_table(index="customers", columns="threads", values="run_s")
+    speeds = "customer_steps_per_s"
+    compiled = sizes[sizes.engine == "compiled"].pivot_table(index="customers", columns="threads", values=speeds)
     for threads in [t for t in compiled.columns if t != 1]:
-        for n, seconds in compiled[threads].dropna().items():
+        for n, speed in compiled[threads].dropna().items():
             if 1 in compiled.columns and pd.notna(compiled.loc[n, 1]):
-                print(
-                    f"compiled, {threads} threads / one thread at {n:,} customers: {compiled.loc[n, 1] / seconds:.2f}x"
-                )
+                print(f"compiled, {threads} threads / one thread at {n:,} customers: {speed / compiled.loc[n, 1]:.2f}x")
             if REFERENCE in one.columns and n in one.index and pd.notna(one.loc[n, REFERENCE]):
-                speed = n * max(a.steps - 1, 1) / seconds
                 print(
                     f"compiled, {threads} threads / {REFERENCE} one core at {n:,}: {speed / one.loc[n, REFERENCE]:.1f}x"
                 )

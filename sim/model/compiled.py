@@ -25,7 +25,7 @@ What keeps it exact and deterministic:
   which is customer order. Counts are integers, summed over chunks.
 - Sums of money, bond, trust and tariff (float64, as ``np.bincount`` sums them) are added one customer after
   another, in customer order: ``end_week`` lists each firm's paying customers per chunk, and ``sum_payments``
-  adds each firm's list in order, its sums kept in registers (two threads: one the money, one the attitudes).
+  adds each firm's list in order, its sums kept in registers (two threads: one the revenue, one the rest).
 - Word of mouth is addressed in parallel by chunks of words (``spread_word_of_mouth``, each word to its place
   in one list), then each thread takes the words its customers hear (``hear``), counted per listener as
   integers and taken in afterwards, so the order of delivery does not matter (as in the numpy engine).
