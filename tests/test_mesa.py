@@ -78,3 +78,14 @@ def test_the_notebook_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runpy.run_path(str(ROOT / "experiments" / "notebook.py"), run_name="__main__")
     assert (tmp_path / "notebook_share.png").stat().st_size > 5000
+
+
+def test_the_segments_table_has_a_row_per_week_firm_and_segment_in_that_order():
+    m = LoyaltyMarket(customers={"n": 500}, steps=3).run()
+    seg = m.segment_timeseries()
+    segments = list(m.settings.customers.segments.groups)
+    assert len(seg) == 4 * len(m.names) * len(segments)  # week 0 and three weeks
+    week3 = seg[seg.week == 3]
+    assert list(zip(week3.firm, week3.segment, strict=True)) == [(f, s) for f in m.names for s in segments]
+    with pytest.raises(ValueError, match="has the columns"):
+        m.datacollector.add_table_rows("segments", {"week": [4]})

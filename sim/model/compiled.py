@@ -1070,14 +1070,14 @@ class CompiledCustomers:
         record = np.zeros(self.n_firms + 1, OFFER)
         for name in (*LEVERS, *OFFER_EXTRAS):
             record[name] = getattr(offer, name)
-        market = self.market
-        for j in range(self.n_firms):
-            record[j]["list_price"], record[j]["deal_price"] = offer.relative_prices(j, market.reference_price)
-            record[j]["kept_price"] = f32(1 - offer.discount[j])
-            record[j]["untried"] = f32(market.prior_quality + market.ad_claim_weight * offer.claims[j])
-            record[j]["incident_chance"] = min(f32(self.cfg.incident_rate) * f32(offer.incident_multiplier[j]), f32(1))
-            record[j]["advice_chance"] = f32(market.advice_contact) * f32(offer.proactive_advice[j])
-            record[j]["upsell_chance"] = f32(market.upsell_contact) * f32(offer.upsell[j])
+        market, firms = self.market, slice(0, self.n_firms)  # all firms at once, in the numbers of one
+        record["list_price"][firms], record["deal_price"][firms] = offer.relative_prices(firms, market.reference_price)
+        record["kept_price"][firms] = (1 - offer.discount[firms]).astype(f32)
+        record["untried"][firms] = (market.prior_quality + market.ad_claim_weight * offer.claims[firms]).astype(f32)
+        incidents = f32(self.cfg.incident_rate) * offer.incident_multiplier[firms].astype(f32)
+        record["incident_chance"][firms] = np.minimum(incidents, f32(1))
+        record["advice_chance"][firms] = f32(market.advice_contact) * offer.proactive_advice[firms].astype(f32)
+        record["upsell_chance"][firms] = f32(market.upsell_contact) * offer.upsell[firms].astype(f32)
         return record
 
     def classify(self, offer: Offer) -> None:

@@ -89,21 +89,21 @@ class LoyaltyMarket(mesa.Model):
         market = self.settings.market
         firms = self.firms
         cond = conditions_at(self.shocks, week, self.names, market.reach)
-        available = np.array([f.entered for f in firms])
+        available = np.array([*(f.entered for f in firms), True])  # "no firm" is always there
         # One table, a row per offered quantity, a column per firm and one for "no firm" (zeros): one allocation.
         names = (*LEVERS, *OFFER_EXTRAS)
         table = np.zeros((len(names), len(firms) + 1))
         table[: len(LEVERS), :-1] = [[getattr(f.levers, k) for f in firms] for k in LEVERS]
         row = dict(zip(names, table, strict=False))
         row["price"][:-1] *= cond.price_factor
-        row["advertising"][:-1] *= available
+        row["advertising"][:-1] *= available[:-1]
         service = np.array([policies.service_level(f.levers, f.quality, market.service_weights) for f in firms])
         row["service"][:-1] = service * (1 - cond.outage)
         row["acts"][:-1] = [policies.acts(f.levers) for f in firms]
         row["incident_multiplier"][:] = 1.0
         row["incident_multiplier"][:-1] = 1 + market.outage_incidents * cond.outage
         arrays = {name: row[name] for name in names if name != "available"}
-        arrays["available"] = np.append(available, True)
+        arrays["available"] = available
         return Offer(arrays, price_sensitivity=cond.price_sensitivity, reach=cond.reach)
 
     def trigger(self, shock: Shock) -> None:
@@ -127,8 +127,8 @@ class LoyaltyMarket(mesa.Model):
             firm.observe_week(counts, by_state[i], int(paying[i]) / total, int(grudges[i]), service, price)
         self.non_buyers = customers.n - int(paying.sum())
         self.prospects = int(stocks[:, :, Ladder.PROSPECT].sum())
-        for row in metrics.segment_rows(self.week, self.firms, segments, stocks[:n_firms], tally):
-            self.datacollector.add_table_row("segments", row)
+        rows = metrics.segment_rows(self.week, self.firms, segments, stocks[:n_firms], tally)
+        self.datacollector.add_table_rows("segments", rows)
 
     def step(self) -> None:
         week = self.week

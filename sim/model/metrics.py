@@ -197,6 +197,14 @@ class FirmRecords(DataCollector):
     Mesa agents too, and they are recorded by the segments table, not one row per person per week.
     """
 
+    def add_table_rows(self, table_name: str, columns: dict[str, list]) -> None:
+        """Add many rows to a table at once, given as columns (one list per column of the table)."""
+        table = self.tables[table_name]
+        if set(columns) != set(table):
+            raise ValueError(f"table {table_name!r} has the columns {', '.join(table)}")
+        for column, values in table.items():
+            values.extend(columns[column])
+
     def _record_agents(self, model):
         reporters = list(self.agent_reporters.values())
         return [(model.time, firm.unique_id, *(report(firm) for report in reporters)) for firm in model.firms]
@@ -211,8 +219,9 @@ def ledger() -> DataCollector:
     )
 
 
-def segment_rows(week: int, firms: list, segments: list[str], stocks: np.ndarray, tally) -> list[dict]:
-    """The segments table's rows of a week: ``stocks`` is (firms, segments, ladder states)."""
+def segment_rows(week: int, firms: list, segments: list[str], stocks: np.ndarray, tally) -> dict[str, list]:
+    """The segments table's rows of a week, as columns (``SEGMENT_RECORD``), a row per firm and segment:
+    ``stocks`` is (firms, segments, ladder states)."""
     paying = stocks[..., list(PAYING)]
     counts = {
         "customers": paying.sum(axis=2),
@@ -221,19 +230,14 @@ def segment_rows(week: int, firms: list, segments: list[str], stocks: np.ndarray
         "defections": tally.segments(Count.DEFECTIONS).astype(np.int64),
         "departures": tally.segments(Count.DEPARTURES).astype(np.int64),
     }
-    counts = {name: values.tolist() for name, values in counts.items()}
-    revenue = tally.segments(Count.REVENUE).tolist()
-    return [
-        {
-            "week": week,
-            "firm": firm.name,
-            "segment": segment,
-            **{name: values[i][k] for name, values in counts.items()},
-            "revenue": revenue[i][k],
-        }
-        for i, firm in enumerate(firms)
-        for k, segment in enumerate(segments)
-    ]
+    n_rows = len(firms) * len(segments)
+    return {
+        "week": [week] * n_rows,
+        "firm": [firm.name for firm in firms for _ in segments],
+        "segment": list(segments) * len(firms),
+        **{name: values.ravel().tolist() for name, values in counts.items()},
+        "revenue": tally.segments(Count.REVENUE).ravel().tolist(),
+    }
 
 
 def segment_timeseries(collector: DataCollector) -> pd.DataFrame:

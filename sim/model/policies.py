@@ -8,6 +8,7 @@ to taking and back.
 from __future__ import annotations
 
 import dataclasses
+from functools import lru_cache
 
 import numpy as np
 
@@ -31,11 +32,18 @@ def levers_at(firm: FirmConfig, week: int) -> Levers:
 
 def service_level(levers: Levers, quality: float, weights: list[float]) -> float:
     """Service level in [0, 1]: weighted quality, speed, ease and humanity of contact."""
+    return _service_level(levers, quality, tuple(weights))
+
+
+# Asked every week of levers that seldom change: remembered (levers are frozen, hence hashable).
+@lru_cache(maxsize=1024)
+def _service_level(levers: Levers, quality: float, weights: tuple[float, ...]) -> float:
     parts = np.array([quality, levers.speed, levers.ease, levers.humanity])
     w = np.asarray(weights, dtype=float)
     return float(parts @ w / w.sum()) if w.sum() > 0 else 0.0
 
 
+@lru_cache(maxsize=1024)
 def acts(levers: Levers) -> float:
     """How customer-centric the firm's acts are, on the scale of its claims."""
     return float(np.mean([getattr(levers, k) for k in GIVING_ACTS] + [1.0 - levers.upsell]))

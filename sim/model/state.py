@@ -238,7 +238,7 @@ def draw_traits(cfg: CustomersConfig, dice: Dice, identity: np.ndarray) -> dict[
     trait multiplier, the segment's mean times a lognormal of mean 1 (price sensitivity also times its average)."""
     cumulative, means, sigmas = _segment_table(cfg)
     u = dice.uniform64(Decision.TRAITS, 0, identity, 2 + len(TRAIT_MULTIPLIERS))
-    segment = np.searchsorted(cumulative, u[:, 0], side="right").clip(0, len(cumulative) - 1).astype(np.int8)
+    segment = np.minimum(np.searchsorted(cumulative, u[:, 0], side="right"), len(cumulative) - 1).astype(np.int8)
     traits = {"segment": segment, "fit": (cfg.fit_tariff_min + (1.0 - cfg.fit_tariff_min) * u[:, 1]).astype(f32)}
     z = ndtri(np.maximum(u[:, 2:], 2.0**-54))
     for k, name in enumerate(TRAIT_MULTIPLIERS):

@@ -209,7 +209,8 @@ class Offer:
         return len(self.price) - 1
 
     def relative_prices(self, j: int, reference_price: float) -> tuple[np.float32, np.float32]:
-        """Firm ``j``'s price relative to the reference: to its customers (per unit tariff), to newcomers."""
+        """Firm ``j``'s price relative to the reference: to its customers (per unit tariff), to newcomers.
+        (``j`` a slice: those firms' prices, as arrays.)"""
         return (
             np.float32(self.price[j] / reference_price),
             np.float32(self.price[j] * (1 - self.discount[j]) / reference_price),
