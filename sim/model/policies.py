@@ -32,17 +32,12 @@ def levers_at(firm: FirmConfig, week: int) -> Levers:
 
 def service_level(levers: Levers, quality: float, weights: list[float]) -> float:
     """Service level in [0, 1]: weighted quality, speed, ease and humanity of contact."""
-    return _service_level(levers, quality, tuple(weights))
-
-
-# Asked every week of levers that seldom change: remembered (levers are frozen, hence hashable).
-@lru_cache(maxsize=1024)
-def _service_level(levers: Levers, quality: float, weights: tuple[float, ...]) -> float:
     parts = np.array([quality, levers.speed, levers.ease, levers.humanity])
     w = np.asarray(weights, dtype=float)
     return float(parts @ w / w.sum()) if w.sum() > 0 else 0.0
 
 
+# Asked every week of levers that seldom change: remembered (levers are frozen, hence hashable).
 @lru_cache(maxsize=1024)
 def acts(levers: Levers) -> float:
     """How customer-centric the firm's acts are, on the scale of its claims."""
