@@ -327,8 +327,7 @@ class MarketConfig:
 
 
 class Engine(StrEnum):
-    VECTORIZED = "vectorized"  # struct of arrays, numpy (sim/model/customers.py)
-    AGENTS = "agents"  # every customer a Mesa agent, same rules (sim/model/agents.py)
+    AGENTS = "agents"  # every customer a Mesa agent: the readable reference (sim/model/agents.py)
     COMPILED = "compiled"  # struct of arrays, Numba kernels on all cores, same numbers (sim/model/compiled.py)
 
 

@@ -1,12 +1,11 @@
 """The customer population as Mesa agents: one ``Customer`` per person, on a Mesa ``Network``.
 
-This engine says in plain code what a customer does in a week; ``sim.model.customers``
-does the same for everyone at once with numpy; both hold the state declared in
-``sim.model.state``. The two are docked (``tests/test_docking.py``):
-each customer draws its own random numbers, in customer order, from the same named
-stream as the vectorized engine, and does its arithmetic in the same number types
-(float32 state, float64 where the vectorized engine promotes), so both engines give
-identical results. It is slow, by design; choose it with ``engine=agents``.
+The readable reference: each rule of the model is a ``Customer`` method (``@rule``), named as in the ODD's
+process overview and as the compiled engine's function that applies it (``sim.model.compiled``). Both hold the
+state declared in ``sim.model.state`` and are docked (``tests/test_docking.py``): each customer's random numbers
+are a function of who draws them, and both do the same arithmetic in the same number types (float32 state,
+float64 where the compiled engine promotes), so they give identical results. It is slow, by design; choose it
+with ``engine=agents``.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from .state import (
     fresh_scalar,
 )
 from .streams import Streams
-from .vocabulary import Channel, Complaint, Count, Ladder, Offer, Tally, acquired, census
+from .vocabulary import Channel, Complaint, Count, Happened, Ladder, Offer, Tally, acquired, census
 
 if TYPE_CHECKING:
     from .market import LoyaltyMarket
@@ -43,6 +42,12 @@ ZERO = F32(0)
 
 def clip01(x) -> np.float32:
     return F32(min(max(x, 0), 1))
+
+
+def rule(method):
+    """A rule of the model: the ODD names it, and the compiled engine has a function of the same name."""
+    method.is_rule = True
+    return method
 
 
 class Customer(FixedAgent):
@@ -76,6 +81,10 @@ class Customer(FixedAgent):
             value = var.dtype(value)
         setattr(self, name, value)
 
+    def record(self, what: Happened) -> None:
+        """This week, ``what`` happened to me."""
+        self.happened |= what
+
     # ---------------------------------------------------------------- derived
     @property
     def remembered(self) -> np.float32:
@@ -90,27 +99,34 @@ class Customer(FixedAgent):
         """A firm's entry of an ``Offer`` array for my firm (the "no firm" entry if I have none)."""
         return values[self.population.n_firms if self.firm is None else self.firm]
 
-    # ------------------------------------------------------------- behaviours
     def roll(self, decision: Decision, k: int = 1, wide: bool = False) -> np.ndarray:
         """My ``k`` dice for a decision this week (float64 if ``wide``): a function of who I am, nothing else."""
         population, me = self.population, np.array([self.identity], np.uint64)
         draw = population.streams.dice.uniform64 if wide else population.streams.dice.uniform
         return draw(decision, population.week, me, k)[0]
 
-    def leaves_market(self) -> bool:
-        """A life event takes me out of the market (a newcomer takes my place)."""
-        return self.population.rolls[Decision.TURNOVER][self.index, 0] < self.cfg.turnover
+    def rolled(self, decision: Decision) -> np.ndarray:
+        """My dice for a decision everyone rolls this week (rolled for all at once by the population)."""
+        return self.population.rolls[decision][self.index]
 
-    def start_afresh(self) -> None:
-        """I am a newcomer prospect, someone new: no firm, no memories, a new identity (and traits to match)."""
+    # ------------------------------------------------------------- the rules
+    @rule
+    def turn_over(self) -> None:
+        """A life event may take me out of the market: a newcomer, someone new, takes my place, with no firm, no
+        memories and a new identity (and traits to match, drawn by the population)."""
+        self.happened = 0  # a new week's record
+        if not self.rolled(Decision.TURNOVER)[0] < self.cfg.turnover:
+            return
         self.population.tally.count(Count.DEPARTURES, self.firm, segment=self.segment)
         self.renew(FRESH_ON_LEAVING)
         self.identity = mix(self.identity)
+        self.record(Happened.LEFT_MARKET)
 
     def take_traits(self, traits: dict) -> None:
         for name, value in traits.items():
             self.set_state(name, value)
 
+    @rule
     def fade(self) -> None:
         """Memories, bonds, what I heard and grudges fade without renewal."""
         c, m = self.cfg, self.market
@@ -127,61 +143,92 @@ class Customer(FixedAgent):
             self.tenure += 1
         self.discount_left = max(self.discount_left - 1, 0)
 
-    def remember(self, feeling: np.float32, surprising: bool = True) -> None:
-        """Every feeling enters the recency trace; surprises also become remembered peaks."""
+    @rule
+    def remember(self, feeling: np.float32, peak: bool = True) -> None:
+        """Every feeling enters the recency trace; a peak (a surprise, a gift, a voiced complaint) is remembered too."""
         self.recent += F32(self.cfg.memory_learning) * (feeling - self.recent)
-        peak = feeling if surprising else ZERO
-        self.peak_pos = max(self.peak_pos, peak)
-        self.peak_neg = min(self.peak_neg, peak)
+        if peak:
+            if feeling > self.peak_pos:
+                self.peak_pos = feeling
+                self.record(Happened.NEW_BEST)
+            if feeling < self.peak_neg:
+                self.peak_neg = feeling
+                self.record(Happened.NEW_WORST)
 
+    @rule
     def be_grateful(self) -> None:
         """Reciprocity: an unasked gift raises my bond, more so if I trust the firm."""
         c = self.cfg
         self.bond += F32(c.gratitude) * self.bonding * self.trust * (1 - self.bond)
         self.trust = min(self.trust + F32(c.gift_trust), F32(1))
+        self.record(Happened.GRATEFUL)
 
+    @rule
+    def forgive(self, felt: np.float32) -> np.float32:
+        """Devotion forgives: my bond damps a bad feeling."""
+        if felt < 0:
+            return felt * (1 - F32(self.cfg.forgiveness) * self.bond)
+        return felt
+
+    @rule
+    def complain(self, felt: np.float32) -> tuple[np.float32, bool, bool, bool]:
+        """Voice before exit: hurt, I may speak up (more if bonded), and a listening firm makes it right (a faster
+        firm more), while an ignored complaint hurts more. My feeling, and whether I was hurt, complained and was
+        heard."""
+        c, offer, f = self.cfg, self.population.offer, self.firm
+        u_voice, u_heard = self.roll(Decision.COMPLAINTS, 2)
+        hurt = felt < c.complaint_threshold  # a problem
+        voiced = hurt and u_voice < min(F32(c.voice) * self.outspokenness * (0.5 + self.bond), F32(1))
+        handled = voiced and u_heard < offer.listening[f]
+        if handled:
+            felt = felt + F32(c.recovery_gain) * F32(offer.speed[f])
+        elif voiced:
+            felt = felt - F32(c.ignored_penalty)
+        self.complaint = (
+            Complaint.HANDLED
+            if handled
+            else Complaint.IGNORED
+            if voiced
+            else Complaint.SILENT
+            if hurt
+            else Complaint.NONE
+        )
+        if voiced:
+            self.record(Happened.COMPLAINED)
+        return felt, hurt, voiced, handled
+
+    @rule
+    def see_through(self) -> bool:
+        """Claims above acts are seen through, a little at every contact: I lose trust and bond."""
+        c, offer, f = self.cfg, self.population.offer, self.firm
+        gap = F32(max(offer.claims[f] - offer.acts[f], 0))
+        detected = self.roll(Decision.DETECTION)[0] < F32(c.detection_rate) * gap
+        if detected:
+            self.trust = max(self.trust - F32(c.detection_trust_loss), ZERO)
+            self.bond -= F32(c.detection_bond_loss)
+            self.record(Happened.SAW_THROUGH)
+        return detected
+
+    @rule
     def experience_service(self) -> None:
-        """I may need service; how it is handled becomes a feeling, a memory, maybe a complaint."""
-        c, offer, streams = self.cfg, self.population.offer, self.population.streams
-        u = self.population.rolls[Decision.INCIDENTS][self.index, 0]
-        rate = min(F32(c.incident_rate) * F32(self._at(offer.incident_multiplier)), F32(1))
-        self.feeling, self.complaint = ZERO, Complaint.NONE
-        if self.has_firm and u < rate:
-            self.have_incident(offer, streams)
-        if self.has_firm:  # promises pull my expectation towards the firm's claims
-            self.expectation += F32(c.promise_pull) * (F32(offer.claims[self.firm]) - self.expectation)
-
-    def have_incident(self, offer: Offer, streams: Streams) -> None:
-        c, m, f, tally = self.cfg, self.market, self.firm, self.population.tally
-        me, week = np.array([self.identity], np.uint64), self.population.week
-        x = F32(offer.service[f]) + F32(c.experience_noise) * streams.dice.normal(Decision.EXPERIENCE, week, me)[0, 0]
+        """I need service: how it is handled becomes a feeling, a memory, maybe a complaint."""
+        c, m, f, offer, tally = self.cfg, self.market, self.firm, self.population.offer, self.population.tally
+        dice, me, week = self.population.streams.dice, np.array([self.identity], np.uint64), self.population.week
+        self.record(Happened.INCIDENT)
+        x = F32(offer.service[f]) + F32(c.experience_noise) * dice.normal(Decision.EXPERIENCE, week, me)[0, 0]
         gift = self.roll(Decision.GIFTS)[0] < offer.generosity[f]
         if gift:
             x = x + F32(m.gift_value)
+            self.record(Happened.FREE_FIX)
         # Disconfirmation: experience against expectation; losses loom larger, surprises amplify.
         d = x - self.expectation
         v = d if d >= 0 else F32(c.loss_aversion) * d
         surprised = abs(d) > c.surprise_threshold
         if surprised:
             v = F32(c.surprise_gain) * v
-        bond = self.bond
-        if v < 0:  # devotion forgives
-            v = v * (1 - F32(c.forgiveness) * bond)
-        # Voice before exit: bonded customers speak up; a listening firm makes it right.
-        u_voice, u_heard = self.roll(Decision.COMPLAINTS, 2)
-        hurt = v < c.complaint_threshold  # a problem
-        voiced = hurt and u_voice < min(F32(c.voice) * self.outspokenness * (0.5 + bond), F32(1))
-        handled = voiced and u_heard < offer.listening[f]
-        if handled:
-            v = v + F32(c.recovery_gain) * F32(offer.speed[f])
-        elif voiced:
-            v = v - F32(c.ignored_penalty)
-        # Claims above acts are seen through, a little at every contact.
-        gap = F32(max(offer.claims[f] - offer.acts[f], 0))
-        detected = self.roll(Decision.DETECTION)[0] < F32(c.detection_rate) * gap
-        if detected:
-            self.trust = max(self.trust - F32(c.detection_trust_loss), ZERO)
-            self.bond -= F32(c.detection_bond_loss)
+        v = self.forgive(v)
+        v, hurt, voiced, handled = self.complain(v)
+        detected = self.see_through()
         # The feeling moves my bond (through a human touch), my memory and my expectation.
         human = F32(offer.humanity[f])
         delight = F32(c.delight_bond) * self.bonding * human * max(v, ZERO)
@@ -192,15 +239,6 @@ class Customer(FixedAgent):
         self.expectation = clip01(self.expectation + F32(c.expectation_adaptation) * (x - self.expectation))
         self.bond = clip01(self.bond)
         self.feeling = v
-        self.complaint = (
-            Complaint.HANDLED
-            if handled
-            else Complaint.IGNORED
-            if voiced
-            else Complaint.SILENT
-            if hurt
-            else Complaint.NONE
-        )
         tally.count(Count.INCIDENTS, f)
         tally.count(Count.EXPERIENCE_SUM, f, x)
         tally.count(Count.FREE_FIXES, f, gift)
@@ -209,26 +247,34 @@ class Customer(FixedAgent):
         tally.count(Count.COMPLAINTS_HANDLED, f, handled)
         tally.count(Count.DETECTIONS, f, detected)
 
+    @rule
+    def believe_promises(self) -> None:
+        """Promises pull my expectation towards the firm's claims."""
+        claims = F32(self.population.offer.claims[self.firm])
+        self.expectation += F32(self.cfg.promise_pull) * (claims - self.expectation)
+
+    @rule
     def receive_offers(self) -> None:
         """A giving firm tells me of a cheaper tariff; a taking firm tries to upsell me."""
         m, offer, f, tally = self.market, self.population.offer, self.firm, self.population.tally
-        u_advice, u_contact, u_accept = self.population.rolls[Decision.OFFERS][self.index]
-        if f is None:
-            return
+        u_advice, u_contact, u_accept = self.rolled(Decision.OFFERS)
         overpaying = self.tariff > self.fit + 1e-3
         if overpaying and u_advice < F32(m.advice_contact) * F32(offer.proactive_advice[f]):
             tally.count(Count.ADVICE_GIVEN, f)
             tally.count(Count.ADVICE_VALUE, f, F32(offer.price[f]) * (self.tariff - self.fit))
             self.tariff = self.fit
+            self.record(Happened.ADVISED)
             self.be_grateful()
             self.remember(F32(m.gift_value * self.cfg.surprise_gain))
         if u_contact < F32(m.upsell_contact) * F32(offer.upsell[f]):
             tally.count(Count.UPSELL_CONTACTS, f)
+            self.record(Happened.UPSELL_CALL)
             self.trust = max(self.trust - F32(self.cfg.upsell_trust_loss), ZERO)
             self.remember(-F32(m.upsell_annoyance))
             if u_accept < m.upsell_accept:
                 tally.count(Count.UPSELLS, f)
                 self.tariff = min(self.tariff + F32(m.upsell_step), F32(2))
+                self.record(Happened.UPSOLD)
         self.bond = clip01(self.bond)
 
     def utilities(self, offer: Offer) -> tuple[np.ndarray, np.ndarray]:
@@ -266,6 +312,16 @@ class Customer(FixedAgent):
         full[F] = m.outside_utility - (F32(m.switching_cost) if self.has_firm else ZERO)
         return rational, full
 
+    @rule
+    def judge_value(self) -> np.float32:
+        """Loyalty is logical: my firm's rational value (quality for price) minus that of the best alternative,
+        buying nothing included (the value margin)."""
+        rational, _ = self.utilities(self.population.offer)
+        mine = rational[self.firm]
+        rational[self.firm] = -np.inf
+        return mine - rational.max()
+
+    @rule
     def classify(self) -> None:
         """Where I stand: loyal by reason (value margin), devoted by emotion, detractor by memory."""
         c = self.cfg
@@ -273,10 +329,7 @@ class Customer(FixedAgent):
             self.value_margin = ZERO
             self.state = Ladder.DEFECTED if self.grudge > 0 else Ladder.PROSPECT
             return
-        rational, _ = self.utilities(self.population.offer)
-        mine = rational[self.firm]
-        rational[self.firm] = -np.inf
-        self.value_margin = mine - rational.max()
+        self.value_margin = self.judge_value()
         self.state = Ladder.CUSTOMER
         if self.value_margin >= c.loyal_margin:
             self.state = Ladder.LOYAL
@@ -285,11 +338,11 @@ class Customer(FixedAgent):
         if self.remembered < c.detractor_memory:
             self.state = Ladder.DETRACTOR
 
-    def talk(self) -> None:
-        """I may talk about my firm to a tie, and sometimes to the world; and vent against a firm I left unhappy."""
-        c, population = self.cfg, self.population
-        u_talk, u_tie, u_world = population.rolls[Decision.WOM][self.index]
-        self.spoke, self.spoke_feeling = False, self.remembered
+    @rule
+    def decide_to_talk(self, u_talk: np.float32) -> int:
+        """Whether I talk about my firm this week, and the sign of my word (0: silent): by where I stand, or after
+        a strong experience (then the word is about it)."""
+        c = self.cfg
         chance = {
             Ladder.DEVOTED: F32(c.talk_devoted),
             Ladder.LOYAL: F32(c.talk_loyal),
@@ -299,6 +352,7 @@ class Customer(FixedAgent):
         chance = min(chance * self.talkativeness, F32(1))
         event = F32(c.talk_event) if abs(self.feeling) > c.talk_threshold else ZERO  # a strong feeling
         event = min(event * self.talkativeness, F32(1))
+        sign = 0
         if u_talk < event + (1 - event) * chance and self.has_firm:
             if u_talk < event:
                 sign = np.sign(self.feeling)
@@ -308,19 +362,22 @@ class Customer(FixedAgent):
                 sign = -1
             else:
                 sign = np.sign(self.remembered)
-            if sign != 0:
-                self.say(self.firm, sign, u_tie, u_world, Decision.BROADCAST)
-        self.vent()
+        if sign > 0:
+            self.record(Happened.PRAISED)
+        elif sign < 0:
+            self.record(Happened.CRITICISED)
+        return sign
 
-    def vent(self) -> None:
+    @rule
+    def vent(self, u_talk: np.float32) -> bool:
         """Having left a firm unhappy (buying elsewhere or nowhere), I may talk against it."""
-        if not (self.grudge > 0 and self.grudge_firm is not None):
-            return
-        u_talk, u_tie, u_world = self.roll(Decision.VENT, 3)
-        if u_talk < F32(self.cfg.talk_defected) * self.grudge * self.talkativeness:
-            self.say(self.grudge_firm, -1, u_tie, u_world, Decision.VENT_BROADCAST)
+        venting = self.grudge > 0 and u_talk < F32(self.cfg.talk_defected) * self.grudge * self.talkativeness
+        if venting:
+            self.record(Happened.VENTED)
+        return venting
 
-    def say(self, about: int, sign: int, u_tie: np.float32, u_world: np.float32, targets: Decision) -> None:
+    @rule
+    def spread_word_of_mouth(self, about: int, sign: int, u_tie, u_world, targets: Decision) -> None:
         """A word about a firm to one of my ties, and to the world with probability ``reach``."""
         population = self.population
         self.spoke = True
@@ -338,21 +395,33 @@ class Customer(FixedAgent):
         n = len(self.ties)
         return [self.ties[min(int(float(u) * n), n - 1)]] if n else []
 
-    def hear(self, speaker: Customer, firm: int, sign: int) -> None:
-        """Word of mouth reaches me; if I am devoted and it criticises my firm, I answer back."""
+    @rule
+    def defend(self, speaker: Customer, firm: int, sign: int) -> bool:
+        """Devoted to the firm criticised, I shrug the criticism off and answer back (the speaker hears praise)."""
+        if not (sign < 0 and self.firm == firm and self.state == Ladder.DEVOTED):
+            return False
         tally = self.population.tally
-        if sign < 0 and self.firm == firm and self.state == Ladder.DEVOTED:
-            tally.count(Count.DEFENSES, firm)
-            tally.count(Count.WOM_POSITIVE, firm)
-            tally.count(Count.HEARD_POSITIVE, firm)  # the speaker hears the defence
-            speaker.praise[firm] += 1
-        elif sign > 0:
+        tally.count(Count.DEFENSES, firm)
+        tally.count(Count.WOM_POSITIVE, firm)
+        tally.count(Count.HEARD_POSITIVE, firm)  # the speaker hears the defence
+        speaker.praise[firm] += 1
+        self.record(Happened.DEFENDED)
+        return True
+
+    @rule
+    def hear(self, speaker: Customer, firm: int, sign: int) -> None:
+        """Word of mouth reaches me."""
+        tally = self.population.tally
+        if self.defend(speaker, firm, sign):
+            return
+        if sign > 0:
             tally.count(Count.HEARD_POSITIVE, firm)
             self.praise[firm] += 1
         else:
             tally.count(Count.HEARD_NEGATIVE, firm)
             self.criticism[firm] += 1
 
+    @rule
     def take_in_word_of_mouth(self) -> None:
         """What I heard this week joins what I heard before; the most praised firm is a referral."""
         m = self.market
@@ -363,8 +432,13 @@ class Customer(FixedAgent):
         best = int(np.argmax(self.praise))
         self.referred = best if self.praise[best] > 0 else None
         self.alarmed = self.has_firm and self.criticism[self.firm] > 0
+        if any(self.praise):
+            self.record(Happened.HEARD_PRAISE)
+        if any(self.criticism):
+            self.record(Happened.HEARD_CRITICISM)
         self.praise, self.criticism = [0] * self.population.n_firms, [0] * self.population.n_firms
 
+    @rule
     def bond_with_community(self) -> None:
         """Devoted people around me at my firm strengthen my own bond."""
         if not self.has_firm:
@@ -377,14 +451,21 @@ class Customer(FixedAgent):
         gain = np.float64(F32(self.cfg.community_bond)) * community * np.float64(self.bonding)
         self.bond = clip01(self.bond + F32(gain))
 
-    def choose_supplier(self) -> None:
-        """Prompted by a review, a bad memory, an alarm, an ad or a referral, I may choose again (logit)."""
-        c, m, population, F = self.cfg, self.market, self.population, self.population.n_firms
-        offer, tally = population.offer, population.tally
-        u_saw, u_which = population.rolls[Decision.ADVERTISING][self.index]
-        ad = None
-        if population.ad_weights is not None and u_saw < min(1.0, m.ad_reach * population.ad_total):
-            ad = min(int(np.searchsorted(population.ad_weights, u_which, side="right")), F - 1)
+    @rule
+    def see_ad(self) -> int | None:
+        """At most one ad a week, from a firm drawn by ad weight."""
+        population, F = self.population, self.population.n_firms
+        u_saw, u_which = self.rolled(Decision.ADVERTISING)
+        if population.ad_weights is None or not u_saw < min(1.0, self.market.ad_reach * population.ad_total):
+            return None
+        self.record(Happened.SAW_AD)
+        return min(int(np.searchsorted(population.ad_weights, u_which, side="right")), F - 1)
+
+    @rule
+    def reconsider(self, ad: int | None) -> bool:
+        """Whether I look at the market this week: restlessness, bad memories, an alarm and a rival's ad prompt a
+        customer; a prospect looks unprompted, after an ad or after a referral."""
+        c = self.cfg
         if self.has_firm:
             rival_ad = ad is not None and ad != self.firm
             looking_chance = float(self.restlessness) * (
@@ -396,40 +477,63 @@ class Customer(FixedAgent):
             looking_chance = (
                 c.prospect_consider + c.ad_prompt * (ad is not None) + c.referral_uptake * (self.referred is not None)
             )
-        if not float(population.rolls[Decision.REVIEW][self.index, 0]) < looking_chance:  # in float64, as vectorized
-            return
-        _, full = self.utilities(offer)
+        looks = float(self.rolled(Decision.REVIEW)[0]) < looking_chance  # in float64, as the compiled engine
+        if looks:
+            self.record(Happened.LOOKED)
+        return looks
+
+    @rule
+    def choose_supplier(self, ad: int | None) -> None:
+        """Looking at the market, I choose by logit among the firms and buying nothing."""
+        F = self.population.n_firms
+        _, full = self.utilities(self.population.offer)
         gumbel = -np.log(-np.log(self.roll(Decision.CHOICE, F + 1, wide=True) + 1e-12) + 1e-12)
         choice = int(np.argmax(full + gumbel))
         to = None if choice == F else choice
         if to == self.firm:
             return
-        if self.has_firm:  # I leave; unhappy, I keep a grudge
-            tally.count(Count.DEFECTIONS, self.firm, segment=self.segment)
-            tally.count(Count.SWITCHES, self.firm, to is not None)
-            if self.remembered < 0:
-                self.grudge_firm = self.firm
-                self.grudge = min(-self.remembered, F32(1))
-            if to is None:  # I quit for no firm: the relationship ends
-                self.renew(FRESH_ON_QUITTING)
+        if self.has_firm:
+            self.leave(to)
         if to is not None:
             self.join(to, ad, full, gumbel)
         self.firm = to
 
+    @rule
+    def leave(self, to: int | None) -> None:
+        """I leave my firm (for ``to``, or for none): unhappy, I keep a grudge; for none, the relationship ends."""
+        tally = self.population.tally
+        tally.count(Count.DEFECTIONS, self.firm, segment=self.segment)
+        tally.count(Count.SWITCHES, self.firm, to is not None)
+        self.record(Happened.LEFT_FIRM)
+        if self.remembered < 0:
+            self.grudge_firm = self.firm
+            self.grudge = min(-self.remembered, F32(1))
+            self.record(Happened.LEFT_UNHAPPY)
+        if to is None:
+            self.renew(FRESH_ON_QUITTING)
+
+    @rule
     def join(self, firm: int, ad: int | None, full: np.ndarray, gumbel: np.ndarray) -> None:
         """A fresh relationship, expecting what the firm claims and what I heard."""
         m, offer, week, tally = self.market, self.population.offer, self.population.week, self.population.tally
+        self.record(Happened.JOINED)
         channel = Channel.ORGANIC
         if ad == firm:
             channel = Channel.ADVERTISING
         if self.referred == firm:
             channel = Channel.REFERRAL
+        if channel is Channel.REFERRAL:
+            self.record(Happened.JOINED_BY_REFERRAL)
+        elif channel is Channel.ADVERTISING:
+            self.record(Happened.JOINED_BY_AD)
         tally.count(acquired(channel), firm, segment=self.segment)
         discounted = offer.discount[firm] > 0
         if discounted:
             tally.count(Count.ACQUIRED_ON_DISCOUNT, firm)
+            self.record(Happened.TOOK_DISCOUNT)
             if self.discount_decided(firm, full, gumbel):
                 tally.count(Count.ACQUIRED_BY_DISCOUNT, firm)
+                self.record(Happened.DISCOUNT_DECIDED)
         believed = F32(m.prior_quality) + F32(m.ad_claim_weight) * F32(offer.claims[firm]) + self.heard[firm]
         self.renew(FRESH_ON_JOINING)
         self.expectation = clip01(believed)
@@ -447,6 +551,7 @@ class Customer(FixedAgent):
         utility[firm] = (full[firm] - sensitivity * (list_price - deal_price)) + gumbel[firm]
         return int(np.argmax(utility)) != firm
 
+    @rule
     def pay(self) -> None:
         """I pay my tariff at my firm's price, less any running discount."""
         if not self.has_firm:
@@ -462,13 +567,47 @@ class Customer(FixedAgent):
         tally.count(Count.TRUST_SUM, f, self.trust)
         tally.count(Count.TARIFF_SUM, f, self.tariff)
 
+    # ------------------------------------------------------- the week's phases
+    def meet_the_firm(self) -> None:
+        """This week's observations start afresh; I may need service; my firm's promises and offers reach me."""
+        c, offer = self.cfg, self.population.offer
+        self.feeling, self.complaint = ZERO, Complaint.NONE
+        if not self.has_firm:
+            return
+        rate = min(F32(c.incident_rate) * F32(self._at(offer.incident_multiplier)), F32(1))
+        if self.rolled(Decision.INCIDENTS)[0] < rate:
+            self.experience_service()
+        self.believe_promises()
+        self.receive_offers()
+
+    def talk(self) -> None:
+        """I may talk about my firm, and vent against a firm I left unhappy."""
+        u_talk, u_tie, u_world = self.rolled(Decision.WOM)
+        self.spoke, self.spoke_feeling = False, self.remembered
+        sign = self.decide_to_talk(u_talk)
+        if sign != 0:
+            self.spread_word_of_mouth(self.firm, sign, u_tie, u_world, Decision.BROADCAST)
+        if self.grudge > 0 and self.grudge_firm is not None:
+            u_talk, u_tie, u_world = self.roll(Decision.VENT, 3)
+            if self.vent(u_talk):
+                self.spread_word_of_mouth(self.grudge_firm, -1, u_tie, u_world, Decision.VENT_BROADCAST)
+
+    def look_around(self) -> None:
+        """An ad may catch my eye; prompted, I choose again."""
+        ad = self.see_ad()
+        if self.reconsider(ad):
+            self.choose_supplier(ad)
+
+
+RULES = tuple(name for name, method in vars(Customer).items() if getattr(method, "is_rule", False))
+
 
 class CustomerAgents:
-    """The population as Mesa agents, with the interface of ``sim.model.customers.Customers``.
+    """The population as Mesa agents (a ``sim.model.population.Population``).
 
-    Each week the customers act phase by phase (``AgentSet.do``), in customer order, as
-    the vectorized engine does: everyone lives the week's service before anyone talks,
-    and everyone has talked before anyone chooses.
+    Each week the customers act phase by phase (``AgentSet.do``), in customer order, as the compiled engine's
+    passes do: everyone lives the week's service before anyone talks, and everyone has talked before anyone
+    chooses.
     """
 
     def __init__(
@@ -479,8 +618,8 @@ class CustomerAgents:
         n_firms: int,
         initial_weights: np.ndarray,
         service: np.ndarray,
-        network: SocialNetwork,
         streams: Streams,
+        network: SocialNetwork,
     ):
         self.cfg, self.market, self.n_firms, self.n = cfg, market, n_firms, cfg.n
         self.no_firm = n_firms  # "no firm" as an index, in the offer's arrays and in the state arrays
@@ -499,6 +638,7 @@ class CustomerAgents:
             person.ties = sorted((cell.agents[0] for cell in person.cell.neighborhood), key=lambda p: p.index)
         self.offer: Offer | None = None
         self.tally = Tally(n_firms, len(cfg.segments.groups))
+        self.rolls: dict[Decision, np.ndarray] = {}
 
     def roll_everyone(self, decision: Decision, k: int) -> np.ndarray:
         """Every customer's ``k`` dice for a decision this week, each from their own identity (as ``Customer.roll``)."""
@@ -513,11 +653,10 @@ class CustomerAgents:
         self.week, self.offer, self.streams = week, offer, streams
         self.tally = Tally(self.n_firms, len(self.cfg.segments.groups))
         self.rolls = {Decision.TURNOVER: self.roll_everyone(Decision.TURNOVER, 1)}
-        leavers = [p for p in self.by_index if p.leaves_market()]
-        for person in leavers:
-            person.start_afresh()
-        traits = draw_traits(self.cfg, streams.dice, np.array([p.identity for p in leavers], np.uint64))
-        for i, person in enumerate(leavers):
+        self.customers.do("turn_over")
+        newcomers = [p for p in self.by_index if p.happened & Happened.LEFT_MARKET]
+        traits = draw_traits(self.cfg, streams.dice, np.array([p.identity for p in newcomers], np.uint64))
+        for i, person in enumerate(newcomers):
             person.take_traits({name: values[i] for name, values in traits.items()})
         everyone = {
             Decision.INCIDENTS: 1,
@@ -528,8 +667,7 @@ class CustomerAgents:
         }
         self.rolls = {decision: self.roll_everyone(decision, k) for decision, k in everyone.items()}
         self.customers.do("fade")
-        self.customers.do("experience_service")
-        self.customers.do("receive_offers")
+        self.customers.do("meet_the_firm")
         self.classify(offer)
         self.customers.do("talk")
         self.customers.do("take_in_word_of_mouth")
@@ -540,7 +678,7 @@ class CustomerAgents:
         ads = np.where(offer.available[: self.n_firms], offer.advertising[: self.n_firms], 0)
         self.ad_total = ads.sum()
         self.ad_weights = np.cumsum(ads) / self.ad_total if self.ad_total > 0 else None
-        self.customers.do("choose_supplier")
+        self.customers.do("look_around")
         self.classify(offer)
         self.customers.do("pay")
         return self.tally
@@ -564,8 +702,8 @@ class CustomerAgents:
         return out
 
     def __getattr__(self, name: str) -> np.ndarray:
-        """Declared state variables as arrays (``customers.bond``), as on the vectorized population;
-        a firm index of None reads as F. ``remembered`` is derived, as there."""
+        """Declared state variables as arrays (``customers.bond``), as the compiled engine holds them; a firm index
+        of None reads as F. ``remembered`` is derived, as there."""
         if name == "remembered":
             return np.array([p.remembered for p in self.by_index], dtype=F32)
         if name not in BY_NAME:

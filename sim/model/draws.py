@@ -18,7 +18,7 @@ scalar and an array).
 from __future__ import annotations
 
 import zlib
-from enum import StrEnum
+from enum import IntEnum
 
 import numpy as np
 from numba import njit
@@ -30,25 +30,34 @@ GOLDEN = 0x9E3779B97F4A7C15
 _C1, _C2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 
-class Decision(StrEnum):
-    """The kinds of a customer's random decisions: each has its own keys (common random numbers)."""
+class Decision(IntEnum):
+    """The kinds of a customer's random decisions: each has its own keys (common random numbers).
 
-    INIT = "init"  # the week-0 population: who buys where, since when, how bonded
-    TRAITS = "traits"  # a person's traits, drawn when they enter the market
-    TURNOVER = "turnover"  # who leaves the market
-    INCIDENTS = "incidents"  # who needs service this week
-    EXPERIENCE = "experience"  # noise in how service is experienced
-    GIFTS = "gifts"  # free fixes
-    COMPLAINTS = "complaints"  # voicing and handling of complaints
-    DETECTION = "detection"  # seeing through claims that exceed acts
-    OFFERS = "offers"  # proactive advice and upsell contacts
-    WOM = "wom"  # who talks and to whom
-    BROADCAST = "broadcast"  # who hears a word of mouth broadcast beyond one's ties
-    VENT = "vent"  # who talks against a firm they left unhappy, and to whom
-    VENT_BROADCAST = "vent_broadcast"  # who hears such venting broadcast beyond one's ties
-    ADVERTISING = "advertising"  # ad exposure
-    REVIEW = "review"  # who reconsiders their supplier
-    CHOICE = "choice"  # logit choice among firms (one Gumbel die per option)
+    One enumeration for every engine: a decision's keys are labelled by its name (``Dice``), and its number is
+    its row in this week's table of keys that compiled code reads (``Dice.table``: ``keys[Decision.GIFTS, 0]``).
+    """
+
+    INIT = 0  # the week-0 population: who buys where, since when, how bonded
+    TRAITS = 1  # a person's traits, drawn when they enter the market
+    TURNOVER = 2  # who leaves the market
+    INCIDENTS = 3  # who needs service this week
+    EXPERIENCE = 4  # noise in how service is experienced
+    GIFTS = 5  # free fixes
+    COMPLAINTS = 6  # voicing (die 0) and handling (die 1) of complaints
+    DETECTION = 7  # seeing through claims that exceed acts
+    OFFERS = 8  # proactive advice (die 0), upsell contact (1) and acceptance (2)
+    WOM = 9  # who talks (die 0), to which tie (1), broadcast or not (2)
+    BROADCAST = 10  # who hears a word of mouth broadcast beyond one's ties
+    VENT = 11  # who talks against a firm they left unhappy (die 0), to which tie (1), broadcast or not (2)
+    VENT_BROADCAST = 12  # who hears such venting broadcast beyond one's ties
+    ADVERTISING = 13  # ad exposure (die 0) and whose ad (1)
+    REVIEW = 14  # who reconsiders their supplier
+    CHOICE = 15  # logit choice among firms (one Gumbel die per option)
+
+    @property
+    def label(self) -> str:
+        """The name the decision's keys are derived from (``Dice``)."""
+        return self.name.lower()
 
 
 def mix(x: int) -> int:
@@ -136,7 +145,8 @@ class Dice:
 
     def __init__(self, seed: int):
         self.seed = seed
-        self._base = {d: mix(mix(seed + GOLDEN) ^ mix(zlib.crc32(d.value.encode()))) for d in Decision}
+        self._base = {d: mix(mix(seed + GOLDEN) ^ mix(zlib.crc32(d.label.encode()))) for d in Decision}
+        self._bases = np.array([self._base[d] for d in Decision], U64)
         self._keys: dict[tuple, np.ndarray] = {}  # this week's keys, computed once
 
     def keys(self, decision: Decision, week: int, k: int) -> np.ndarray:
@@ -150,10 +160,10 @@ class Dice:
             self._keys[(decision, week, k)] = cached
         return cached
 
-    def table(self, decisions: tuple[Decision, ...], week: int, k: int) -> np.ndarray:
-        """The keys of dice 0..k-1 of each of ``decisions`` in ``week``: row ``d`` is ``keys(decisions[d], week, k)``."""
-        out = np.empty((len(decisions), k), U64)
-        _weekly_keys(np.array([self._base[d] for d in decisions], U64), week, out)
+    def table(self, week: int, k: int) -> np.ndarray:
+        """The keys of dice 0..k-1 of every decision in ``week``: row ``d`` is ``keys(Decision(d), week, k)``."""
+        out = np.empty((len(Decision), k), U64)
+        _weekly_keys(self._bases, week, out)
         return out
 
     def uniform(self, decision: Decision, week: int, identity: np.ndarray, k: int = 1) -> np.ndarray:

@@ -11,9 +11,9 @@ import pandas as pd
 from ..config import LEVERS, Engine, Settings, Shock
 from ..config import settings as config_settings
 from . import metrics, policies
-from .customers import Customers
 from .firms import Firm
 from .network import build_network
+from .population import Population, populate
 from .shocks import conditions_at
 from .streams import Streams
 from .vocabulary import OFFER_EXTRAS, PAYING, Ladder, Offer, Tally
@@ -22,8 +22,8 @@ from .vocabulary import OFFER_EXTRAS, PAYING, Ladder, Offer, Tally
 class LoyaltyMarket(mesa.Model):
     """A market of firms (Mesa agents) and a customer population.
 
-    The population is vectorized (``sim.model.customers``) or one Mesa agent per customer
-    (``sim.model.agents``, ``engine=agents``); the rules are the same. One step is one week:
+    The population is held by an engine (``sim.model.population``): compiled kernels (the default) or one Mesa
+    agent per customer (``engine=agents``); the rules are the same. One step is one week:
     firms follow their plans or management rules, customers live the week, firms settle their accounts and
     learn, and the week is recorded (``sim.model.metrics``).
     """
@@ -37,6 +37,7 @@ class LoyaltyMarket(mesa.Model):
         seed: int | None = None,
         experiment: str | None = None,
         presets: dict[str, str] | None = None,
+        engine_options: dict[str, Any] | None = None,
         **config: Any,
     ):
         """Build the market from validated ``Settings``, or from keywords as Mesa models are built.
@@ -46,7 +47,8 @@ class LoyaltyMarket(mesa.Model):
         the values (nested as the config's keys) and validates them through the one gate
         (``sim.config.settings``; a bad value raises ``ConfigError``). ``presets={"giving": "taking"}``
         chooses a firm's policy preset. ``rng`` is the seed (``seed`` too, for ``mesa.batch_run``);
-        ``None`` keeps the configured seed, so a run is always reproducible.
+        ``None`` keeps the configured seed, so a run is always reproducible. ``engine_options`` go to the
+        engine (the compiled engine's ``chunk``); they never change a number.
         """
         if settings is None:
             chosen = seed if seed is not None else rng
@@ -63,17 +65,8 @@ class LoyaltyMarket(mesa.Model):
         self.weekly_discount = (1 + settings.market.annual_discount_rate) ** (-1 / 52)
         weights = np.array([f.config.initial_share if f.entered else 0.0 for f in self.firms])
         offer = self.offer(0)
-        args = (settings.customers, settings.market, len(self.firms), weights, offer.service)
-        if settings.engine is Engine.AGENTS:
-            from .agents import CustomerAgents  # one Mesa agent per customer: readable, slow
-
-            self.customers = CustomerAgents(self, *args, self.network, self.streams)
-        elif settings.engine is Engine.COMPILED:
-            from .compiled import CompiledCustomers  # compiled kernels: fast, the same numbers
-
-            self.customers = CompiledCustomers(*args, self.streams)
-        else:
-            self.customers = Customers(*args, self.streams)
+        args = (settings.customers, settings.market, len(self.firms), weights, offer.service, self.streams)
+        self.customers: Population = populate(settings.engine, self, self.network, *args, **(engine_options or {}))
         self.customers.classify(offer)
         self.prospects = self.non_buyers = 0  # people buying from no firm: without a grudge, and all of them
         self.datacollector = metrics.ledger()

@@ -26,7 +26,7 @@ from scipy.special import ndtri
 
 from ..config import TRAIT_MULTIPLIERS, CustomersConfig
 from .draws import Decision, Dice, first_identities
-from .vocabulary import Complaint, Ladder
+from .vocabulary import Complaint, Happened, Ladder
 
 f32 = np.float32
 
@@ -176,6 +176,16 @@ STATE: tuple[Var, ...] = (
     Var("spoke_feeling", f32, 0, F_, K, K, "remembered experience when the talking was done"),
     Var("referred", np.int16, NO_FIRM, F_, K, K, "the firm most praised to the customer this week", bound=("firms", 0)),
     Var("alarmed", bool, False, F_, K, K, "heard criticism of the own firm this week"),
+    Var(
+        "happened",
+        np.uint32,
+        0,
+        F_,
+        K,
+        K,
+        "what happened to the customer this week, as ``Happened`` bits set by the rules",
+        bound=("", (1 << len(Happened)) - 1),
+    ),
 )
 BY_NAME = {v.name: v for v in STATE}
 TRAITS = tuple(v.name for v in STATE if v.leaving is Fate.DRAWN)

@@ -49,6 +49,43 @@ class Channel(IntEnum):
     ORGANIC = 2  # neither: an unprompted look, or one prompted by another firm
 
 
+class Happened(IntEnum):
+    """What happened to a customer this week, one bit each, recorded by the rule that made it happen (a customer's
+    ``happened``); the classroom's narrator tells these and derives nothing. Values are bits: test with ``&``."""
+
+    LEFT_MARKET = 1 << 0  # turn_over: moved away; a newcomer takes the place
+    INCIDENT = 1 << 1  # experience_service: needed service (how it felt: ``feeling``)
+    FREE_FIX = 1 << 2  # experience_service: the fix was free, unasked
+    COMPLAINED = 1 << 3  # complain: voiced a problem (its fate: ``complaint``)
+    SAW_THROUGH = 1 << 4  # see_through: saw that the firm's claims exceed its acts
+    GRATEFUL = 1 << 5  # be_grateful: a gift raised the bond
+    NEW_BEST = 1 << 6  # remember: a new best moment
+    NEW_WORST = 1 << 7  # remember: a new worst moment
+    ADVISED = 1 << 8  # receive_offers: told of a cheaper tariff, unasked
+    UPSELL_CALL = 1 << 9  # receive_offers: a sales call pushing a bigger tariff
+    UPSOLD = 1 << 10  # receive_offers: accepted the bigger tariff
+    PRAISED = 1 << 11  # decide_to_talk: told others good things about their firm
+    CRITICISED = 1 << 12  # decide_to_talk: told others what went wrong at their firm
+    VENTED = 1 << 13  # vent: talked against the firm they left unhappy (``grudge_firm``)
+    HEARD_PRAISE = 1 << 14  # hear: heard good things of a firm (the most praised: ``referred``)
+    HEARD_CRITICISM = 1 << 15  # hear: heard others criticise a firm (their own: ``alarmed``)
+    DEFENDED = 1 << 16  # defend: answered criticism of their firm
+    LOOKED = 1 << 17  # look_around: looked at the market
+    SAW_AD = 1 << 18  # look_around: saw a firm's ad
+    LEFT_FIRM = 1 << 19  # leave: left their firm (for a rival or for none)
+    LEFT_UNHAPPY = 1 << 20  # leave: left with bad memories, holding a grudge
+    JOINED = 1 << 21  # join: joined a firm (``firm``)
+    JOINED_BY_REFERRAL = 1 << 22  # join: praise of that firm heard this week prompted the look
+    JOINED_BY_AD = 1 << 23  # join: that firm's ad seen this week prompted the look (no referral)
+    TOOK_DISCOUNT = 1 << 24  # join: took the firm's welcome discount
+    DISCOUNT_DECIDED = 1 << 25  # join: at list price they would have chosen otherwise
+
+
+def happened(flags: int) -> list[Happened]:
+    """The events in a customer's ``happened`` flags, in the order of the week."""
+    return [h for h in Happened if int(flags) & h]
+
+
 CHANNEL_MEANING = {
     Channel.REFERRAL: "praise of the firm heard that week prompted the look",
     Channel.ADVERTISING: "the firm's ad seen that week prompted the look (no referral)",
