@@ -53,7 +53,12 @@ def compare(overrides: list[str] | None = None, chunk: int | None = None) -> tup
 
     ``chunk``: the compiled engine's customers per unit of parallel work (default: its own).
     """
-    base = ["customers.n=300", "steps=104", "progress=false", *(o for o in overrides or [] if not o.startswith("engine="))]
+    base = [
+        "customers.n=300",
+        "steps=104",
+        "progress=false",
+        *(o for o in overrides or [] if not o.startswith("engine=")),
+    ]
     options = {} if chunk is None else {"chunk": chunk}
     one = LoyaltyMarket(load([*base, "engine=compiled"]), engine_options=options)
     other = LoyaltyMarket(load([*base, "engine=agents"]))

@@ -76,19 +76,13 @@ def test_a_followed_customer_has_a_week_by_week_story():
     assert [d["week"] for d in days] == list(range(53))
     assert len({round(float(d["bond"]), 3) for d in days}) > 5  # their state changes
     tw = room.twins
-    told = story(
-        days,
-        tw.labels[0],
-        tw.worlds[0].settings.customers,
-        tw.worlds[0].settings.market,
-        lambda week: tw.outage(0, week),
-    )
+    told = story(days, tw.labels[0], lambda week: tw.outage(0, week))
     text = " ".join(" ".join(said) for _, said in told)
     assert "incident" in text and "during the outage" in text
     # Someone in the sample changed firm: the story says when and why.
     moved = []
     for slot in tw.sample[:200]:
-        moved += departures(tw.journals[0].diary(int(slot)), tw.labels[0], tw.worlds[0].settings.customers)
+        moved += departures(tw.journals[0].diary(int(slot)), tw.labels[0])
     assert moved and all(text.startswith(("left", "joined")) and "(" in text for _, text in moved)
     # A customer outside the drawn sample is followed from now on, in both worlds.
     outside = int(np.setdiff1d(np.arange(1000), tw.sample)[0])

@@ -9,6 +9,7 @@ import pytest
 from conftest import run, settings
 
 import sim
+from sim.model.draws import Decision
 from sim.model.vocabulary import Count, Ladder, Tally
 
 
@@ -31,56 +32,50 @@ def test_switching_cost_lowers_churn():
     assert hi.defections.sum() < 0.5 * lo.defections.sum()
 
 
-def _one_week_population(**state):
-    """Two customers of firm 0 with controlled state, facing a bad incident for sure (one phase of the numpy
-    engine, called alone; the docking tests show the other engines identical)."""
-    s = settings(
-        "engine=vectorized",
-        "customers.n=10",
-        "network=none",
-        "customers.incident_rate=1.0",
-        "customers.experience_noise=0.0",
-        "customers.voice=0.0",
-    )
-    m = sim.LoyaltyMarket(s)
-    c = m.customers
-    c.firm[:] = 0
-    c.expectation[:] = 0.8
-    c.recent[:] = c.peak_pos[:] = c.peak_neg[:] = 0
-    for k, v in state.items():
-        getattr(c, k)[:] = v
-    return m, c
+def _agents(*overrides: str):
+    """A small market of Mesa agents whose rules a test calls one by one (the readable reference; the docking
+    tests show the compiled engine identical), with the week-1 offer in force."""
+    m = sim.LoyaltyMarket(settings("engine=agents", *overrides))
+    population = m.customers
+    population.offer, population.week = m.offer(1), 1
+    population.tally = Tally(population.n_firms, len(m.settings.customers.segments.groups))
+    return m, population
 
 
 def test_devoted_response_to_failure_is_milder():
-    m, c = _one_week_population()
-    c.bond[:] = 0.0
-    c.bond[0] = 0.9  # devoted
-    offer = m.offer(1)
+    """Two customers of firm 0 with the same expectation face the same failure; the devoted one feels it less."""
+    m, population = _agents("customers.n=10", "network=none", "customers.experience_noise=0.0", "customers.voice=0.0")
+    offer = population.offer
     offer.service[0] = 0.3  # a failure
     offer.generosity[0] = 0.0
     offer.listening[0] = 0.0
-    c.experience_service(offer, m.streams, Tally(c.n_firms))
-    assert c.feeling[0] < 0 and c.feeling[1] < 0
-    assert abs(c.feeling[0]) < 0.5 * abs(c.feeling[1])
+    devoted, merely = population.by_index[:2]
+    for person, bond in ((devoted, 0.9), (merely, 0.0)):
+        person.firm, person.expectation, person.bond = 0, np.float32(0.8), np.float32(bond)
+        person.recent = person.peak_pos = person.peak_neg = np.float32(0)
+        person.experience_service()
+    assert devoted.feeling < 0 and merely.feeling < 0
+    assert abs(devoted.feeling) < 0.5 * abs(merely.feeling)
 
 
 def test_negative_word_of_mouth_weighs_more():
     for negativity in (1.0, 3.0):
-        s = settings("engine=vectorized", "customers.n=2000", f"market.negativity={negativity}", "market.reach=0")
-        m = sim.LoyaltyMarket(s)
-        c = m.customers
-        c.heard[:] = 0
-        c.feeling[:] = 0
-        c.state[:] = Ladder.PROSPECT
-        c.state[:1000] = Ladder.DEVOTED  # talk positively
-        c.state[1000:] = np.where(c.firm[1000:] < c.no_firm, Ladder.DETRACTOR, Ladder.PROSPECT)
-        t = Tally(c.n_firms)
-        c.spread_word_of_mouth(m.offer(1), m.network, m.streams, t)
+        m, population = _agents("customers.n=2000", f"market.negativity={negativity}", "market.reach=0")
+        population.rolls = {Decision.WOM: population.roll_everyone(Decision.WOM, 3)}
+        for i, person in enumerate(population.by_index):
+            person.heard[:] = 0
+            person.feeling = np.float32(0)
+            person.grudge = np.float32(0)  # nobody vents: only talk about one's firm
+            has = person.firm is not None
+            person.state = Ladder.DEVOTED if i < 1000 and has else Ladder.DETRACTOR if has else Ladder.PROSPECT
+        population.customers.do("talk")
+        population.customers.do("take_in_word_of_mouth")
+        t = population.tally
         pos, neg = t[Count.WOM_POSITIVE].sum(), t[Count.WOM_NEGATIVE].sum()
-        net_heard = c.heard.sum()
+        net_heard = population.heard.sum()
         # A defended criticism reaches no one; the defence is counted among the positives.
         expected = m.settings.market.wom_weight * (pos - negativity * (neg - t[Count.DEFENSES].sum()))
+        assert neg > 0 and pos > 0
         assert net_heard == pytest.approx(expected, rel=1e-4, abs=1e-3)
 
 
@@ -170,12 +165,11 @@ def test_referrals_need_a_voice():
 
 
 def test_memory_fades():
-    m = sim.LoyaltyMarket(settings("engine=vectorized"))
-    c = m.customers
-    c.recent[:] = 1.0
-    c.peak_neg[:] = -1.0
-    c.fade()
-    assert (c.recent < 1).all() and (c.peak_neg > -1).all()
+    _, population = _agents("customers.n=50")
+    for person in population.by_index:
+        person.recent, person.peak_neg = np.float32(1), np.float32(-1)
+        person.fade()
+    assert (population.recent < 1).all() and (population.peak_neg > -1).all()
 
 
 def test_policy_drift_changes_levers_over_a_ramp():

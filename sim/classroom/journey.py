@@ -2,20 +2,22 @@
 
 The diary (``Journal``) records every state variable declared in ``sim.model.state`` (traits but
 the segment excepted: they are fixed for life) for the watched customers of one world, after
-every week. ``tell`` reads two consecutive weeks of a customer and says what happened to them:
-incidents and how they felt, what they remembered, heard and said, their bond and trust, their
-place on the ladder, and when and why they left. It reads the state; it applies no rule of the
-model, so the story cannot drift from what the model did.
+every week; among them ``happened``, what the rules recorded as they applied (``Happened``: an
+incident, a free fix, a complaint, an upsell call, a word said or heard, a departure...). ``told``
+tells a customer's week from that record, with the values it left (how they felt, their bond and
+trust, where they stand): it applies no rule of the model and guesses nothing from differences of
+state, so a new mechanism is told as soon as its rule records what it did.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ..config import CustomersConfig, MarketConfig
 from ..model.market import LoyaltyMarket
 from ..model.state import STATE, TRAITS
-from ..model.vocabulary import Complaint, Ladder
+from ..model.vocabulary import Complaint, Happened, Ladder
 
 RECORDED = tuple(v.name for v in STATE if v.name not in TRAITS or v.name == "segment")
 
@@ -105,115 +107,134 @@ def where(day: Day, names: list[str]) -> str:
     return f"{STATE_WORDS[state]} at {names[firm]}"
 
 
-def tell(
-    prev: Day, cur: Day, names: list[str], cfg: CustomersConfig, market: MarketConfig, outage: np.ndarray
-) -> list[str]:
-    """What happened to a customer in week ``cur["week"]``, in plain words (empty: a quiet week).
+class Told(NamedTuple):
+    """One thing told of a customer's week: the recorded event it tells (or what else: "ladder"), in words."""
 
-    ``outage`` is each firm's outage severity that week.
-    """
-    if cur["identity"] != prev["identity"]:
-        return ["left the market (moved away); a newcomer takes their place"]
+    event: Happened | str
+    text: str
+
+
+# The events a week's story tells, each once (the rest are told inside these: how a complaint ended, which firm was
+# joined and why).
+TOLD = (
+    Happened.LEFT_MARKET,
+    Happened.INCIDENT,
+    Happened.SAW_THROUGH,
+    Happened.ADVISED,
+    Happened.UPSELL_CALL,
+    Happened.GRATEFUL,
+    Happened.NEW_BEST,
+    Happened.NEW_WORST,
+    Happened.HEARD_PRAISE,
+    Happened.HEARD_CRITICISM,
+    Happened.DEFENDED,
+    Happened.PRAISED,
+    Happened.CRITICISED,
+    Happened.VENTED,
+    Happened.LEFT_FIRM,
+    Happened.JOINED,
+)
+
+
+def told(prev: Day, cur: Day, names: list[str], outage: np.ndarray) -> list[Told]:
+    """What happened to a customer in week ``cur["week"]`` (their record, ``happened``), in plain words; empty: a
+    quiet week. ``prev`` is their state the week before; ``outage`` each firm's outage severity that week."""
+    events = int(cur["happened"])
+
+    def did(what: Happened) -> bool:
+        return bool(events & what)
+
+    if did(Happened.LEFT_MARKET):
+        return [Told(Happened.LEFT_MARKET, "left the market (moved away); a newcomer takes their place")]
     n_firms = len(names)
     old, new = int(prev["firm"]), int(cur["firm"])
-    stayed = old == new
-    said: list[str] = []
-    if cur["feeling"] != 0:  # an incident, at the firm they had at the start of the week
+    out: list[Told] = []
+    if did(Happened.INCIDENT):  # at the firm they had at the start of the week
         f = float(cur["feeling"])
-        line = f"had a service incident at {names[old]}"
-        if outage[old] > 0:
-            line += " during the outage"
-        line += f" and was {felt(f)} ({f:+.2f})"
-        if f < 0 and prev["bond"] >= cfg.devoted_bond:
+        line = f"had a service incident at {names[old]}" + (" during the outage" if outage[old] > 0 else "")
+        line += " and the fix was free, unasked" if did(Happened.FREE_FIX) else ""
+        line += f"; was {felt(f)} ({f:+.2f})"
+        if f < 0 and Ladder(int(prev["state"])) is Ladder.DEVOTED:
             line += f"; devotion forgives: their bond ({prev['bond']:.2f}) softened the blow"
-        complaint = Complaint(int(cur["complaint"]))
         line += {
             Complaint.HANDLED: "; complained, and the firm put it right",
             Complaint.IGNORED: "; complained and was ignored, which hurt more",
             Complaint.SILENT: "; had a problem and said nothing",
-        }.get(complaint, "")
-        said.append(line)
-    if stayed and new < n_firms:
-        fade = 1 - cfg.peak_decay
-        if cur["peak_pos"] > prev["peak_pos"] * fade + 1e-4:
-            said.append(f"a new best moment to remember ({cur['peak_pos']:+.2f})")
-        if cur["peak_neg"] < prev["peak_neg"] * fade - 1e-4:
-            said.append(f"a new worst moment to remember ({cur['peak_neg']:+.2f})")
-        if cur["tariff"] < prev["tariff"] - 1e-4:
-            said.append("was told of a cheaper tariff, unasked: pays less now")
-        elif cur["tariff"] > prev["tariff"] + 1e-4:
-            said.append("accepted an upsell: pays more now")
-        expected = prev["trust"] + cfg.trust_recovery * (cfg.trust_initial - prev["trust"])
-        change = cur["trust"] - expected
-        if change < -0.1:
-            said.append(f"saw that the firm's claims were bigger than its acts: trust fell to {cur['trust']:.2f}")
-        elif change < -0.02 and cur["tariff"] <= prev["tariff"]:
-            said.append(f"got a sales call pushing an upgrade: trust fell to {cur['trust']:.2f}")
-        elif change > 0.02:  # a gift: cheaper-tariff advice (above) or, at an incident, a free fix
-            gift = "the fix was free, unasked: " if cur["feeling"] != 0 and cur["tariff"] >= prev["tariff"] else ""
-            said.append(f"{gift}trust grew to {cur['trust']:.2f}")
-        bond_change = cur["bond"] - prev["bond"] * (1 - cfg.bond_decay)
-        if abs(bond_change) > 0.02:
-            said.append(f"bond {'grew' if bond_change > 0 else 'weakened'} to {cur['bond']:.2f}")
-    heard = cur["heard"] - (1 - market.wom_decay) * prev["heard"]
-    for j in range(n_firms):
-        if j == new and not stayed:
-            continue  # what was heard of the firm joined became the expectation of it
-        if heard[j] > 1e-4:
-            said.append(f"heard good things about {names[j]}")
-        elif heard[j] < -1e-4:
-            said.append(f"heard others criticise {names[j]}" + (" (their own firm)" if j == old else ""))
-    if cur["spoke"]:
-        said.append(_spoke(prev, cur, names, cfg))
-    if not stayed:
-        said.append(_moved(prev, cur, names, cfg))
-    elif cur["state"] != prev["state"]:
-        said.append(f"became {STATE_WORDS[Ladder(int(cur['state']))]}")
-    return said
+        }.get(Complaint(int(cur["complaint"])), "")
+        out.append(Told(Happened.INCIDENT, line))
+    if did(Happened.SAW_THROUGH):
+        out.append(Told(Happened.SAW_THROUGH, "saw that the firm's claims were bigger than its acts"))
+    if did(Happened.ADVISED):
+        out.append(Told(Happened.ADVISED, "was told of a cheaper tariff, unasked: pays less now"))
+    if did(Happened.UPSELL_CALL):
+        took = "took it: pays more now" if did(Happened.UPSOLD) else "said no"
+        out.append(Told(Happened.UPSELL_CALL, f"got a sales call pushing a bigger tariff, and {took}"))
+    if did(Happened.GRATEFUL):
+        out.append(Told(Happened.GRATEFUL, "grateful for the gift: bond and trust grew"))
+    if did(Happened.NEW_BEST):
+        out.append(Told(Happened.NEW_BEST, f"a new best moment to remember ({float(cur['peak_pos']):+.2f})"))
+    if did(Happened.NEW_WORST):
+        out.append(Told(Happened.NEW_WORST, f"a new worst moment to remember ({float(cur['peak_neg']):+.2f})"))
+    if did(Happened.HEARD_PRAISE):
+        out.append(Told(Happened.HEARD_PRAISE, f"heard good things about {names[int(cur['referred'])]}"))
+    if did(Happened.HEARD_CRITICISM):
+        whom = f"{names[old]} (their own firm)" if cur["alarmed"] else "a firm they do not buy from"
+        out.append(Told(Happened.HEARD_CRITICISM, f"heard others criticise {whom}"))
+    if did(Happened.DEFENDED):
+        out.append(Told(Happened.DEFENDED, f"answered criticism of {names[old]}, their firm"))
+    if did(Happened.PRAISED):
+        out.append(Told(Happened.PRAISED, f"told others good things about {names[old]}"))
+    if did(Happened.CRITICISED):
+        out.append(Told(Happened.CRITICISED, f"told others what went wrong at {names[old]}"))
+    if did(Happened.VENTED):
+        out.append(Told(Happened.VENTED, f"vented about {names[int(prev['grudge_firm'])]}, the firm they left"))
+    if did(Happened.LEFT_FIRM) or did(Happened.JOINED):
+        out.append(Told(Happened.LEFT_FIRM if did(Happened.LEFT_FIRM) else Happened.JOINED, moved(prev, cur, names)))
+    elif new < n_firms and cur["state"] != prev["state"]:
+        out.append(Told("ladder", f"became {STATE_WORDS[Ladder(int(cur['state']))]} ({standing(cur)})"))
+    return out
 
 
-def _spoke(prev: Day, cur: Day, names: list[str], cfg: CustomersConfig) -> str:
-    old, n_firms = int(prev["firm"]), len(names)
-    if old >= n_firms:
-        grudge = int(cur["grudge_firm"])
-        return f"vented about {names[grudge]}, the firm they left" if grudge < n_firms else "talked about firms"
-    # The talk came before any change of firm: the state it came from is this week's if they stayed, else last week's.
-    state, f = Ladder(int(cur["state"] if cur["firm"] == prev["firm"] else prev["state"])), float(cur["feeling"])
-    if abs(f) > cfg.talk_threshold:
-        good = f > 0
-    elif state in (Ladder.DEVOTED, Ladder.LOYAL, Ladder.DETRACTOR):
-        good = state is not Ladder.DETRACTOR
-    else:
-        good = cur["spoke_feeling"] >= 0
-    return f"told others {'good things about' if good else 'what went wrong at'} {names[old]}"
+def tell(prev: Day, cur: Day, names: list[str], outage: np.ndarray) -> list[str]:
+    """What happened to a customer in week ``cur["week"]``, in plain words (empty: a quiet week)."""
+    return [t.text for t in told(prev, cur, names, outage)]
 
 
-def _moved(prev: Day, cur: Day, names: list[str], cfg: CustomersConfig) -> str:
-    """A change of firm, and why, as far as the customer's state shows it."""
+def standing(day: Day) -> str:
+    """The values a customer's place on the ladder is read off: remembered experience, bond, value for money."""
+    return (
+        f"remembered experience {float(day['remembered']):+.2f}, bond {float(day['bond']):.2f}, "
+        f"value for money against the best alternative {float(day['value_margin']):+.2f}"
+    )
+
+
+def moved(prev: Day, cur: Day, names: list[str]) -> str:
+    """A change of firm, and what prompted it, as the customer's record says."""
+    events = int(cur["happened"])
     old, new, n_firms = int(prev["firm"]), int(cur["firm"]), len(names)
     why: list[str] = []
-    if new < n_firms:
-        if int(cur["referred"]) == new:
-            why.append(f"someone recommended {names[new]}")
-        if cur["discount_left"] > 0:
-            why.append(f"{names[new]}'s welcome discount")
-    if old < n_firms:
-        if cur["feeling"] < 0:
+    if events & Happened.JOINED_BY_REFERRAL:
+        why.append(f"someone recommended {names[new]}")
+    elif events & Happened.JOINED_BY_AD:
+        why.append(f"{names[new]}'s ad caught their eye")
+    if events & Happened.TOOK_DISCOUNT:
+        decided = ", which decided it" if events & Happened.DISCOUNT_DECIDED else ""
+        why.append(f"{names[new]}'s welcome discount{decided}")
+    if events & Happened.LEFT_FIRM:
+        if events & Happened.INCIDENT and cur["feeling"] < 0:
             why.append("a bad experience this week")
-        if prev["remembered"] < 0 or cur["remembered"] < 0:
-            worst = min(float(prev["peak_neg"]), float(cur["peak_neg"]))
-            why.append(
-                f"bad memories (remembered experience {float(prev['remembered']):+.2f}, worst moment {worst:+.2f})"
-            )
+        if events & Happened.LEFT_UNHAPPY:
+            why.append(f"bad memories (remembered experience {float(prev['remembered']):+.2f}): left holding a grudge")
         if cur["alarmed"]:
             why.append(f"heard others criticise {names[old]}")
-        state = Ladder(int(prev["state"]))
-        if state is Ladder.CUSTOMER:
-            why.append("merely satisfied: nothing held them")
-        elif state is Ladder.LOYAL:
-            why.append("loyal on value only: no bond held them")
-        elif state is Ladder.DEVOTED:
-            why.append(f"even their bond ({float(prev['bond']):.2f}) did not hold them")
+        why.append(
+            {
+                Ladder.CUSTOMER: "merely satisfied: nothing held them",
+                Ladder.LOYAL: "loyal on value only: no bond held them",
+                Ladder.DEVOTED: f"even their bond ({float(prev['bond']):.2f}) did not hold them",
+                Ladder.DETRACTOR: "a detractor already",
+            }[Ladder(int(prev["state"]))]
+        )
     if not why:
         why.append("another offer looked better that week")
     if old >= n_firms:
@@ -225,24 +246,25 @@ def _moved(prev: Day, cur: Day, names: list[str], cfg: CustomersConfig) -> str:
     return f"{what} ({'; '.join(why)})"
 
 
-def story(days: list[Day], names: list[str], cfg: CustomersConfig, market: MarketConfig, outages) -> list[tuple]:
+def story(days: list[Day], names: list[str], outages) -> list[tuple]:
     """The eventful weeks of a diary, oldest first: (week, [what happened]). ``outages(week)``: severities."""
     out = [(days[0]["week"], [f"{where(days[0], names)}; bond {days[0]['bond']:.2f}, trust {days[0]['trust']:.2f}"])]
     for prev, cur in zip(days, days[1:], strict=False):
-        said = tell(prev, cur, names, cfg, market, outages(cur["week"]))
+        said = tell(prev, cur, names, outages(cur["week"]))
         if said:
             out.append((cur["week"], said))
     return out
 
 
-def departures(days: list[Day], names: list[str], cfg: CustomersConfig) -> list[tuple[int, str]]:
+def departures(days: list[Day], names: list[str]) -> list[tuple[int, str]]:
     """Every change of firm in a diary: (week, what and why)."""
     out = []
     for prev, cur in zip(days, days[1:], strict=False):
-        if cur["identity"] != prev["identity"]:
+        events = int(cur["happened"])
+        if events & Happened.LEFT_MARKET:
             out.append((cur["week"], "left the market (moved away)"))
-        elif cur["firm"] != prev["firm"]:
-            out.append((cur["week"], _moved(prev, cur, names, cfg)))
+        elif events & (Happened.LEFT_FIRM | Happened.JOINED):
+            out.append((cur["week"], moved(prev, cur, names)))
     return out
 
 

@@ -465,7 +465,7 @@ def CustomerCard(room: Classroom, card: int, version: int, on_close: Callable[[]
         if not left_market and now["firm"] < twins.n_firms:
             Prose(holds(now, cfg, market), style="font-size: 13px")
         solara.HTML(tag="div", unsafe_innerHTML=timeline_svg(days, twins.moments))
-        told = story(days, names, cfg, market, lambda week: twins.outage(world, week))
+        told = story(days, names, lambda week: twins.outage(world, week))
         recent = told[::-1]
         items = "".join(f"<li><b>Week {week}:</b> {html.escape('; '.join(said))}.</li>" for week, said in recent[:8])
         solara.HTML(tag="ul", unsafe_innerHTML=items, classes=["lm-story"])
@@ -480,7 +480,7 @@ def CustomerCard(room: Classroom, card: int, version: int, on_close: Callable[[]
             )
         other = 1 - world
         twin_days = twins.journals[other].diary(slot)
-        moved = departures(twin_days, list(twins.labels[other]), cfg)
+        moved = departures(twin_days, list(twins.labels[other]))
         twin_now = where(twin_days[-1], list(twins.labels[other])) if twin_days else "?"
         moves = "; ".join(f"week {w}: {what}" for w, what in moved[-2:]) or "never changed firm"
         moves = moves[0].upper() + moves[1:]

@@ -1182,9 +1182,7 @@ class CompiledCustomers:
         self._cfg, self._market = settings_record(cfg)[0], settings_record(market)[0]
         self._chunks = chunks(self.n, chunk)
         n = self.n
-        self._lists = Lists(
-            chunk, *(Events(np.empty(n, np.int32), np.zeros(self._chunks, np.int64)) for _ in LISTED)
-        )
+        self._lists = Lists(chunk, *(Events(np.empty(n, np.int32), np.zeros(self._chunks, np.int64)) for _ in LISTED))
         self._work = Work(
             rolls=None,  # each thread's rows of dice, this week's (``_rolls``)
             flags=np.zeros(n, np.uint8),
@@ -1295,7 +1293,14 @@ class CompiledCustomers:
     def step(self, week: int, offer: Offer, net: SocialNetwork, streams: Streams) -> Tally:
         """One week in the life of every customer."""
         self.week = week
-        p, n_firms, run, whole, chunk, lists = self.people, self.n_firms, self._run, self._chunks, self.chunk, self._lists
+        p, n_firms, run, whole, chunk, lists = (
+            self.people,
+            self.n_firms,
+            self._run,
+            self._chunks,
+            self.chunk,
+            self._lists,
+        )
         ties = Ties(net.mixed, net.indptr, net.indices)
         community = self.cfg.community_bond != 0 and (net.mixed or len(net.indices) > 0)
         keys = streams.dice.table(week, max(3, self.market.broadcast_size))
@@ -1349,9 +1354,7 @@ class CompiledCustomers:
         # Community, ads and who looks at the market; their choice (Gumbel noise by numpy, as in every engine).
         if community and not net.mixed:
             run(count_devoted_ties, whole, gather(lists.converts, chunk), work, ties, chunk)
-        devoted = (
-            np.bincount(work.devoted_at + 1, minlength=n_firms + 1)[1:] if net.mixed else np.zeros(n_firms, int)
-        )
+        devoted = np.bincount(work.devoted_at + 1, minlength=n_firms + 1)[1:] if net.mixed else np.zeros(n_firms, int)
         run(look_around, whole, p, this_week, ties, devoted, lists, work)
         lookers = gather(lists.lookers, chunk)
         u = streams.dice.uniform64(Decision.CHOICE, week, self.identity[lookers], n_firms + 1)

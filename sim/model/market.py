@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from ..config import LEVERS, Engine, Settings, Shock
+from ..config import LEVERS, Settings, Shock
 from ..config import settings as config_settings
 from . import metrics, policies
 from .firms import Firm

@@ -79,8 +79,6 @@ def _compiled(model: LoyaltyMarket, network: SocialNetwork, *args, **options) ->
 ENGINES: dict[Engine, Callable[..., Population]] = {Engine.AGENTS: _agents, Engine.COMPILED: _compiled}
 
 
-def populate(
-    engine: Engine, model: LoyaltyMarket, network: SocialNetwork, *args, **options
-) -> Population:
+def populate(engine: Engine, model: LoyaltyMarket, network: SocialNetwork, *args, **options) -> Population:
     """The customers of ``model``, held by ``engine``."""
     return ENGINES[engine](model, network, *args, **options)

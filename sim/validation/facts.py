@@ -3,9 +3,8 @@
 Run:  python -m sim.validate facts [--n 4000] [--seeds 3]
 Prints each fact's figures and writes results/validation/stylized_facts.csv.
 
-The model is not changed for measurement: customer arrays are read between weeks, and the
-locals of two ``Customers`` methods (who talked; who complained and whether it was handled) are
-read when the method returns, through a trace hook active only during that call.
+The model is not changed for measurement: customer arrays are read between weeks (this week's
+observations among them: who talked, what became of a complaint).
 """
 
 from __future__ import annotations
