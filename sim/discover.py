@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, compose, load, to_plain, validate
+from .runs.arguments import add_customers, add_weeks
 from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
 from .runs.sweep import SAFE_NAME
 
@@ -301,8 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--points", type=number(int, 10, 1_000_000), default=128, help="points of the Latin hypercube")
     ap.add_argument("--replicates", type=number(int, 1, 1000), default=2, help="runs per point (seeds 0, 1, ...)")
     ap.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed of the hypercube")
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=2000, help="customers per run")
-    ap.add_argument("--steps", type=number(int, 1, 100_000), default=520, help="weeks per run")
+    add_customers(ap, 2000, "customers per run")
+    add_weeks(ap, 520, "weeks per run")
     ap.add_argument("--experiment", default="giving_vs_taking")
     ap.add_argument("--giving", default="giving", help="the giving firm")
     ap.add_argument("--taking", default="taking", help="the taking firm")

@@ -22,6 +22,7 @@ from joblib import Parallel, delayed
 from scipy import stats
 
 from .config import load
+from .runs.arguments import add_customers, add_weeks
 from .runs.errors import ArgumentParser, command, failing_as, number
 from .runs.results import write_atomic
 from .runs.run import simulate
@@ -71,8 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("change", nargs="+", help="Hydra overrides that make the changed world")
     ap.add_argument("--base", nargs="*", default=[], help="Hydra overrides of both worlds")
     ap.add_argument("--seeds", type=number(int, 3, 100_000), default=10)
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=3000, help="customers")
-    ap.add_argument("--steps", type=number(int, 1, 100_000), default=260, help="weeks")
+    add_customers(ap, 3000, "customers")
+    add_weeks(ap, 260, "weeks")
     ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel runs")
     ap.add_argument("--out", default="results/pairing", help="where the table goes")
     a = ap.parse_args(argv)

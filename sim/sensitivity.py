@@ -33,6 +33,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .config import ConfigError, check, compose, load
+from .runs.arguments import add_customers, add_weeks
 from .runs.errors import (
     BAD_INPUT,
     ArgumentError,
@@ -376,8 +377,8 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="seed of the design and of every run (common random numbers)",
     )
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=2000, help="customers per run")
-    ap.add_argument("--steps", type=number(int, 1, 100_000), default=260, help="weeks per run")
+    add_customers(ap, 2000, "customers per run")
+    add_weeks(ap, 260, "weeks per run")
     ap.add_argument("--experiment", default="giving_vs_taking")
     ap.add_argument("--giving", default="giving", help="firm whose share and NPV are explained")
     ap.add_argument("--taking", default="taking", help="firm it is compared with")

@@ -20,6 +20,7 @@ from scipy import stats
 
 from ..config import load
 from ..model.metrics import annual_churn
+from ..runs.arguments import add_customers
 from ..runs.errors import ArgumentParser, failing_as, number
 from ..runs.results import write_atomic
 from . import facts
@@ -128,7 +129,7 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.validate observables", description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=5000, help="customers")
+    add_customers(ap, 5000, "customers")
     ap.add_argument("--seeds", type=number(int, 2, 1000), default=5, help="replications (seeds 0..k-1)")
     ap.add_argument("--jobs", type=number(int, 1, 4096), default=2)
     ap.add_argument("--out", default="results/validation/observables.csv")

@@ -1,0 +1,29 @@
+"""The arguments many commands share, each defined once: its flag, its type and its range.
+
+A setting given as an argument (customers, weeks, mean degree) takes the range the settings allow
+(``sim.config.allowed_range``), so a command accepts what a run accepts; the default and the help text
+are each command's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from ..config import allowed_range
+from .errors import number
+
+
+def setting(key: str) -> Callable[[str], int]:
+    """An argparse ``type``: an integer within the allowed range of the settings key ``key`` (``customers.n``)."""
+    return number(int, *allowed_range(key))
+
+
+def add_customers(ap: argparse.ArgumentParser, default: int, help: str, flag: str = "--n") -> None:
+    """Customers per run (``customers.n``)."""
+    ap.add_argument(flag, type=setting("customers.n"), default=default, help=help)
+
+
+def add_weeks(ap: argparse.ArgumentParser, default: int, help: str, flag: str = "--steps") -> None:
+    """Weeks per run (``steps``)."""
+    ap.add_argument(flag, type=setting("steps"), default=default, help=help)
