@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, compose, load, to_plain, validate
-from .runs.arguments import add_customers, add_weeks
+from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks
 from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
 from .runs.sweep import SAFE_NAME
 
@@ -313,9 +313,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--min-density", type=number(float, 0, 1), default=0.5, help="stop at a box less dense than this")
     ap.add_argument("--boxes", type=number(int, 1, 100), default=3, help="at most this many boxes")
     ap.add_argument("--launcher", default="basic", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel jobs (joblib)")
+    add_jobs(ap, "parallel jobs (joblib)")
     ap.add_argument("--name", default="lhs", help="name of the analysis folder and sweep")
-    ap.add_argument("--results-dir", default="results")
+    add_results_dir(ap)
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
     if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):

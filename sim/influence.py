@@ -26,7 +26,7 @@ from scipy import stats
 
 from . import sensitivity
 from .config import LEVERS, compose, load
-from .runs.arguments import add_customers, add_weeks
+from .runs.arguments import add_customers, add_jobs, add_results_dir, add_seeds, add_weeks
 from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
 from .runs.results import write_atomic
 from .runs.sweep import SAFE_NAME
@@ -147,16 +147,16 @@ def markdown(effects: pd.DataFrame, firms: list[str], mechanisms: dict[str, tupl
 @command
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.influence", description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=number(int, 2, 100_000), default=10, help="paired seeds per change")
+    add_seeds(ap, 10, "paired seeds per change", low=2, high=100_000)
     add_customers(ap, 3000, "customers per one-at-a-time run")
     add_weeks(ap, 520, "weeks per one-at-a-time run")
     ap.add_argument("--trajectories", type=number(int, 0, 10_000), default=10, help="Morris trajectories (0: none)")
     add_customers(ap, 2000, "customers per Morris run", "--morris-n")
     add_weeks(ap, 260, "weeks per Morris run", "--morris-steps")
     ap.add_argument("--launcher", default="joblib", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel jobs (joblib)")
+    add_jobs(ap, "parallel jobs (joblib)")
     ap.add_argument("--name", default="influence", help="name of the analysis folder and sweeps")
-    ap.add_argument("--results-dir", default="results")
+    add_results_dir(ap)
     a = ap.parse_args(argv)
     a.experiment = "giving_vs_taking"
     if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):

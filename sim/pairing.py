@@ -22,8 +22,8 @@ from joblib import Parallel, delayed
 from scipy import stats
 
 from .config import load
-from .runs.arguments import add_customers, add_weeks
-from .runs.errors import ArgumentParser, command, failing_as, number
+from .runs.arguments import add_customers, add_jobs, add_seeds, add_weeks
+from .runs.errors import ArgumentParser, command, failing_as
 from .runs.results import write_atomic
 from .runs.run import simulate
 
@@ -71,10 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.pairing", description=__doc__.splitlines()[0])
     ap.add_argument("change", nargs="+", help="Hydra overrides that make the changed world")
     ap.add_argument("--base", nargs="*", default=[], help="Hydra overrides of both worlds")
-    ap.add_argument("--seeds", type=number(int, 3, 100_000), default=10)
+    add_seeds(ap, 10, low=3, high=100_000)
     add_customers(ap, 3000, "customers")
     add_weeks(ap, 260, "weeks")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel runs")
+    add_jobs(ap, "parallel runs")
     ap.add_argument("--out", default="results/pairing", help="where the table goes")
     a = ap.parse_args(argv)
     load([*a.base, *a.change, f"customers.n={a.n}", f"steps={a.steps}"])  # one-line errors before any run

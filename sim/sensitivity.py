@@ -33,7 +33,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .config import ConfigError, check, compose, load
-from .runs.arguments import add_customers, add_weeks
+from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks
 from .runs.errors import (
     BAD_INPUT,
     ArgumentError,
@@ -383,9 +383,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--giving", default="giving", help="firm whose share and NPV are explained")
     ap.add_argument("--taking", default="taking", help="firm it is compared with")
     ap.add_argument("--launcher", default="basic", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel jobs (joblib)")
+    add_jobs(ap, "parallel jobs (joblib)")
     ap.add_argument("--name", default=None, help="name of the analysis folder and sweep (default: the method)")
-    ap.add_argument("--results-dir", default="results")
+    add_results_dir(ap)
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
     a.name = a.name or a.method

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from ..config import allowed_range
 from .errors import number
 
+JOBS = (1, 4096)  # parallel processes or joblib workers
+
 
 def setting(key: str) -> Callable[[str], int]:
     """An argparse ``type``: an integer within the allowed range of the settings key ``key`` (``customers.n``)."""
@@ -27,3 +29,20 @@ def add_customers(ap: argparse.ArgumentParser, default: int, help: str, flag: st
 def add_weeks(ap: argparse.ArgumentParser, default: int, help: str, flag: str = "--steps") -> None:
     """Weeks per run (``steps``)."""
     ap.add_argument(flag, type=setting("steps"), default=default, help=help)
+
+
+def add_seeds(
+    ap: argparse.ArgumentParser, default: int | None, help: str | None = None, low: int = 1, high: int = 1000
+) -> None:
+    """``--seeds``: how many seeds to replicate on; ``low`` is the fewest the command's estimate can use."""
+    ap.add_argument("--seeds", type=number(int, low, high), default=default, help=help)
+
+
+def add_jobs(ap: argparse.ArgumentParser, help: str | None = None) -> None:
+    """``--jobs``: how many runs at once."""
+    ap.add_argument("--jobs", type=number(int, *JOBS), default=2, help=help)
+
+
+def add_results_dir(ap: argparse.ArgumentParser) -> None:
+    """``--results-dir``: the folder results go under."""
+    ap.add_argument("--results-dir", default="results")

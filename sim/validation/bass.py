@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 
 from ..config import load
 from ..model.market import LoyaltyMarket
-from ..runs.arguments import add_customers, add_weeks
-from ..runs.errors import ArgumentParser, failing_as, number
+from ..runs.arguments import add_customers, add_seeds, add_weeks
+from ..runs.errors import ArgumentParser, failing_as
 
 PAIRS = [(0.03, 0.38), (0.01, 0.2), (0.05, 0.1), (0.005, 0.5)]
 SPARSE = ["network=watts_strogatz", "network.mean_degree=4", "network.rewire=0.01"]
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.validate bass", description=__doc__.splitlines()[0])
     add_customers(ap, 10_000, "population size")
     add_weeks(ap, 60, "weeks")
-    ap.add_argument("--seeds", type=number(int, 1, 1000), default=3, help="replications per curve")
+    add_seeds(ap, 3, "replications per curve")
     ap.add_argument("--out", default="results/validation/bass.png")
     ap.add_argument("--docs", default="docs/bass.png", help="copy of the plot for the docs ('' for none)")
     a = ap.parse_args(argv)

@@ -20,8 +20,8 @@ from scipy import stats
 
 from ..config import load
 from ..model.metrics import annual_churn
-from ..runs.arguments import add_customers
-from ..runs.errors import ArgumentParser, failing_as, number
+from ..runs.arguments import add_customers, add_jobs, add_seeds
+from ..runs.errors import ArgumentParser, failing_as
 from ..runs.results import write_atomic
 from . import facts
 
@@ -130,8 +130,8 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.validate observables", description=__doc__.splitlines()[0])
     add_customers(ap, 5000, "customers")
-    ap.add_argument("--seeds", type=number(int, 2, 1000), default=5, help="replications (seeds 0..k-1)")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2)
+    add_seeds(ap, 5, "replications (seeds 0..k-1)", low=2)
+    add_jobs(ap)
     ap.add_argument("--out", default="results/validation/observables.csv")
     ap.add_argument("override", nargs="*", help="Hydra overrides")
     a = ap.parse_args(argv)
