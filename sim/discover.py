@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, compose, load, to_plain, validate
-from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks
+from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
 from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
 from .runs.sweep import SAFE_NAME
 
@@ -50,13 +50,7 @@ def parse_conditions(items: list[str]) -> dict[str, tuple[float, float] | list[s
     for item in items:
         key, _, spec = item.partition("=")
         if ":" in spec:
-            lo, _, hi = spec.partition(":")
-            try:
-                conditions[key] = (float(lo), float(hi))
-            except ValueError:
-                raise ConfigError(
-                    f"config error: --param {item!r}: expected key=low:high or key=a,b,c, e.g. market.reach=0:0.3"
-                ) from None
+            _, conditions[key] = param_range(item, "key=low:high or key=a,b,c")
         else:
             conditions[key] = [v for v in spec.split(",") if v]
     conditions = conditions or dict(DEFAULT_CONDITIONS)

@@ -33,7 +33,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .config import ConfigError, check, compose, load
-from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks
+from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
 from .runs.errors import (
     BAD_INPUT,
     ArgumentError,
@@ -81,15 +81,7 @@ def parse_params(items: list[str], path: str | Path | None) -> dict[str, tuple[f
                 params[str(key)] = (float(bounds[0]), float(bounds[1]))
             except (TypeError, ValueError):
                 raise ConfigError(f"config error: {path}: {key}: expected [low, high], two numbers") from None
-    for item in items:
-        key, _, rng = item.partition("=")
-        lo, _, hi = rng.partition(":")
-        try:
-            params[key] = (float(lo), float(hi))
-        except ValueError:
-            raise ConfigError(
-                f"config error: --param {item!r}: expected key=low:high, e.g. market.reach=0:0.3"
-            ) from None
+    params.update(param_range(item) for item in items)
     params = params or dict(DEFAULT_PARAMETERS)
     for key, (lo, hi) in params.items():
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ..config import allowed_range
+from ..config import ConfigError, allowed_range
 from .errors import number
 
 JOBS = (1, 4096)  # parallel processes or joblib workers
@@ -46,3 +46,13 @@ def add_jobs(ap: argparse.ArgumentParser, help: str | None = None) -> None:
 def add_results_dir(ap: argparse.ArgumentParser) -> None:
     """``--results-dir``: the folder results go under."""
     ap.add_argument("--results-dir", default="results")
+
+
+def param_range(item: str, forms: str = "key=low:high") -> tuple[str, tuple[float, float]]:
+    """A ``--param`` item ``key=low:high`` as (key, (low, high)); else a one-line error naming the ``forms`` allowed."""
+    key, _, spec = item.partition("=")
+    low, _, high = spec.partition(":")
+    try:
+        return key, (float(low), float(high))
+    except ValueError:
+        raise ConfigError(f"config error: --param {item!r}: expected {forms}, e.g. market.reach=0:0.3") from None
