@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
-from scipy import stats
 
 from . import sensitivity
 from .config import LEVERS, compose, load
+from .intervals import mean_interval
 from .runs.arguments import add_customers, add_jobs, add_results_dir, add_seeds, add_weeks
 from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
 from .runs.results import write_atomic
@@ -96,8 +96,7 @@ def paired(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
                 continue
             d = (wide[change] - wide["base"]).dropna()
             for firm, diffs in d.groupby(level="firm"):
-                n = len(diffs)
-                half = stats.t.ppf(0.975, n - 1) * diffs.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+                mean, ci_low, ci_high = mean_interval(diffs)
                 base_mean = wide["base"].xs(firm, level="firm").mean()
                 out.append(
                     {
@@ -105,10 +104,10 @@ def paired(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
                         "firm": firm,
                         "metric": metric,
                         "base": base_mean,
-                        "mean": diffs.mean(),
-                        "ci_low": diffs.mean() - half,
-                        "ci_high": diffs.mean() + half,
-                        "n": n,
+                        "mean": mean,
+                        "ci_low": ci_low,
+                        "ci_high": ci_high,
+                        "n": len(diffs),
                     }
                 )
     return pd.DataFrame(out)

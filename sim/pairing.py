@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy import stats
 
 from .config import load
+from .intervals import mean_interval
 from .runs.arguments import add_customers, add_jobs, add_seeds, add_weeks
 from .runs.errors import ArgumentParser, command, failing_as
 from .runs.results import write_atomic
@@ -49,15 +49,15 @@ def measure(change: list[str], base: list[str], seeds: int, n: int, steps: int, 
             b = np.array([results["base", s].at[firm, metric] for s in range(seeds)])
             c = np.array([results["change", s].at[firm, metric] for s in range(seeds)])
             paired, unpaired = c - b, c - np.roll(b, -1)
-            half = stats.t.ppf(0.975, seeds - 1) * paired.std(ddof=1) / np.sqrt(seeds)
+            effect, ci_low, ci_high = mean_interval(paired)
             var_p, var_u = paired.var(ddof=1), unpaired.var(ddof=1)
             rows.append(
                 {
                     "firm": firm,
                     "metric": label,
-                    "effect": paired.mean(),
-                    "ci_low": paired.mean() - half,
-                    "ci_high": paired.mean() + half,
+                    "effect": effect,
+                    "ci_low": ci_low,
+                    "ci_high": ci_high,
                     "paired_variance": var_p,
                     "unpaired_variance": var_u,
                     "variance_ratio": var_u / var_p if var_p > 0 else np.inf,

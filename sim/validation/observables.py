@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy import stats
 
 from ..config import load
+from ..intervals import mean_interval
 from ..model.metrics import annual_churn
 from ..runs.arguments import add_customers, add_jobs, add_seeds
 from ..runs.errors import ArgumentParser, failing_as
@@ -110,17 +110,17 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
             v = g[observable].dropna()
             if not len(v):
                 continue
-            half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
+            mean, ci_low, ci_high = mean_interval(v)
             rows.append(
                 {
                     "observable": observable,
                     "firm": firm,
-                    "mean": v.mean(),
-                    "ci_low": v.mean() - half,
-                    "ci_high": v.mean() + half,
+                    "mean": mean,
+                    "ci_low": ci_low,
+                    "ci_high": ci_high,
                     "published_low": lo,
                     "published_high": hi,
-                    "in_range": bool(lo <= v.mean() <= hi),
+                    "in_range": bool(lo <= mean <= hi),
                     "source": source,
                 }
             )
