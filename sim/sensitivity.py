@@ -25,6 +25,7 @@ import math
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -137,12 +138,11 @@ def check_ranges(params: dict[str, tuple[float, float]], fixed: list[str]) -> No
             check(cfg)
 
 
-def build_design(params: dict[str, tuple[float, float]], trajectories: int, levels: int, seed: int):
-    """The SALib problem and Morris sample; integer-valued keys are rounded."""
-    from SALib.sample import morris as morris_sample
-
+def sampled_design(params: dict[str, tuple[float, float]], sample: Callable[[dict], np.ndarray]):
+    """The SALib problem over ``params``, its sample ``sample(problem)``, and the design: the sample's rows with
+    the dotted keys as columns, integer-valued keys rounded."""
     problem = {"num_vars": len(params), "names": list(params), "bounds": [list(b) for b in params.values()]}
-    x = morris_sample.sample(problem, N=trajectories, num_levels=levels, seed=seed)
+    x = sample(problem)
     base = compose([])
     design = pd.DataFrame(x, columns=list(params))
     for key in params:
@@ -152,6 +152,13 @@ def build_design(params: dict[str, tuple[float, float]], trajectories: int, leve
         if isinstance(default, int) and not isinstance(default, bool):
             design[key] = design[key].round().astype(int)
     return problem, x, design
+
+
+def build_design(params: dict[str, tuple[float, float]], trajectories: int, levels: int, seed: int):
+    """The SALib problem and Morris sample; integer-valued keys are rounded."""
+    from SALib.sample import morris as morris_sample
+
+    return sampled_design(params, lambda p: morris_sample.sample(p, N=trajectories, num_levels=levels, seed=seed))
 
 
 def design_sweep_command(
@@ -247,22 +254,11 @@ def build_sobol_design(params: dict[str, tuple[float, float]], samples: int, see
 
     The first N/2 base samples' rows are the design of N/2, so the convergence check needs no extra runs.
     """
-    from omegaconf import OmegaConf
     from SALib.sample import sobol as sobol_sample
 
     if samples < 4 or samples & (samples - 1):
         raise ConfigError(f"config error: --samples {samples}: allowed: a power of 2, at least 4")
-    problem = {"num_vars": len(params), "names": list(params), "bounds": [list(b) for b in params.values()]}
-    x = sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
-    base = compose([])
-    design = pd.DataFrame(x, columns=list(params))
-    for key in params:
-        default = OmegaConf.select(base, key, default="__absent__")
-        if default == "__absent__":
-            raise ConfigError(f"config error: --param {key}: unknown key")
-        if isinstance(default, int) and not isinstance(default, bool):
-            design[key] = design[key].round().astype(int)
-    return problem, x, design
+    return sampled_design(params, lambda p: sobol_sample.sample(p, samples, calc_second_order=False, seed=seed))
 
 
 def sobol_indices(problem: dict, y: np.ndarray, seed: int = 0, resamples: int = 200) -> pd.DataFrame:
