@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, compose, load, to_plain, validate
+from .config import ConfigError, compose, to_plain, validate
 from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
-from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
-from .runs.sweep import SAFE_NAME
+from .runs.errors import ArgumentParser, command, failing_as, number
 
 DEFAULT_CONDITIONS: dict[str, tuple[float, float] | list[str]] = {
     "market.switching_cost": (0.0, 4.0),
@@ -289,7 +288,7 @@ def write_boxes(boxes: list[Box], points: pd.DataFrame, out: Path, command: str)
 
 @command
 def main(argv: list[str] | None = None) -> None:
-    from .sensitivity import run_design
+    from .sensitivity import check_design, check_name, run_design
 
     ap = ArgumentParser(prog="python -m sim.discover", description=__doc__.splitlines()[0])
     ap.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH|KEY=A,B", help="a condition")
@@ -312,16 +311,9 @@ def main(argv: list[str] | None = None) -> None:
     add_results_dir(ap)
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
-    if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):
-        raise ArgumentError(f"--name = {a.name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    check_name(a.name)
     fixed = [f"experiment={a.experiment}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
-    settings = load(fixed)
-    compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
-    for flag, firm in (("--giving", a.giving), ("--taking", a.taking)):
-        if firm not in settings.firms:
-            raise ArgumentError(
-                f"{flag} = {firm}: not a firm of this experiment (allowed: {', '.join(settings.firms)})"
-            )
+    check_design(a, fixed)
     conditions = parse_conditions(a.param)
     points = hypercube(conditions, a.points, a.seed)
     out = Path(a.results_dir) / "discover" / a.name

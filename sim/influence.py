@@ -27,9 +27,8 @@ from . import sensitivity
 from .config import LEVERS, compose, load
 from .intervals import mean_interval
 from .runs.arguments import add_customers, add_jobs, add_results_dir, add_seeds, add_weeks
-from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
+from .runs.errors import ArgumentParser, command, failing_as, number
 from .runs.results import write_atomic
-from .runs.sweep import SAFE_NAME
 
 # Mechanisms of the source texts: a switch (Hydra overrides) and what it takes away or changes.
 MECHANISMS: dict[str, tuple[list[str], str]] = {
@@ -158,8 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     add_results_dir(ap)
     a = ap.parse_args(argv)
     a.experiment = "giving_vs_taking"
-    if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):
-        raise ArgumentError(f"--name = {a.name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    sensitivity.check_name(a.name)
     compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
     firms = load([]).firms
     changes = {**{k: v for k, (v, _) in MECHANISMS.items()}, **lever_changes(firms)}

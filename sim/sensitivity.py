@@ -200,6 +200,24 @@ def outputs(table: pd.DataFrame, giving: str, taking: str) -> pd.DataFrame:
     ).sort_index()
 
 
+def check_name(name: str) -> None:
+    """``--name``, of an analysis folder and its sweep, is one folder name."""
+    if not SAFE_NAME.fullmatch(name) or name.startswith("."):
+        raise ArgumentError(f"--name = {name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+
+
+def check_design(a: argparse.Namespace, fixed: list[str]) -> None:
+    """A design sweep's arguments, checked before anything runs: ``fixed`` makes valid settings, ``--launcher``
+    is a Hydra launcher, and ``--giving`` and ``--taking`` are firms of the experiment."""
+    settings = load(fixed)
+    compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
+    for flag, firm in (("--giving", a.giving), ("--taking", a.taking)):
+        if firm not in settings.firms:
+            raise ArgumentError(
+                f"{flag} = {firm}: not a firm of this experiment (allowed: {', '.join(settings.firms)})"
+            )
+
+
 def run_design(design: pd.DataFrame, out: Path, name: str, a: argparse.Namespace, fixed: list[str]) -> pd.DataFrame:
     """Write ``design`` to ``out/design.csv``, run every row as a sweep (any launcher; a rerun resumes) and
     return the tidy table of its runs (``sim.aggregate.collect``)."""
@@ -377,18 +395,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
     a.name = a.name or a.method
-    if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):
-        raise ArgumentError(f"--name = {a.name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    check_name(a.name)
     if a.samples & (a.samples - 1):
         raise ArgumentError(f"--samples = {a.samples}: allowed: a power of 2, at least 4")
     fixed = [f"experiment={a.experiment}", f"seed={a.seed}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
-    settings = load(fixed)
-    compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
-    for flag, firm in (("--giving", a.giving), ("--taking", a.taking)):
-        if firm not in settings.firms:
-            raise ArgumentError(
-                f"{flag} = {firm}: not a firm of this experiment (allowed: {', '.join(settings.firms)})"
-            )
+    check_design(a, fixed)
     params = all_parameters() if a.all else parse_params(a.param, a.params)
     check_ranges(params, fixed)
     if a.method == "sobol":
