@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
+from .intervals import mean_interval
 from .runs.errors import ArgumentError, ArgumentParser, Failure, command, existing, failing_as, reason
 from .runs.results import COMPLETE, PARAMS, atomic_folder, is_complete, is_temporary
 
@@ -178,9 +179,8 @@ def conditions(table: pd.DataFrame) -> list[str]:
 def mean_ci(values: pd.Series) -> pd.Series:
     """Mean and 95% confidence interval (Student t) of replications."""
     v = values.dropna().astype(float)
-    n = len(v)
-    half = stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-    return pd.Series({"n": n, "mean": v.mean(), "ci_low": v.mean() - half, "ci_high": v.mean() + half})
+    mean, ci_low, ci_high = mean_interval(v)
+    return pd.Series({"n": len(v), "mean": mean, "ci_low": ci_low, "ci_high": ci_high})
 
 
 def comparison(table: pd.DataFrame) -> pd.DataFrame:

@@ -34,15 +34,13 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import ConfigError, load
+from .runs.arguments import setting
 from .runs.errors import ArgumentParser, Failure, command, exit_status, failing_as, number, one_line
 from .runs.results import atomic_folder
 
 BLAS_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 REFERENCE = "vectorized"  # the numpy path, the reference of the ratios
 ENGINES = ("compiled", "vectorized", "agents")
-CUSTOMERS = (10, 20_000_000)  # as customers.n
-WEEKS = (1, 100_000)  # as steps
-DEGREES = (0, 1000)  # as network.mean_degree
 THREADS = (1, 256)
 DEFAULT_TIMEOUT = 6 * 3600.0  # seconds per case: far beyond the largest case measured (10M customers, 52 weeks)
 POLL = 1.0  # seconds between looks at the child
@@ -316,16 +314,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(
         prog="python -m sim.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    customers, weeks = number(int, *CUSTOMERS), number(int, *WEEKS)
+    customers, weeks, degrees = setting("customers.n"), setting("steps"), setting("network.mean_degree")
     ap.add_argument("--sizes", type=customers, nargs="+", default=[1_000, 10_000, 100_000], help="customers, --engines")
     ap.add_argument("--engines", nargs="+", choices=ENGINES[:2], default=["compiled", REFERENCE], help="at --sizes")
     ap.add_argument("--threads", type=number(int, *THREADS), nargs="+", default=[1], help="compiled engine's threads")
     ap.add_argument("--agents-sizes", type=customers, nargs="*", default=[1_000, 10_000], help="agents engine")
     ap.add_argument("--steps", type=weeks, default=52)
     ap.add_argument("--agents-steps", type=weeks, default=None, help="weeks for the agents engine (default --steps)")
-    ap.add_argument(
-        "--degrees", type=number(int, *DEGREES), nargs="*", default=[], help="mean degrees to sweep at the largest size"
-    )
+    ap.add_argument("--degrees", type=degrees, nargs="*", default=[], help="mean degrees to sweep at the largest size")
     ap.add_argument("--cold", action="store_true", help="time the compiled engine's first run, compiling")
     ap.add_argument("--sweep", type=number(int, 0, 100_000), default=0, help="runs of a joblib sweep (2 workers)")
     ap.add_argument("--profile", action="store_true", help="where a week of the compiled engine goes, per size")

@@ -30,6 +30,7 @@ from pathlib import Path
 from .calibration import inference, report
 from .calibration.card import MarketCard, check_card, load_card
 from .config import compose, to_plain
+from .runs.arguments import add_jobs, add_results_dir
 from .runs.errors import ArgumentError, ArgumentParser, Failure, command, failing_as, number
 from .runs.results import write_atomic
 
@@ -45,10 +46,10 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
         "--predictive", type=number(int, 2, 100_000), default=20, help="posterior draws simulated for the check"
     )
     ap.add_argument("--sampler", choices=["multicore", "redis"], default="multicore")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="processes for the multicore sampler")
+    add_jobs(ap, "processes for the multicore sampler")
     ap.add_argument("--redis", default=None, help="host:port of the Redis server the workers listen to")
     ap.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed of the inference's own proposals")
-    ap.add_argument("--results-dir", default="results")
+    add_results_dir(ap)
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     first, *overrides = a.card

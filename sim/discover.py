@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, compose, load, to_plain, validate
-from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
-from .runs.sweep import SAFE_NAME
+from .config import ConfigError, compose, to_plain, validate
+from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
+from .runs.errors import ArgumentParser, command, failing_as, number
 
 DEFAULT_CONDITIONS: dict[str, tuple[float, float] | list[str]] = {
     "market.switching_cost": (0.0, 4.0),
@@ -49,13 +49,7 @@ def parse_conditions(items: list[str]) -> dict[str, tuple[float, float] | list[s
     for item in items:
         key, _, spec = item.partition("=")
         if ":" in spec:
-            lo, _, hi = spec.partition(":")
-            try:
-                conditions[key] = (float(lo), float(hi))
-            except ValueError:
-                raise ConfigError(
-                    f"config error: --param {item!r}: expected key=low:high or key=a,b,c, e.g. market.reach=0:0.3"
-                ) from None
+            _, conditions[key] = param_range(item, "key=low:high or key=a,b,c")
         else:
             conditions[key] = [v for v in spec.split(",") if v]
     conditions = conditions or dict(DEFAULT_CONDITIONS)
@@ -294,15 +288,15 @@ def write_boxes(boxes: list[Box], points: pd.DataFrame, out: Path, command: str)
 
 @command
 def main(argv: list[str] | None = None) -> None:
-    from .sensitivity import run_design
+    from .sensitivity import check_design, check_name, run_design
 
     ap = ArgumentParser(prog="python -m sim.discover", description=__doc__.splitlines()[0])
     ap.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH|KEY=A,B", help="a condition")
     ap.add_argument("--points", type=number(int, 10, 1_000_000), default=128, help="points of the Latin hypercube")
     ap.add_argument("--replicates", type=number(int, 1, 1000), default=2, help="runs per point (seeds 0, 1, ...)")
     ap.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed of the hypercube")
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=2000, help="customers per run")
-    ap.add_argument("--steps", type=number(int, 1, 100_000), default=520, help="weeks per run")
+    add_customers(ap, 2000, "customers per run")
+    add_weeks(ap, 520, "weeks per run")
     ap.add_argument("--experiment", default="giving_vs_taking")
     ap.add_argument("--giving", default="giving", help="the giving firm")
     ap.add_argument("--taking", default="taking", help="the taking firm")
@@ -312,21 +306,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--min-density", type=number(float, 0, 1), default=0.5, help="stop at a box less dense than this")
     ap.add_argument("--boxes", type=number(int, 1, 100), default=3, help="at most this many boxes")
     ap.add_argument("--launcher", default="basic", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel jobs (joblib)")
+    add_jobs(ap, "parallel jobs (joblib)")
     ap.add_argument("--name", default="lhs", help="name of the analysis folder and sweep")
-    ap.add_argument("--results-dir", default="results")
+    add_results_dir(ap)
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
-    if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):
-        raise ArgumentError(f"--name = {a.name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    check_name(a.name)
     fixed = [f"experiment={a.experiment}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
-    settings = load(fixed)
-    compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
-    for flag, firm in (("--giving", a.giving), ("--taking", a.taking)):
-        if firm not in settings.firms:
-            raise ArgumentError(
-                f"{flag} = {firm}: not a firm of this experiment (allowed: {', '.join(settings.firms)})"
-            )
+    check_design(a, fixed)
     conditions = parse_conditions(a.param)
     points = hypercube(conditions, a.points, a.seed)
     out = Path(a.results_dir) / "discover" / a.name

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
-from scipy import stats
 
 from . import sensitivity
 from .config import LEVERS, compose, load
-from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
+from .intervals import mean_interval
+from .runs.arguments import add_customers, add_jobs, add_results_dir, add_seeds, add_weeks
+from .runs.errors import ArgumentParser, command, failing_as, number
 from .runs.results import write_atomic
-from .runs.sweep import SAFE_NAME
 
 # Mechanisms of the source texts: a switch (Hydra overrides) and what it takes away or changes.
 MECHANISMS: dict[str, tuple[list[str], str]] = {
@@ -95,8 +95,7 @@ def paired(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
                 continue
             d = (wide[change] - wide["base"]).dropna()
             for firm, diffs in d.groupby(level="firm"):
-                n = len(diffs)
-                half = stats.t.ppf(0.975, n - 1) * diffs.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+                mean, ci_low, ci_high = mean_interval(diffs)
                 base_mean = wide["base"].xs(firm, level="firm").mean()
                 out.append(
                     {
@@ -104,10 +103,10 @@ def paired(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
                         "firm": firm,
                         "metric": metric,
                         "base": base_mean,
-                        "mean": diffs.mean(),
-                        "ci_low": diffs.mean() - half,
-                        "ci_high": diffs.mean() + half,
-                        "n": n,
+                        "mean": mean,
+                        "ci_low": ci_low,
+                        "ci_high": ci_high,
+                        "n": len(diffs),
                     }
                 )
     return pd.DataFrame(out)
@@ -146,20 +145,19 @@ def markdown(effects: pd.DataFrame, firms: list[str], mechanisms: dict[str, tupl
 @command
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.influence", description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=number(int, 2, 100_000), default=10, help="paired seeds per change")
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=3000, help="customers per one-at-a-time run")
-    ap.add_argument("--steps", type=number(int, 1, 100_000), default=520, help="weeks per one-at-a-time run")
+    add_seeds(ap, 10, "paired seeds per change", low=2, high=100_000)
+    add_customers(ap, 3000, "customers per one-at-a-time run")
+    add_weeks(ap, 520, "weeks per one-at-a-time run")
     ap.add_argument("--trajectories", type=number(int, 0, 10_000), default=10, help="Morris trajectories (0: none)")
-    ap.add_argument("--morris-n", type=number(int, 10, 20_000_000), default=2000, help="customers per Morris run")
-    ap.add_argument("--morris-steps", type=number(int, 1, 100_000), default=260, help="weeks per Morris run")
+    add_customers(ap, 2000, "customers per Morris run", "--morris-n")
+    add_weeks(ap, 260, "weeks per Morris run", "--morris-steps")
     ap.add_argument("--launcher", default="joblib", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel jobs (joblib)")
+    add_jobs(ap, "parallel jobs (joblib)")
     ap.add_argument("--name", default="influence", help="name of the analysis folder and sweeps")
-    ap.add_argument("--results-dir", default="results")
+    add_results_dir(ap)
     a = ap.parse_args(argv)
     a.experiment = "giving_vs_taking"
-    if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):
-        raise ArgumentError(f"--name = {a.name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    sensitivity.check_name(a.name)
     compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
     firms = load([]).firms
     changes = {**{k: v for k, (v, _) in MECHANISMS.items()}, **lever_changes(firms)}

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy import stats
 
 from .config import load
-from .runs.errors import ArgumentParser, command, failing_as, number
+from .intervals import mean_interval
+from .runs.arguments import add_customers, add_jobs, add_seeds, add_weeks
+from .runs.errors import ArgumentParser, command, failing_as
 from .runs.results import write_atomic
 from .runs.run import simulate
 
@@ -48,15 +49,15 @@ def measure(change: list[str], base: list[str], seeds: int, n: int, steps: int, 
             b = np.array([results["base", s].at[firm, metric] for s in range(seeds)])
             c = np.array([results["change", s].at[firm, metric] for s in range(seeds)])
             paired, unpaired = c - b, c - np.roll(b, -1)
-            half = stats.t.ppf(0.975, seeds - 1) * paired.std(ddof=1) / np.sqrt(seeds)
+            effect, ci_low, ci_high = mean_interval(paired)
             var_p, var_u = paired.var(ddof=1), unpaired.var(ddof=1)
             rows.append(
                 {
                     "firm": firm,
                     "metric": label,
-                    "effect": paired.mean(),
-                    "ci_low": paired.mean() - half,
-                    "ci_high": paired.mean() + half,
+                    "effect": effect,
+                    "ci_low": ci_low,
+                    "ci_high": ci_high,
                     "paired_variance": var_p,
                     "unpaired_variance": var_u,
                     "variance_ratio": var_u / var_p if var_p > 0 else np.inf,
@@ -70,10 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.pairing", description=__doc__.splitlines()[0])
     ap.add_argument("change", nargs="+", help="Hydra overrides that make the changed world")
     ap.add_argument("--base", nargs="*", default=[], help="Hydra overrides of both worlds")
-    ap.add_argument("--seeds", type=number(int, 3, 100_000), default=10)
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=3000, help="customers")
-    ap.add_argument("--steps", type=number(int, 1, 100_000), default=260, help="weeks")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel runs")
+    add_seeds(ap, 10, low=3, high=100_000)
+    add_customers(ap, 3000, "customers")
+    add_weeks(ap, 260, "weeks")
+    add_jobs(ap, "parallel runs")
     ap.add_argument("--out", default="results/pairing", help="where the table goes")
     a = ap.parse_args(argv)
     load([*a.base, *a.change, f"customers.n={a.n}", f"steps={a.steps}"])  # one-line errors before any run

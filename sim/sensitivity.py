@@ -25,6 +25,7 @@ import math
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .config import ConfigError, check, compose, load
+from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
 from .runs.errors import (
     BAD_INPUT,
     ArgumentError,
@@ -80,15 +82,7 @@ def parse_params(items: list[str], path: str | Path | None) -> dict[str, tuple[f
                 params[str(key)] = (float(bounds[0]), float(bounds[1]))
             except (TypeError, ValueError):
                 raise ConfigError(f"config error: {path}: {key}: expected [low, high], two numbers") from None
-    for item in items:
-        key, _, rng = item.partition("=")
-        lo, _, hi = rng.partition(":")
-        try:
-            params[key] = (float(lo), float(hi))
-        except ValueError:
-            raise ConfigError(
-                f"config error: --param {item!r}: expected key=low:high, e.g. market.reach=0:0.3"
-            ) from None
+    params.update(param_range(item) for item in items)
     params = params or dict(DEFAULT_PARAMETERS)
     for key, (lo, hi) in params.items():
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
@@ -144,12 +138,11 @@ def check_ranges(params: dict[str, tuple[float, float]], fixed: list[str]) -> No
             check(cfg)
 
 
-def build_design(params: dict[str, tuple[float, float]], trajectories: int, levels: int, seed: int):
-    """The SALib problem and Morris sample; integer-valued keys are rounded."""
-    from SALib.sample import morris as morris_sample
-
+def sampled_design(params: dict[str, tuple[float, float]], sample: Callable[[dict], np.ndarray]):
+    """The SALib problem over ``params``, its sample ``sample(problem)``, and the design: the sample's rows with
+    the dotted keys as columns, integer-valued keys rounded."""
     problem = {"num_vars": len(params), "names": list(params), "bounds": [list(b) for b in params.values()]}
-    x = morris_sample.sample(problem, N=trajectories, num_levels=levels, seed=seed)
+    x = sample(problem)
     base = compose([])
     design = pd.DataFrame(x, columns=list(params))
     for key in params:
@@ -159,6 +152,13 @@ def build_design(params: dict[str, tuple[float, float]], trajectories: int, leve
         if isinstance(default, int) and not isinstance(default, bool):
             design[key] = design[key].round().astype(int)
     return problem, x, design
+
+
+def build_design(params: dict[str, tuple[float, float]], trajectories: int, levels: int, seed: int):
+    """The SALib problem and Morris sample; integer-valued keys are rounded."""
+    from SALib.sample import morris as morris_sample
+
+    return sampled_design(params, lambda p: morris_sample.sample(p, N=trajectories, num_levels=levels, seed=seed))
 
 
 def design_sweep_command(
@@ -198,6 +198,24 @@ def outputs(table: pd.DataFrame, giving: str, taking: str) -> pd.DataFrame:
             "taking_churn": wide["annual_churn"][taking],
         }
     ).sort_index()
+
+
+def check_name(name: str) -> None:
+    """``--name``, of an analysis folder and its sweep, is one folder name."""
+    if not SAFE_NAME.fullmatch(name) or name.startswith("."):
+        raise ArgumentError(f"--name = {name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+
+
+def check_design(a: argparse.Namespace, fixed: list[str]) -> None:
+    """A design sweep's arguments, checked before anything runs: ``fixed`` makes valid settings, ``--launcher``
+    is a Hydra launcher, and ``--giving`` and ``--taking`` are firms of the experiment."""
+    settings = load(fixed)
+    compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
+    for flag, firm in (("--giving", a.giving), ("--taking", a.taking)):
+        if firm not in settings.firms:
+            raise ArgumentError(
+                f"{flag} = {firm}: not a firm of this experiment (allowed: {', '.join(settings.firms)})"
+            )
 
 
 def run_design(design: pd.DataFrame, out: Path, name: str, a: argparse.Namespace, fixed: list[str]) -> pd.DataFrame:
@@ -254,22 +272,11 @@ def build_sobol_design(params: dict[str, tuple[float, float]], samples: int, see
 
     The first N/2 base samples' rows are the design of N/2, so the convergence check needs no extra runs.
     """
-    from omegaconf import OmegaConf
     from SALib.sample import sobol as sobol_sample
 
     if samples < 4 or samples & (samples - 1):
         raise ConfigError(f"config error: --samples {samples}: allowed: a power of 2, at least 4")
-    problem = {"num_vars": len(params), "names": list(params), "bounds": [list(b) for b in params.values()]}
-    x = sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
-    base = compose([])
-    design = pd.DataFrame(x, columns=list(params))
-    for key in params:
-        default = OmegaConf.select(base, key, default="__absent__")
-        if default == "__absent__":
-            raise ConfigError(f"config error: --param {key}: unknown key")
-        if isinstance(default, int) and not isinstance(default, bool):
-            design[key] = design[key].round().astype(int)
-    return problem, x, design
+    return sampled_design(params, lambda p: sobol_sample.sample(p, samples, calc_second_order=False, seed=seed))
 
 
 def sobol_indices(problem: dict, y: np.ndarray, seed: int = 0, resamples: int = 200) -> pd.DataFrame:
@@ -376,30 +383,23 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="seed of the design and of every run (common random numbers)",
     )
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=2000, help="customers per run")
-    ap.add_argument("--steps", type=number(int, 1, 100_000), default=260, help="weeks per run")
+    add_customers(ap, 2000, "customers per run")
+    add_weeks(ap, 260, "weeks per run")
     ap.add_argument("--experiment", default="giving_vs_taking")
     ap.add_argument("--giving", default="giving", help="firm whose share and NPV are explained")
     ap.add_argument("--taking", default="taking", help="firm it is compared with")
     ap.add_argument("--launcher", default="basic", help="Hydra launcher: basic, joblib, submitit_slurm, ray...")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2, help="parallel jobs (joblib)")
+    add_jobs(ap, "parallel jobs (joblib)")
     ap.add_argument("--name", default=None, help="name of the analysis folder and sweep (default: the method)")
-    ap.add_argument("--results-dir", default="results")
+    add_results_dir(ap)
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
     a.name = a.name or a.method
-    if not SAFE_NAME.fullmatch(a.name) or a.name.startswith("."):
-        raise ArgumentError(f"--name = {a.name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    check_name(a.name)
     if a.samples & (a.samples - 1):
         raise ArgumentError(f"--samples = {a.samples}: allowed: a power of 2, at least 4")
     fixed = [f"experiment={a.experiment}", f"seed={a.seed}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
-    settings = load(fixed)
-    compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
-    for flag, firm in (("--giving", a.giving), ("--taking", a.taking)):
-        if firm not in settings.firms:
-            raise ArgumentError(
-                f"{flag} = {firm}: not a firm of this experiment (allowed: {', '.join(settings.firms)})"
-            )
+    check_design(a, fixed)
     params = all_parameters() if a.all else parse_params(a.param, a.params)
     check_ranges(params, fixed)
     if a.method == "sobol":

@@ -32,6 +32,7 @@ from .calibration import whatif as wi
 from .calibration.card import check_card
 from .calibration.inference import draws as posterior_draws
 from .config import load
+from .runs.arguments import add_jobs, add_results_dir, add_seeds
 from .runs.errors import ArgumentError, ArgumentParser, command, existing, failing_as, number
 from .runs.results import atomic_folder
 
@@ -44,13 +45,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--calibration", type=existing("folder"), help="a calibration folder (calibration/<card>/<date>)")
     ap.add_argument("--base", nargs="*", default=[], help="Hydra overrides of the default world (no calibration)")
     ap.add_argument("--draws", type=number(int, 1, 10_000), default=20, help="posterior draws (calibrated world)")
-    ap.add_argument(
-        "--seeds", type=number(int, 1, 10_000), default=None, help="seeds per draw (default: 2 calibrated, 10 default)"
-    )
+    add_seeds(ap, None, "seeds per draw (default: 2 calibrated, 10 default)", high=10_000)
     ap.add_argument("--weeks", type=number(int, 53, 100_000), default=260, help="horizon in weeks")
     ap.add_argument("--band", type=number(float, 0.01, 0.99), default=0.9, help="credible band")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2)
-    ap.add_argument("--results-dir", default="results")
+    add_jobs(ap)
+    add_results_dir(ap)
     a = ap.parse_args(argv)
     if not a.change and not a.changes:
         raise ArgumentError("no change given: pass Hydra overrides or --changes file.yaml")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..runs.arguments import add_jobs
 from ..runs.errors import ArgumentParser, failing_as, number
 from ..runs.results import write_atomic
 from . import inference, report
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--weeks", type=number(int, 104, 2080), default=156, help="weeks per run")
     ap.add_argument("--population", type=number(int, 10, 100_000), default=60, help="particles per generation")
     ap.add_argument("--generations", type=number(int, 1, 100), default=4, help="generations of ABC-SMC")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2)
+    add_jobs(ap)
     ap.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed of the truths and the inference")
     ap.add_argument("--out", default="results/validation/coverage", help="the folder of the results")
     a = ap.parse_args(argv)

@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 
 from ..config import load
 from ..model.market import LoyaltyMarket
-from ..runs.errors import ArgumentParser, failing_as, number
+from ..runs.arguments import add_customers, add_seeds, add_weeks
+from ..runs.errors import ArgumentParser, failing_as
 
 PAIRS = [(0.03, 0.38), (0.01, 0.2), (0.05, 0.1), (0.005, 0.5)]
 SPARSE = ["network=watts_strogatz", "network.mean_degree=4", "network.rewire=0.01"]
@@ -64,9 +65,9 @@ def adoption(p: float, q: float, n: int = 10_000, steps: int = 78, seed: int = 0
 
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.validate bass", description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=10_000, help="population size")
-    ap.add_argument("--steps", type=number(int, 1, 100_000), default=60, help="weeks")
-    ap.add_argument("--seeds", type=number(int, 1, 1000), default=3, help="replications per curve")
+    add_customers(ap, 10_000, "population size")
+    add_weeks(ap, 60, "weeks")
+    add_seeds(ap, 3, "replications per curve")
     ap.add_argument("--out", default="results/validation/bass.png")
     ap.add_argument("--docs", default="docs/bass.png", help="copy of the plot for the docs ('' for none)")
     a = ap.parse_args(argv)

@@ -18,7 +18,8 @@ import pandas as pd
 from ..config import Settings, compose, to_plain, validate
 from ..model.market import LoyaltyMarket
 from ..model.vocabulary import Complaint, Ladder
-from ..runs.errors import ArgumentParser, failing_as, number
+from ..runs.arguments import add_customers, add_seeds
+from ..runs.errors import ArgumentParser, failing_as
 
 YEAR = 52
 
@@ -231,8 +232,8 @@ def measure(n: int = 4000, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, pd.D
 
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.validate facts", description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=4000, help="population size")
-    ap.add_argument("--seeds", type=number(int, 1, 1000), default=3, help="replications (seeds 0..k-1)")
+    add_customers(ap, 4000, "population size")
+    add_seeds(ap, 3, "replications (seeds 0..k-1)")
     ap.add_argument("--out", default="results/validation/stylized_facts.csv")
     a = ap.parse_args(argv)
     facts = measure(a.n, tuple(range(a.seeds)))

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy import stats
 
 from ..config import load
+from ..intervals import mean_interval
 from ..model.metrics import annual_churn
-from ..runs.errors import ArgumentParser, failing_as, number
+from ..runs.arguments import add_customers, add_jobs, add_seeds
+from ..runs.errors import ArgumentParser, failing_as
 from ..runs.results import write_atomic
 from . import facts
 
@@ -109,17 +110,17 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
             v = g[observable].dropna()
             if not len(v):
                 continue
-            half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
+            mean, ci_low, ci_high = mean_interval(v)
             rows.append(
                 {
                     "observable": observable,
                     "firm": firm,
-                    "mean": v.mean(),
-                    "ci_low": v.mean() - half,
-                    "ci_high": v.mean() + half,
+                    "mean": mean,
+                    "ci_low": ci_low,
+                    "ci_high": ci_high,
                     "published_low": lo,
                     "published_high": hi,
-                    "in_range": bool(lo <= v.mean() <= hi),
+                    "in_range": bool(lo <= mean <= hi),
                     "source": source,
                 }
             )
@@ -128,9 +129,9 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.validate observables", description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=number(int, 10, 20_000_000), default=5000, help="customers")
-    ap.add_argument("--seeds", type=number(int, 2, 1000), default=5, help="replications (seeds 0..k-1)")
-    ap.add_argument("--jobs", type=number(int, 1, 4096), default=2)
+    add_customers(ap, 5000, "customers")
+    add_seeds(ap, 5, "replications (seeds 0..k-1)", low=2)
+    add_jobs(ap)
     ap.add_argument("--out", default="results/validation/observables.csv")
     ap.add_argument("override", nargs="*", help="Hydra overrides")
     a = ap.parse_args(argv)
