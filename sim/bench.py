@@ -1,17 +1,17 @@
 """Benchmark the engines: customer-steps per second, peak memory, threads, cold start, sweeps, and how cost scales.
 
-    python -m sim.bench                      # compiled and vectorized 1k-100k, agents 1k and 10k, 52 weeks
+    python -m sim.bench                      # compiled 1k-100k, agents 1k and 10k, 52 weeks
     python -m sim.bench --sizes 10000 100000 1000000 --agents-sizes 10000 --steps 26 --threads 1 2 --cold
-    python -m sim.bench --sizes 1000000 --steps 520 --engines compiled --threads 2 --agents-sizes
+    python -m sim.bench --sizes 1000000 --steps 520 --threads 2 --agents-sizes
     python -m sim.bench --sizes 10000 --steps 520 --agents-sizes --sweep 200
 
 Every case runs in a fresh process pinned to as many CPU cores as it has threads (one unless ``--threads``
 says more, for the compiled engine), so its time and its peak resident memory are its own. Setup (network,
 population) is timed apart from the weeks, and the first week (which loads the compiled functions from their
 cache, a cost paid once per process) apart from the others: speeds and ratios are of the weeks after the first;
-"wall" is all three. ``--engines`` run at ``--sizes`` (the compiled engine once per ``--threads``), the agents
-engine at ``--agents-sizes``; the ratio to the numpy engine (``vectorized``, today's path) is printed for each
-size both ran. ``--repeat K`` runs each case K times, in as many fresh processes, and keeps the run of median
+"wall" is all three. The compiled engine runs at ``--sizes``, once per ``--threads``, the agents engine (the
+readable reference) at ``--agents-sizes``; the ratios printed are the compiled engine's to the agents engine at each
+size both ran (one core each), and the compiled engine's on more threads to its own on one. ``--repeat K`` runs each case K times, in as many fresh processes, and keeps the run of median
 time (a shared machine's noise moves one run by a few percent). ``--degrees`` adds a sweep of the network's
 mean degree at the largest size (cost against edges). ``--cold`` times the first run of the compiled engine in a
 fresh process with an empty compilation cache (compiling every kernel) against the same run with the cache
@@ -39,8 +39,7 @@ from .runs.errors import ArgumentParser, Failure, command, exit_status, failing_
 from .runs.results import atomic_folder
 
 BLAS_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-REFERENCE = "vectorized"  # the numpy path, the reference of the ratios
-ENGINES = ("compiled", "vectorized", "agents")
+REFERENCE = "agents"  # the readable engine, the reference of the ratios (and the compiled engine on one thread)
 THREADS = (1, 256)
 DEFAULT_TIMEOUT = 6 * 3600.0  # seconds per case: far beyond the largest case measured (10M customers, 52 weeks)
 POLL = 1.0  # seconds between looks at the child
@@ -315,8 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m sim.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     customers, weeks, degrees = setting("customers.n"), setting("steps"), setting("network.mean_degree")
-    ap.add_argument("--sizes", type=customers, nargs="+", default=[1_000, 10_000, 100_000], help="customers, --engines")
-    ap.add_argument("--engines", nargs="+", choices=ENGINES[:2], default=["compiled", REFERENCE], help="at --sizes")
+    ap.add_argument("--sizes", type=customers, nargs="+", default=[1_000, 10_000, 100_000], help="compiled engine")
     ap.add_argument("--threads", type=number(int, *THREADS), nargs="+", default=[1], help="compiled engine's threads")
     ap.add_argument("--agents-sizes", type=customers, nargs="*", default=[1_000, 10_000], help="agents engine")
     ap.add_argument("--steps", type=weeks, default=52)
@@ -332,13 +330,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="results/bench", help="where the dated results folder goes")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides applied to every case")
     a = ap.parse_args(argv)
-    cases = []
-    for n in a.sizes:
-        for engine in a.engines:
-            for threads in a.threads if engine == "compiled" else [1]:
-                cases.append(("size", engine, n, a.steps, None, threads))
-    cases += [("size", "agents", n, a.agents_steps or a.steps, None, 1) for n in a.agents_sizes]
-    cases += [("degree", e, max(a.sizes), a.steps, d, 1) for d in a.degrees for e in a.engines]
+    cases = [("size", "compiled", n, a.steps, None, threads) for n in a.sizes for threads in a.threads]
+    cases += [("size", REFERENCE, n, a.agents_steps or a.steps, None, 1) for n in a.agents_sizes]
+    cases += [("degree", "compiled", max(a.sizes), a.steps, d, 1) for d in a.degrees]
     for _, engine, n, steps, degree, _threads in cases:  # every case's config checked before any child starts
         base = {"n": n, "steps": steps, "network": a.network, "engine": engine, "seed": a.seed, "degree": degree}
         load(case_overrides({**base, "overrides": a.overrides}))
@@ -346,8 +340,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"command: python -m sim.bench {' '.join(sys.argv[1:] if argv is None else argv)}")
     print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    if "compiled" in a.engines or a.cold:  # the kernels compiled (or loaded) once, so no case below pays for it
-        measure(1_000, 1, a.network, "compiled", a.seed, None, a.overrides, timeout=a.timeout)
+    # The kernels compiled (or loaded) once, so no case below pays for it.
+    measure(1_000, 1, a.network, "compiled", a.seed, None, a.overrides, timeout=a.timeout)
     print(
         f"{'engine':>10} {'thr':>3} {'customers':>11} {'edges':>11} {'steps':>5} {'setup s':>8} {'week 1 s':>8} "
         f"{'run s':>8} {'wall s':>8} {'cust-steps/s':>13} {'peak MB':>8}",
@@ -365,20 +359,15 @@ def main(argv: list[str] | None = None) -> None:
     table = pd.DataFrame(rows)
     sizes = table[table.sweep == "size"]
     one = sizes[sizes.threads == 1].pivot_table(index="customers", columns="engine", values="customer_steps_per_s")
-    for engine in [e for e in one.columns if e != REFERENCE]:
-        if REFERENCE in one.columns:
-            for n, row in one[[engine, REFERENCE]].dropna().iterrows():
-                print(f"{engine}/{REFERENCE} at {n:,} customers, one core: {row[engine] / row[REFERENCE]:.3g}x")
+    if {"compiled", REFERENCE} <= set(one.columns):
+        for n, row in one[["compiled", REFERENCE]].dropna().iterrows():
+            print(f"compiled/{REFERENCE} at {n:,} customers, one core: {row['compiled'] / row[REFERENCE]:,.0f}x")
     speeds = "customer_steps_per_s"
     compiled = sizes[sizes.engine == "compiled"].pivot_table(index="customers", columns="threads", values=speeds)
     for threads in [t for t in compiled.columns if t != 1]:
         for n, speed in compiled[threads].dropna().items():
             if 1 in compiled.columns and pd.notna(compiled.loc[n, 1]):
                 print(f"compiled, {threads} threads / one thread at {n:,} customers: {speed / compiled.loc[n, 1]:.2f}x")
-            if REFERENCE in one.columns and n in one.index and pd.notna(one.loc[n, REFERENCE]):
-                print(
-                    f"compiled, {threads} threads / {REFERENCE} one core at {n:,}: {speed / one.loc[n, REFERENCE]:.1f}x"
-                )
     extra = {}
     if a.cold:
         with tempfile.TemporaryDirectory() as empty:
@@ -391,11 +380,10 @@ def main(argv: list[str] | None = None) -> None:
             extra[name] = {**r, "sweep": name}
     if a.sweep:
         n = max(a.sizes)
-        for engine in a.engines:
-            s = sweep(a.sweep, n, a.steps, engine, a.overrides)
-            print(f"sweep of {s['runs']} runs ({n:,} customers, {a.steps} weeks), joblib on 2 workers, {engine}: "
-                  f"{s['wall_s']:.0f} s, {s['runs_per_minute']:.1f} runs per minute")  # fmt: skip
-            extra[f"sweep {engine}"] = {**s, "sweep": "joblib", "threads": 1}
+        s = sweep(a.sweep, n, a.steps, "compiled", a.overrides)
+        print(f"sweep of {s['runs']} runs ({n:,} customers, {a.steps} weeks), joblib on 2 workers, compiled: "
+              f"{s['wall_s']:.0f} s, {s['runs_per_minute']:.1f} runs per minute")  # fmt: skip
+        extra["sweep compiled"] = {**s, "sweep": "joblib", "threads": 1}
     if a.profile:
         for n in a.sizes:
             prof = profile(n, a.steps, a.network, a.overrides, a.timeout)
