@@ -26,11 +26,19 @@ from pydantic.dataclasses import dataclass
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
-_STRICT = ConfigDict(extra="forbid")
+# Unknown keys are errors, and every float is finite: inf and nan are refused like any value out of range.
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+# The kinds of number the settings hold, each with its natural bounds (a value beyond them is nonsense, not a
+# bold experiment): shares and chances; weights in utility and multipliers; feelings, memories and thresholds on
+# them (service and expectation live on [0, 1]); utilities; money per customer-week or per event, on the scale of
+# the price (at most 1000); weeks.
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
+Weight = Annotated[float, Field(ge=0.0, le=100.0)]
+Feeling = Annotated[float, Field(ge=0.0, le=10.0)]
+SignedFeeling = Annotated[float, Field(ge=-10.0, le=10.0)]
+Utility = Annotated[float, Field(ge=-100.0, le=100.0)]
+Money = Annotated[float, Field(ge=0.0, le=1000.0)]
 Week = Annotated[int, Field(ge=0, le=100_000)]
 
 
@@ -107,7 +115,7 @@ class Management:
     review: Annotated[int, Field(ge=1, le=100_000)]
     horizon: Annotated[int, Field(ge=1, le=100_000)]
     step: Annotated[float, Field(gt=0.0, le=1.0)]
-    change_cost: NonNegative
+    change_cost: Money
     levers: Annotated[list[str], Field(min_length=1)]
     observe: list[str]
     lag: Week
@@ -123,7 +131,7 @@ class FirmConfig(Levers):
 
     policy: str
     enters_at: Week
-    initial_share: NonNegative
+    initial_share: Annotated[float, Field(ge=0.0, le=1000.0)]  # a relative weight
     changes: list[PolicyChange]
     management: Management
 
@@ -181,27 +189,27 @@ class CustomersConfig:
 
     n: Annotated[int, Field(ge=10, le=20_000_000)]
     initial_penetration: Unit
-    price_sensitivity: NonNegative
+    price_sensitivity: Weight
     segments: Segments
     fit_tariff_min: Annotated[float, Field(gt=0.0, le=1.0)]
     initial_bond: Unit
     turnover: Unit
     incident_rate: Unit
-    experience_noise: NonNegative
+    experience_noise: Feeling
     expectation_adaptation: Unit
     promise_pull: Unit
     memory_learning: Unit
     memory_decay: Unit
     peak_decay: Unit
-    peak_weight: NonNegative
+    peak_weight: Weight
     loss_aversion: Annotated[float, Field(ge=1.0, le=10.0)]
-    surprise_threshold: NonNegative
+    surprise_threshold: Feeling
     surprise_gain: Annotated[float, Field(ge=1.0, le=10.0)]
     forgiveness: Unit
     gratitude: Unit
-    delight_bond: NonNegative
-    frustration_bond: NonNegative
-    community_bond: NonNegative
+    delight_bond: Weight
+    frustration_bond: Weight
+    community_bond: Weight
     bond_decay: Unit
     trust_initial: Unit
     trust_recovery: Unit
@@ -210,18 +218,18 @@ class CustomersConfig:
     detection_rate: Unit
     detection_trust_loss: Unit
     detection_bond_loss: Unit
-    complaint_threshold: float
+    complaint_threshold: SignedFeeling
     voice: Unit
-    recovery_gain: NonNegative
-    ignored_penalty: NonNegative
-    quality_weight: NonNegative
-    memory_weight: NonNegative
-    bond_weight: NonNegative
-    trust_weight: NonNegative
+    recovery_gain: Feeling
+    ignored_penalty: Feeling
+    quality_weight: Weight
+    memory_weight: Weight
+    bond_weight: Weight
+    trust_weight: Weight
     bond_price_tolerance: Unit
     review_rate: Unit
-    dissatisfied_review: NonNegative
-    negative_wom_review: NonNegative
+    dissatisfied_review: Weight
+    negative_wom_review: Weight
     prospect_consider: Unit
     ad_prompt: Unit
     referral_uptake: Unit
@@ -232,10 +240,10 @@ class CustomersConfig:
     talk_detractor: Unit
     talk_defected: Unit
     talk_event: Unit
-    talk_threshold: NonNegative
-    loyal_margin: float
+    talk_threshold: Feeling
+    loyal_margin: Utility
     devoted_bond: Unit
-    detractor_memory: float
+    detractor_memory: SignedFeeling
 
 
 class NetworkKind(StrEnum):
@@ -259,16 +267,16 @@ class NetworkConfig:
 class Costs:
     """Weekly costs per customer of each lever at full setting, and per event."""
 
-    per_customer: NonNegative
-    quality: NonNegative
-    speed: NonNegative
-    ease: NonNegative
-    humanity: NonNegative
-    listening: NonNegative
-    incident: NonNegative
-    free_fix: NonNegative
-    complaint: NonNegative
-    advertising_per_capita: NonNegative
+    per_customer: Money
+    quality: Money
+    speed: Money
+    ease: Money
+    humanity: Money
+    listening: Money
+    incident: Money
+    free_fix: Money
+    complaint: Money
+    advertising_per_capita: Money
 
 
 class ShockKind(StrEnum):
@@ -299,14 +307,14 @@ class Shock:
 class MarketConfig:
     """Market structure, word-of-mouth reach, money and shocks."""
 
-    switching_cost: NonNegative
-    outside_utility: float
-    reference_price: Positive
+    switching_cost: Annotated[float, Field(ge=0.0, le=100.0)]  # a utility
+    outside_utility: Utility
+    reference_price: Annotated[float, Field(ge=0.01, le=1000.0)]  # the scale of the price lever
     discount_weeks: Week
     ad_reach: Unit
-    ad_claim_weight: NonNegative
+    ad_claim_weight: Feeling
     prior_quality: Unit
-    wom_weight: NonNegative
+    wom_weight: Feeling
     wom_decay: Unit
     negativity: Annotated[float, Field(ge=0.0, le=20.0)]
     reach: Unit
@@ -314,12 +322,12 @@ class MarketConfig:
     upsell_contact: Unit
     upsell_accept: Unit
     upsell_step: Annotated[float, Field(ge=0.0, le=1.0)]
-    upsell_annoyance: NonNegative
+    upsell_annoyance: Feeling
     advice_contact: Unit
-    gift_value: NonNegative
-    service_weights: Annotated[list[NonNegative], Field(min_length=4, max_length=4)]
-    outage_incidents: NonNegative
-    innovation: NonNegative
+    gift_value: Feeling
+    service_weights: Annotated[list[Weight], Field(min_length=4, max_length=4)]
+    outage_incidents: Weight
+    innovation: Weight
     obsolescence: Unit
     annual_discount_rate: Annotated[float, Field(ge=0.0, lt=1.0)]
     costs: Costs
@@ -514,6 +522,11 @@ def _check_cross(s: Settings) -> None:
         if shock.kind in (ShockKind.OUTAGE, ShockKind.VOICE) and shock.size > 1:
             raise ConfigError(
                 f"config error: market.shocks.{i}.size = {shock.size}: allowed: 0 ≤ value ≤ 1 for a {shock.kind.value}"
+            )
+        if shock.kind is ShockKind.PRICE_CUT and shock.size >= 1:
+            raise ConfigError(
+                f"config error: market.shocks.{i}.size = {shock.size}: allowed: 0 ≤ value < 1 for a price_cut"
+                " (the fraction of the price cut)"
             )
     shares = sum(g.share for g in s.customers.segments.groups.values())
     if abs(shares - 1) > 1e-6:
