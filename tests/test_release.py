@@ -2,6 +2,7 @@
 container definition, and ``python -m sim.validate release``."""
 
 import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
@@ -9,8 +10,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import ROOT
+from test_launchers import KEYS, SWEEP, assert_same, basic, slurm  # noqa: F401 (fixtures, used by name)
 
 import sim
 from sim import provenance, validate
@@ -260,6 +263,28 @@ def test_sweep_script_runs_a_sweep_through_the_image():
     script = ROOT / "container" / "sweep.sbatch"
     subprocess.run(["bash", "-n", str(script)], check=True)
     assert 'apptainer exec "$image" python -m sim -m "$@"' in script.read_text()
+
+
+@pytest.mark.slow
+def test_array_tasks_of_the_sweep_script_share_one_sweep(basic, slurm, tmp_path):  # noqa: F811 (the fixtures)
+    """container/sweep.sbatch as a two-task array on the one-node SLURM, with a stand-in for apptainer (CI machines
+    have none) that runs the command here: the tasks share the sweep, whose runs are the basic launcher's."""
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "apptainer").write_text('#!/bin/sh\n[ "$1" = exec ] || exit 2\nshift 2\nexec "$@"\n')
+    (shim / "python").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    for tool in shim.iterdir():
+        tool.chmod(0o755)
+    (tmp_path / "loyalty-sim.sif").write_text("")
+    env = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"}
+    sbatch = ["sbatch", "--wait", "--array=0-1", f"--chdir={tmp_path}", str(ROOT / "container" / "sweep.sbatch")]
+    proc = subprocess.run([*sbatch, *SWEEP], env=env, capture_output=True, text=True, timeout=900)
+    logs = "".join(p.read_text() for p in tmp_path.glob("slurm-*.out"))
+    assert proc.returncode == 0, proc.stderr + logs[-3000:]
+    assert len(list(tmp_path.glob("slurm-*_[01].out"))) == 2
+    (sweep,) = [p for p in (tmp_path / "results" / "giving_vs_taking").iterdir() if not p.name.startswith(".")]
+    assert sorted(p.name for p in sweep.iterdir()) == KEYS
+    assert_same(basic, {key: pd.read_parquet(sweep / key / "timeseries.parquet") for key in KEYS})
 
 
 # --- python -m sim.validate release ----------------------------------------------------------------
