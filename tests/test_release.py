@@ -331,6 +331,14 @@ def read(path):
     return path.read_text()
 
 
+def test_outside_the_project_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        validate.main(["release"])
+    assert stopped.value.code == 1
+    assert capsys.readouterr() == ("", f"error: {tmp_path}: no pyproject.toml; run from the project folder\n")
+
+
 def test_bad_archive_arguments_are_one_line_and_write_nothing(project, quick, monkeypatch, capsys):
     monkeypatch.chdir(project)
     (project / "taken").mkdir()

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from .. import __version__, provenance
-from ..runs.errors import ArgumentError, ArgumentParser
+from ..runs.errors import ArgumentError, ArgumentParser, Failure
 from . import archive, baseline
 
 LICENCES = {  # SPDX name: words only its text has
@@ -239,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--archive", type=Path, metavar="DIR", help="write the CoMSES archive there (a new folder)")
     a = ap.parse_args(argv)
     root = Path(".")
+    if not (root / "pyproject.toml").is_file():
+        raise Failure(f"error: {root.resolve()}: no pyproject.toml; run from the project folder")
     commit = provenance.commit((root / "sim").resolve())
     if a.archive is not None:
         if a.archive.exists():
