@@ -7,6 +7,7 @@ python -m sim.validate spend [overrides]    # equal spend of experiment=discount
 python -m sim.validate observables         # observed-market ranges: results/validation/observables.csv
 python -m sim.validate synthetic           # the synthetic card's KPIs, made by the model at its truth
 python -m sim.validate coverage            # calibration recovers truths drawn from the priors
+python -m sim.validate release [--archive DIR]  # is the release complete? DIR: the archive CoMSES asks for
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 
 from .calibration import coverage, synthetic
 from .runs.errors import ArgumentError, command
-from .validation import baseline, bass, facts, observables, spend
+from .validation import baseline, bass, facts, observables, release, spend
 
 CHECKS = {
     "bass": bass.main,
@@ -26,6 +27,7 @@ CHECKS = {
     "spend": spend.main,
     "synthetic": synthetic.main,
     "coverage": coverage.main,
+    "release": release.main,
 }
 
 
