@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .config import CONF_DIR, ConfigError, Settings, apply_design, hydra_error, load, to_plain, validate
-from .runs import sweep
+from .runs import fingerprint, sweep
 from .runs.claims import claim
 from .runs.errors import BAD_INPUT, FAILED, ArgumentParser, Failure, command, failing_as, stop
 from .runs.results import clear_stale, is_complete, run_folder, sweep_run_folder
@@ -70,22 +70,45 @@ def run_one(cfg: DictConfig) -> None:
     dest = sweep_run_folder(
         settings.results_dir, settings.experiment, name, sweep.run_key(hydra_cfg.job.override_dirname)
     )
-    params = {"overrides": sweep.run_params(task), "design": row}
+    params = {"overrides": sweep.run_params(task), "design": row, "task": task}
     with failing_as("running", dest):
-        sweep_run(settings, config_yaml, dest, params)
+        sweep_run(settings, config_yaml, dest, params, strict=bool(cfg.get("strict")), reuse=bool(cfg.get("reuse")))
 
 
-def sweep_run(settings: Settings, config_yaml: str, dest: Path, params: dict) -> None:
-    """One run of a sweep: skipped if complete or claimed by another live sweep, else claimed and run."""
-    if is_complete(dest):
-        print(f"complete, skipped: {dest}")
+def done(dest: Path, settings: Settings, strict: bool, reuse: bool, say: bool = True) -> bool:
+    """Whether a sweep's run is already done: its folder complete, made with these settings by this model's code
+    (or by other code, when ``reuse`` says so). A folder made otherwise is said in one line, then rerun, or refused
+    with ``strict``."""
+    if not is_complete(dest):
+        return False
+    found, wanted = fingerprint.read(dest), fingerprint.fingerprint(settings)
+    if fingerprint.same_run(found, wanted):
+        print(f"complete, skipped: {dest}", flush=True)
+        return True
+    if reuse and fingerprint.same_settings(found, wanted):
+        print(f"complete, made by other model code, reused (reuse=true): {dest}", flush=True)
+        return True
+    what = "; ".join(fingerprint.differences(found, wanted))
+    if not say:
+        return False
+    if strict:
+        raise ConfigError(
+            f"config error: {dest} was made otherwise ({what}); strict=true refuses to rerun it"
+            " (drop strict=true to rerun it, or give the sweep another name: sweep=<name>)"
+        )
+    print(f"made otherwise ({what}), rerun: {dest}", flush=True)
+    return False
+
+
+def sweep_run(settings: Settings, config_yaml: str, dest: Path, params: dict, strict: bool, reuse: bool) -> None:
+    """One run of a sweep: skipped if done or claimed by another live sweep, else claimed and run."""
+    if done(dest, settings, strict, reuse):
         return
     with claim(dest) as mine:
         if mine.supported and not mine.held:
             print(f"claimed by another sweep{f' ({mine.owner})' if mine.owner else ''}, skipped: {dest}", flush=True)
             return
-        if is_complete(dest):  # finished by another sweep between our look and our claim
-            print(f"complete, skipped: {dest}")
+        if done(dest, settings, strict, reuse, say=False):  # done by another sweep since our look
             return
         if mine.held:  # no live process writes dest: its temporary folders are a dead one's
             clear_stale(dest)
@@ -120,7 +143,7 @@ def prepare_multirun(argv: list[str]) -> tuple[list[str], Path | None]:
 
 def declared(argv: list[str]) -> list[str]:
     """``+design=...`` and ``design=...`` both work: the key is declared in conf/config.yaml."""
-    return [re.sub(r"^\+(design|design_row|sweep)=", r"\1=", a) for a in argv]
+    return [re.sub(r"^\+(design|design_row|sweep|strict|reuse)=", r"\1=", a) for a in argv]
 
 
 class _WithoutJobAnnouncement:

@@ -5,7 +5,9 @@ ignored) into ``runs.parquet`` (one row per run per firm: the run's parameters, 
 summary metric) and writes, atomically, ``<sweep>/report/``: ``report.md`` with means and 95%
 confidence intervals, trajectory plots with bands, the profit-lead week distribution and,
 with ``--map A B``, a heat map of where giving beats taking in NPV. A run whose files cannot be
-read is left out and named, on stdout and in the report; ``--strict`` fails instead.
+read is left out and named, on stdout and in the report; ``--strict`` fails instead. Runs are pooled only if
+they were made alike: runs whose settings differ in a key the sweep did not sweep (a run of another experiment
+copied in, say), or that other model code made, are refused and named, as are runs with missing metrics.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
+from .config import ConfigError, to_plain, validate
 from .intervals import mean_interval
+from .runs import fingerprint
 from .runs.errors import ArgumentError, ArgumentParser, Failure, command, existing, failing_as, reason
 from .runs.results import COMPLETE, PARAMS, atomic_folder, is_complete, is_temporary
 
@@ -38,6 +42,7 @@ REPORT = "report"
 TIMESERIES = "timeseries.parquet"
 TRAJECTORY_COLUMNS = ["week", "firm", "policy", *TRAJECTORIES]
 SUMMARY_NEEDS = ("firm", "policy", *METRICS, "profit_lead_week")
+NEVER_MISSING = ("long_run_share", "npv", "cumulative_profit")  # a run's money and share always exist
 
 
 def completed_runs(sweep_dir: Path) -> list[Path]:
@@ -99,8 +104,33 @@ def _summary(path: Path) -> pd.DataFrame:
     return summary
 
 
-def read_run(run: Path) -> tuple[pd.DataFrame, dict, dict]:
-    """A complete run: its summary rows, its parameters (seed, overrides, design row) and its design row.
+@dataclass(frozen=True)
+class Made:
+    """What made a run: its settings (flattened keys), the digest of the model's code, the keys it swept."""
+
+    run: str
+    settings: dict[str, Any] | None  # None: not known (no fingerprint and no readable config)
+    model: str | None
+    swept: tuple[str, ...]
+
+
+def made_with(run: Path, cfg: Any, swept: list[str]) -> Made:
+    """From the run's fingerprint, else (runs made before fingerprints) from its config.yaml."""
+    found = fingerprint.read(run)
+    if found is not None:
+        return Made(run.name, fingerprint.flat(found["settings"]), found.get("model"), tuple(swept))
+    settings = None
+    if isinstance(cfg, DictConfig):
+        try:
+            settings = fingerprint.flat(fingerprint.settings_of(validate(to_plain(cfg))))
+        except ConfigError as err:
+            raise DamagedRun(Unreadable(run.name, "config.yaml", f"not a run's settings ({err})")) from err
+    return Made(run.name, settings, None, tuple(swept))
+
+
+def read_run(run: Path) -> tuple[pd.DataFrame, dict, dict, Made]:
+    """A complete run: its summary rows, its parameters (seed, overrides, design row), its design row, and what made
+    it.
 
     Reads every file the report needs (the trajectories' columns too), so a damaged run is found here
     and left out whole; raises ``DamagedRun``.
@@ -113,7 +143,52 @@ def read_run(run: Path) -> tuple[pd.DataFrame, dict, dict]:
     if not (isinstance(overrides, dict) and isinstance(row, dict)):
         raise DamagedRun(Unreadable(run.name, PARAMS, "not a run's parameters"))
     seed = cfg.get("seed") if isinstance(cfg, DictConfig) else None
-    return summary, {"seed": seed, **overrides, **row}, row
+    return summary, {"seed": seed, **overrides, **row}, row, made_with(run, cfg, [*overrides, *row])
+
+
+def _covered(key: str, swept: set[str]) -> bool:
+    """Whether a swept override explains a difference in ``key``: the key itself, or the package a group override
+    fills (``policy@firms.taking`` fills ``firms.taking``, ``network`` fills ``network.*``), or a swept experiment."""
+    for override in swept:
+        group, _, package = override.partition("@")
+        target = package or group.replace("/", ".")
+        if override == "experiment" or key == target or key.startswith(f"{target}."):
+            return True
+    return False
+
+
+def odd_runs(made: list[Made]) -> list[str]:
+    """Runs that differ from the sweep's other runs in what the sweep did not sweep, or in the model's code: each
+    named with what is odd about it (the values held by fewer runs are the odd ones)."""
+    known = [m for m in made if m.settings is not None]
+    swept = {key for m in made for key in m.swept}
+    odd: dict[str, list[str]] = {}
+    keys = sorted({k for m in known for k in m.settings}, key=lambda k: (k.count("."), k))  # top-level keys first
+    for key in keys:
+        if _covered(key, swept):
+            continue
+        values = pd.Series([json.dumps(m.settings.get(key), sort_keys=True) for m in known])
+        if values.nunique() > 1:
+            usual = values.value_counts().index[0]
+            for m, v in zip(known, values, strict=True):
+                if v != usual:
+                    odd.setdefault(m.run, []).append(f"{key}={json.loads(v)}, not {json.loads(usual)}")
+    digests = pd.Series([m.model for m in made if m.model is not None])
+    if digests.nunique() > 1:
+        usual = digests.value_counts().index[0]
+        for m in made:
+            if m.model is not None and m.model != usual:
+                odd.setdefault(m.run, []).append("made by other model code")
+    return [f"{run} ({'; '.join(what[:3])}{'; ...' if len(what) > 3 else ''})" for run, what in odd.items()]
+
+
+def made_by(runs: list[Path]) -> str:
+    """Which model made the runs: version, commit and model code, from their fingerprints."""
+    found = [fingerprint.read(run) for run in runs]
+    versions = sorted({f"{f.get('version')} (commit {str(f.get('commit'))[:12]}, model code {f.get('model')})"
+                       for f in found if f is not None})  # fmt: skip
+    unknown = sum(f is None for f in found)
+    return "; ".join([*versions, *([f"{unknown} runs of an earlier version"] if unknown else [])]) or "not recorded"
 
 
 def unreadable_line(skipped: list[Unreadable] | list[str], found: int) -> str:
@@ -136,14 +211,15 @@ def collect(sweep_dir: Path, strict: bool = False) -> pd.DataFrame:
     (``seed=7 (timeseries.parquet: not a Parquet file ...)``; ``table.attrs["found"]`` counts every
     complete run); ``strict`` makes it a ``Failure`` instead.
     """
-    frames, keys, metrics, design, skipped = [], {}, {}, {}, []
+    frames, keys, metrics, design, skipped, made = [], {}, {}, {}, [], []
     runs = completed_runs(sweep_dir)
     for run in runs:
         try:
-            summary, params, row = read_run(run)
+            summary, params, row, how = read_run(run)
         except DamagedRun as damaged:
             skipped.append(damaged.what)
             continue
+        made.append(how)
         keys |= dict.fromkeys(params)
         design |= dict.fromkeys(row)
         metrics |= dict.fromkeys(summary.columns)
@@ -155,11 +231,21 @@ def collect(sweep_dir: Path, strict: bool = False) -> pd.DataFrame:
         raise ArgumentError(
             f"sweep = {sweep_dir}: no completed runs in it (a sweep folder holds <run key>/summary.csv)"
         )
+    if odd := odd_runs(made):
+        raise ArgumentError(
+            f"sweep = {sweep_dir}: {len(odd)} of {len(made)} runs were made otherwise than the rest, so they are not"
+            f" pooled: {', '.join(odd[:5])}{', ...' if len(odd) > 5 else ''}; move them out of the sweep folder"
+        )
     table = pd.concat(frames, ignore_index=True)[["run", *keys, *metrics]]
+    missing = table[table[list(NEVER_MISSING)].isna().any(axis=1)]
+    if len(missing):
+        names = ", ".join(f"{r.run} ({r.firm})" for r in missing.itertuples())
+        raise ArgumentError(f"sweep = {sweep_dir}: runs with missing metrics ({', '.join(NEVER_MISSING)}): {names}")
     for col in table.columns:
         if table[col].dtype == object:
             table[col] = _tidy(table[col])
     table.attrs["design"] = list(design)
+    table.attrs["made_by"] = made_by(runs)
     table.attrs["unreadable"] = [str(u) for u in skipped]  # plain text: attrs go into runs.parquet as JSON
     table.attrs["found"] = len(runs)
     return table
@@ -315,8 +401,37 @@ def _map_plot(cells: pd.DataFrame, x: str, y: str, metric: str, path: Path) -> N
     fig.savefig(path)
 
 
-def recorded_command(sweep_dir: Path) -> str | None:
-    """The command that ran the sweep, from Hydra's record in the hidden job folder."""
+def recorded_command(sweep_dir: Path, runs: list[str]) -> str | None:
+    """The command that makes the sweep's runs: each key with the values its runs took (each run keeps its own
+    overrides in params.json), or, for runs made before they did, Hydra's record of the last launch."""
+    values: dict[str, list[str]] = {}
+    for run in runs:
+        try:
+            task = json.loads((sweep_dir / run / PARAMS).read_text()).get("task")
+        except (OSError, ValueError, AttributeError):
+            task = None
+        if not isinstance(task, list):
+            return _last_launch(sweep_dir)
+        for override in task:
+            key, _, value = str(override).partition("=")
+            if value not in values.setdefault(key, []):
+                values[key].append(value)
+    if not values:
+        return _last_launch(sweep_dir)
+    return "python -m sim -m " + " ".join(shlex.quote(f"{k}={_sweep_values(v)}") for k, v in values.items())
+
+
+def _sweep_values(values: list[str]) -> str:
+    """A key's values as a sweep: ``range(0,30)`` for consecutive integers, else ``a,b,c``."""
+    if len(values) >= 3 and all(re.fullmatch(r"-?\d+", v) for v in values):
+        numbers = sorted(int(v) for v in values)
+        if numbers == list(range(numbers[0], numbers[-1] + 1)):
+            return f"range({numbers[0]},{numbers[-1] + 1})"
+    return ",".join(values)
+
+
+def _last_launch(sweep_dir: Path) -> str | None:
+    """The command of the sweep's last launch, from Hydra's record in the hidden job folder."""
     record = sweep_dir.parent.parent / ".hydra" / sweep_dir.parent.name / sweep_dir.name / "multirun.yaml"
     if not record.is_file():
         return None
@@ -349,14 +464,15 @@ def report(sweep_dir: Path, table: pd.DataFrame, out: Path, map_axes: list[str] 
     for column, label in TRAJECTORIES.items():
         _band_plot(ts, column, label, out / f"{column}.png")
     _lead_plot(table, out / "lead_week.png")
-    command = recorded_command(sweep_dir)
+    command = recorded_command(sweep_dir, list(table.run.unique()))
     agg = "python -m sim.aggregate " + " ".join(
         shlex.quote(a) for a in [str(sweep_dir), *(["--map", *map_axes] if map_axes else [])]
     )
     lines = [
         f"# Sweep report: {sweep_dir.parent.name} / {sweep_dir.name}",
         "",
-        f"{table.run.nunique()} completed runs, {table.firm.nunique()} firms. Reproduce:",
+        f"{table.run.nunique()} completed runs, {table.firm.nunique()} firms, made by loyalty-sim "
+        f"{table.attrs.get('made_by', 'not recorded')}. Reproduce:",
         "",
         "```bash",
         *([command] if command else []),

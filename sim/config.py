@@ -44,7 +44,7 @@ Week = Annotated[int, Field(ge=0, le=100_000)]
 
 # Top-level keys that say how a run is launched (a design row, the sweep's folder), not what runs:
 # declared in conf/config.yaml, applied or read by the launch machinery, stripped before validation.
-RUN_CONTROL = ("design", "design_row", "sweep")
+RUN_CONTROL = ("design", "design_row", "sweep", "strict", "reuse")
 PRESETS_DIR = CONF_DIR / "policy"
 
 

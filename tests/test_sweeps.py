@@ -169,3 +169,76 @@ def test_named_sweep_goes_to_its_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"sweep: {results / 'giving_vs_taking' / 'pilot'}" in proc.stdout
     assert runs_of(results / "giving_vs_taking" / "pilot") == ["seed=0", "seed=1"]
+
+
+# --- a run is its configuration ---------------------------------------------------------------------------------
+
+
+def test_a_sweep_reruns_runs_made_with_other_settings_and_says_which_keys_differ(tmp_path):
+    results = tmp_path / "results"
+    first = cli("-m", *TINY, "customers.n=300", "seed=0,1", "sweep=pilot", f"results_dir={results}")
+    assert first.returncode == 0, first.stderr
+    again = cli("-m", *TINY, "customers.n=400", "seed=0,1", "sweep=pilot", f"results_dir={results}")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("made otherwise (customers.n: 300, not 400), rerun:") == 2
+    folder = results / "giving_vs_taking" / "pilot"
+    for run in ("seed=0", "seed=1"):
+        made = json.loads((folder / run / "fingerprint.json").read_text())
+        assert made["settings"]["customers"]["n"] == 400
+        assert {"model", "version", "commit"} <= set(made)
+    same = cli("-m", *TINY, "customers.n=400", "seed=0,1", "sweep=pilot", f"results_dir={results}")
+    assert same.stdout.count("complete, skipped") == 2
+    before = (folder / "seed=0" / "summary.csv").stat().st_mtime_ns
+    strict = cli("-m", *TINY, "customers.n=500", "seed=0,1", "sweep=pilot", f"results_dir={results}", "strict=true")
+    assert strict.returncode == 2 and strict.stderr.strip().count("\n") == 0
+    assert "was made otherwise (customers.n: 400, not 500); strict=true refuses to rerun it" in strict.stderr
+    assert (folder / "seed=0" / "summary.csv").stat().st_mtime_ns == before  # left as it was
+
+
+def test_a_run_made_by_other_model_code_is_rerun_unless_reused(tmp_path, capsys):
+    from sim import __main__ as entry
+    from sim.config import load
+    from sim.runs import fingerprint
+    from sim.runs.run import run_and_write
+
+    settings = load([*TINY, f"results_dir={tmp_path}"])
+    dest = tmp_path / "run"
+    run_and_write(settings, "config", dest, plots=False)
+    capsys.readouterr()
+    assert entry.done(dest, settings, strict=False, reuse=False)
+    made = json.loads((dest / fingerprint.FINGERPRINT).read_text())
+    (dest / fingerprint.FINGERPRINT).write_text(json.dumps({**made, "model": "0" * 16, "version": "0.1.0"}))
+    assert not entry.done(dest, settings, strict=False, reuse=False)
+    assert "made otherwise (other model code (version 0.1.0" in capsys.readouterr().out
+    assert entry.done(dest, settings, strict=False, reuse=True)
+    assert "made by other model code, reused (reuse=true)" in capsys.readouterr().out
+    (dest / fingerprint.FINGERPRINT).unlink()  # a run made before fingerprints
+    assert not entry.done(dest, settings, strict=False, reuse=True)
+    assert "no fingerprint" in capsys.readouterr().out
+
+
+def test_aggregate_pools_only_runs_made_alike(tmp_path):
+    results = tmp_path / "results"
+    assert cli("-m", *TINY, "seed=0,1", "sweep=pilot", f"results_dir={results}").returncode == 0
+    assert cli(*TINY, "experiment=monopoly", f"results_dir={results}").returncode == 0
+    folder = results / "giving_vs_taking" / "pilot"
+    other = next((results / "monopoly").iterdir())
+    os.rename(other, folder / "copied")
+    refused = subprocess.run(
+        [sys.executable, "-m", "sim.aggregate", str(folder)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "1 of 3 runs were made otherwise than the rest, so they are not pooled: copied (experiment=monopoly" in (
+        refused.stderr
+    )
+    assert not (folder / "report").exists()
+    os.rename(folder / "copied", tmp_path / "copied")
+    summary = pd.read_csv(folder / "seed=1" / "summary.csv")
+    summary.loc[0, "npv"] = float("nan")
+    summary.to_csv(folder / "seed=1" / "summary.csv", index=False)
+    refused = subprocess.run(
+        [sys.executable, "-m", "sim.aggregate", str(folder)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert refused.returncode == 2 and "runs with missing metrics" in refused.stderr and "seed=1 (giving)" in (
+        refused.stderr
+    )

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import plots as run_plots
+from . import fingerprint
 from .errors import failing_as
 
 COMPLETE = "summary.csv"  # present only in folders that were renamed into place whole
@@ -71,14 +72,17 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
 
 
 @contextmanager
-def atomic_folder(dest: Path, keep_existing: bool = False) -> Iterator[Staged]:
+def atomic_folder(
+    dest: Path, keep_existing: bool = False, stale: Callable[[Path], bool] | None = None
+) -> Iterator[Staged]:
     """Stage a temporary sibling folder; rename it to ``dest`` only if the block succeeds.
 
     A crash or Ctrl-C removes the temporary folder, so no folder under a final name is
     ever incomplete. If ``dest`` exists, a suffix keeps both (``staged.final`` says which
     name was taken, even when another process writes the same name at the same time);
     with ``keep_existing`` (a sweep's run, which is deterministic) a complete ``dest``
-    wins and the new copy is dropped, so a run is never counted twice.
+    wins and the new copy is dropped, so a run is never counted twice, unless ``stale(dest)``
+    says it is another run (other settings or model code): then the new copy replaces it.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     staged = Staged(dest.parent / f".{dest.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
@@ -86,6 +90,9 @@ def atomic_folder(dest: Path, keep_existing: bool = False) -> Iterator[Staged]:
     try:
         yield staged
         if keep_existing and is_complete(dest):
+            if stale is not None and stale(dest):
+                staged.final = _replace(staged.tmp, dest)
+                return
             shutil.rmtree(staged.tmp, ignore_errors=True)
             staged.final = dest
             return
@@ -93,6 +100,15 @@ def atomic_folder(dest: Path, keep_existing: bool = False) -> Iterator[Staged]:
     except BaseException:
         shutil.rmtree(staged.tmp, ignore_errors=True)
         raise
+
+
+def _replace(tmp: Path, dest: Path) -> Path:
+    """Put ``tmp`` in the place of the folder ``dest``: the old one is moved aside first, then removed."""
+    aside = dest.parent / f".{dest.name}.stale-{os.getpid()}-{secrets.token_hex(4)}"
+    os.rename(dest, aside)
+    os.rename(tmp, dest)
+    shutil.rmtree(aside, ignore_errors=True)
+    return dest
 
 
 def _rename_into_place(tmp: Path, dest: Path) -> Path:
@@ -114,6 +130,7 @@ def _rename_into_place(tmp: Path, dest: Path) -> Path:
 
 def write_run(
     dest: Path,
+    settings,
     config_yaml: str,
     tables,
     plots: bool = True,
@@ -123,11 +140,19 @@ def write_run(
     """Write a complete results folder atomically; return the folder actually written.
 
     ``tables`` is a run's ``sim.runs.run.Tables``; ``params`` (a sweep's parameters of this run) go to
-    ``params.json`` for the aggregate table. An ``OSError`` (a full disk...) is a ``Failure`` naming
-    ``dest``; nothing is left under its name.
+    ``params.json`` for the aggregate table; the run's fingerprint (its settings, the model's code, version and
+    commit) to ``fingerprint.json``. With ``keep_existing``, a complete ``dest`` of the same fingerprint is kept,
+    one of another replaced. An ``OSError`` (a full disk...) is a ``Failure`` naming ``dest``; nothing is left under
+    its name.
     """
-    with failing_as("writing", dest), atomic_folder(dest, keep_existing=keep_existing) as staged:
+    wanted = fingerprint.fingerprint(settings)
+
+    def stale(folder: Path) -> bool:
+        return not fingerprint.same_run(fingerprint.read(folder), wanted)
+
+    with failing_as("writing", dest), atomic_folder(dest, keep_existing, stale) as staged:
         tmp = staged.tmp
+        (tmp / fingerprint.FINGERPRINT).write_text(fingerprint.dumps(wanted))
         (tmp / "config.yaml").write_text(config_yaml)
         if params is not None:
             (tmp / PARAMS).write_text(json.dumps(params, indent=1, sort_keys=True))

@@ -101,7 +101,7 @@ def run_and_write(
     """Simulate, print the summary, write the results folder atomically; return the folder written."""
     tables = run_tables(settings)
     dest = dest or run_folder(settings.results_dir, settings.experiment)
-    final = write_run(dest, config_yaml, tables, plots=plots, params=params, keep_existing=keep_existing)
+    final = write_run(dest, settings, config_yaml, tables, plots=plots, params=params, keep_existing=keep_existing)
     print(format_summary(tables.summary))
     print(f"results: {final}")
     return final

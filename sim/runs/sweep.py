@@ -24,7 +24,7 @@ from ..config import ConfigError, check, compose, culprit, hydra_error
 
 # Keys that never change a run's results (how and where it runs), so never name a sweep or a
 # run and are not among a run's parameters; the experiment names the folder above the sweep.
-RESULT_NEUTRAL = ("progress", "results_dir", "sweep", "hydra")
+RESULT_NEUTRAL = ("progress", "results_dir", "engine", "sweep", "strict", "reuse", "hydra")
 NAMED_ABOVE = ("experiment",)
 MULTIRUN_FLAGS = {"-m", "--multirun"}
 MAX_NAME = 150  # characters; longer names keep a readable head and a hash
