@@ -239,6 +239,8 @@ def test_aggregate_pools_only_runs_made_alike(tmp_path):
     refused = subprocess.run(
         [sys.executable, "-m", "sim.aggregate", str(folder)], capture_output=True, text=True, cwd=ROOT, timeout=300
     )
-    assert refused.returncode == 2 and "runs with missing metrics" in refused.stderr and "seed=1 (giving)" in (
-        refused.stderr
+    assert (
+        refused.returncode == 2
+        and "runs with missing metrics" in refused.stderr
+        and "seed=1 (giving)" in (refused.stderr)
     )

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import plots as run_plots
 from . import fingerprint
+from . import plots as run_plots
 from .errors import failing_as
 
 COMPLETE = "summary.csv"  # present only in folders that were renamed into place whole
