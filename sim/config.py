@@ -132,6 +132,7 @@ class FirmConfig(Levers):
     policy: str
     enters_at: Week
     initial_share: Annotated[float, Field(ge=0.0, le=1000.0)]  # a relative weight
+    referral_reward: Money
     changes: list[PolicyChange]
     management: Management
 
@@ -244,6 +245,12 @@ class CustomersConfig:
     loyal_margin: Utility
     devoted_bond: Unit
     detractor_memory: SignedFeeling
+    advice_uptake: Unit
+    discovery: Unit
+    self_service: Unit
+    first_fix: Unit
+    referred_restlessness: Annotated[float, Field(ge=0.0, le=10.0)]  # a multiplier
+    devoted_premium: Unit
 
 
 class NetworkKind(StrEnum):
@@ -265,7 +272,7 @@ class NetworkConfig:
 
 @dataclass(config=_STRICT, frozen=True)
 class Costs:
-    """Weekly costs per customer of each lever at full setting, and per event."""
+    """Weekly costs per customer of each lever at full setting, per event, and the fixed part of running costs."""
 
     per_customer: Money
     quality: Money
@@ -273,10 +280,17 @@ class Costs:
     ease: Money
     humanity: Money
     listening: Money
-    incident: Money
+    contact: Money
     free_fix: Money
     complaint: Money
     advertising_per_capita: Money
+    fixed_share: Unit
+
+
+class Regulation(StrEnum):
+    NONE = "none"  # firms may walk prices and need tell no one of a better tariff
+    NOTICES = "notices"  # every firm tells each customer once a year of its best tariff for them (Ofcom, 2020)
+    NO_PRICE_WALKING = "no_price_walking"  # an existing customer pays no more than a new one for the same need (FCA)
 
 
 class ShockKind(StrEnum):
@@ -323,12 +337,15 @@ class MarketConfig:
     upsell_accept: Unit
     upsell_step: Annotated[float, Field(ge=0.0, le=1.0)]
     upsell_annoyance: Feeling
+    upsell_fit: Unit
     advice_contact: Unit
     gift_value: Feeling
     service_weights: Annotated[list[Weight], Field(min_length=4, max_length=4)]
     outage_incidents: Weight
     innovation: Weight
     obsolescence: Unit
+    regulation: Regulation
+    community_support: Unit
     annual_discount_rate: Annotated[float, Field(ge=0.0, lt=1.0)]
     costs: Costs
     shocks: list[Shock]

@@ -43,8 +43,14 @@ def first_difference(one: LoyaltyMarket, other: LoyaltyMarket, week: int) -> Div
         if x.shape != y.shape or not np.array_equal(x.astype(y.dtype), y):
             differ = (x.reshape(len(x), -1) != y.reshape(len(y), -1)).any(axis=1)
             return Divergence(week, name, np.flatnonzero(differ)[:10].tolist())
-    if not one.timeseries().equals(other.timeseries()):
-        return Divergence(week, "ledger", [])
+    for what, table in (
+        ("ledger", LoyaltyMarket.timeseries),
+        ("segments", LoyaltyMarket.segment_timeseries),
+        ("tenure", LoyaltyMarket.tenure_timeseries),
+        ("cohorts", LoyaltyMarket.cohort_timeseries),
+    ):
+        if not table(one).equals(table(other)):
+            return Divergence(week, what, [])
     return None
 
 

@@ -80,6 +80,7 @@ def small_card():
     return check_card(raw)
 
 
+@pytest.mark.slow
 def test_parameter_recovery_on_a_small_synthetic_market(tmp_path):
     card = small_card()
     history = inference.run(card, tmp_path / "h.db", population=30, generations=3, jobs=2, progress=False)

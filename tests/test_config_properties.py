@@ -135,7 +135,7 @@ def assert_gate(overrides: list[str]) -> None:
         assert msg.startswith("config error: ") and "\n" not in msg, (overrides, msg)
 
 
-GATE = settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+GATE = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 def test_generated_overrides_give_settings_or_one_line(design_files):
@@ -174,8 +174,18 @@ swept = st.tuples(st.sampled_from(KEYS), st.lists(scalar, min_size=2, max_size=3
 
 
 def test_generated_sweeps_are_checked_in_one_line(design_files):
-    @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(st.one_of(swept, override(design_files)), min_size=1, max_size=3))
+    def check(overrides):
+        _sweep_check(overrides)
+
+    check()
+
+
+@pytest.mark.slow
+def test_many_generated_sweeps_are_checked_in_one_line(design_files):
+    @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(st.one_of(swept, override(design_files)), min_size=1, max_size=4))
     def check(overrides):
         _sweep_check(overrides)
 

@@ -27,6 +27,18 @@ SCENARIOS = [
     ["network=mixed", "market.reach=0.3", "steps=60"],  # random mixing, broadcasts
     ["network=barabasi_albert", "policy@firms.taking=fake_love", "steps=60"],  # hubs; claims above acts
     ["experiment=recession", "steps=60", "market.shocks.0.week=20"],  # price sensitivity rises
+    [  # the economics: overpaying found out, advice not always taken, self-service and repeat calls, referrals
+        "steps=60",
+        "customers.discovery=0.02",
+        "customers.advice_uptake=0.3",
+        "customers.self_service=0.8",
+        "customers.first_fix=0.6",
+        "market.upsell_fit=0.3",
+        "customers.referred_restlessness=0.8",
+        "customers.devoted_premium=0.05",
+        "market.regulation=notices",
+    ],
+    ["steps=60", "market.regulation=no_price_walking", "customers.discovery=0.02", "market.upsell_fit=0.3"],
 ]
 IDS = [" ".join(o) for o in SCENARIOS]
 

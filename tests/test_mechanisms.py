@@ -10,7 +10,7 @@ from conftest import run, settings
 
 import sim
 from sim.model.draws import Decision
-from sim.model.vocabulary import Count, Ladder, Tally
+from sim.model.vocabulary import Count, Happened, Ladder, Tally
 
 
 def totals(model, firm=None):
@@ -186,3 +186,120 @@ def test_common_random_numbers_same_network_and_incidents():
     a.step()
     b.step()
     assert (a.customers.identity == b.customers.identity).all()
+
+
+# --- the economics: what giving saves and earns, what taking's price walk costs ----------------------------------
+
+
+def _firms(model, *columns):
+    ts = model.timeseries()
+    return ts[ts.week > 0].groupby("firm")[list(columns)].sum()
+
+
+def test_advice_not_taken_up_keeps_revenue_and_the_goodwill_of_being_told():
+    everyone = _firms(run("customers.advice_uptake=1.0"), "advice_given", "advice_taken", "revenue", "bond_mean")
+    some = _firms(run("customers.advice_uptake=0.2"), "advice_given", "advice_taken", "revenue", "bond_mean")
+    assert everyone.loc["giving", "advice_taken"] == everyone.loc["giving", "advice_given"]
+    assert 0 < some.loc["giving", "advice_taken"] < 0.4 * some.loc["giving", "advice_given"]
+    assert some.loc["giving", "revenue"] > everyone.loc["giving", "revenue"]
+    assert some.loc["giving", "bond_mean"] == pytest.approx(everyone.loc["giving", "bond_mean"], rel=0.05)
+
+
+def test_overpaying_found_out_is_felt_voiced_and_put_right():
+    hidden = run("customers.discovery=0.0", steps=156)
+    found = run("customers.discovery=0.01", steps=156)
+    a, b = _firms(hidden, "discoveries", "refits", "complaints"), _firms(found, "discoveries", "refits", "complaints")
+    assert (a.discoveries == 0).all() and b.loc["taking", "discoveries"] > 0 and b.loc["taking", "refits"] > 0
+    assert b.loc["taking", "complaints"] > a.loc["taking", "complaints"]
+    tariff = lambda m: m.timeseries().query("firm == 'taking'").tariff_mean.iloc[-26:].mean()  # noqa: E731
+    assert tariff(found) < tariff(hidden)
+
+
+def test_upsells_that_meet_a_need_are_not_found_out():
+    none_fit = _firms(run("customers.discovery=0.01", "market.upsell_fit=0.0", steps=156), "discoveries")
+    all_fit = _firms(run("customers.discovery=0.01", "market.upsell_fit=1.0", steps=156), "discoveries")
+    assert all_fit.loc["taking", "discoveries"] < none_fit.loc["taking", "discoveries"]
+
+
+def test_regulation_notices_tell_every_overpaying_customer_once_a_year():
+    quiet = ("customers.discovery=0", "customers.advice_uptake=0", "firms.taking.upsell=0")  # told, nobody moves
+    none = _firms(run("market.regulation=none", *quiet, steps=120), "discoveries")
+    notices = run("market.regulation=notices", *quiet, steps=120)
+    told = notices.timeseries().query("firm == 'taking'").set_index("week").discoveries
+    assert (none.discoveries == 0).all() and told.sum() > 100  # only the notices tell
+    c = notices.customers
+    overpaying = (c.tariff > c.fit + 1e-3) & (c.firm == 1)
+    assert c.aware[overpaying & (c.tenure >= 52)].all()  # a year with the firm: every one of them told
+    assert not c.aware[overpaying & (c.tenure < 52)].any()  # and nobody before
+
+
+def test_no_price_walking_caps_tariffs_and_ends_new_customer_discounts():
+    m = run("market.regulation=no_price_walking", steps=104)
+    c, ts = m.customers, m.timeseries()
+    buyers = c.firm < c.no_firm
+    assert (c.tariff[buyers] <= np.maximum(c.fit[buyers], 1) + 1e-6).all()
+    assert ts.acquired_on_discount.sum() == 0 and ts.discount_given.sum() == 0
+
+
+def test_ease_saves_calls_and_a_first_time_fix_saves_repeats():
+    m = run("customers.self_service=0.8", "customers.first_fix=0.6", steps=104)
+    f = _firms(m, "incidents", "contacts", "failure_contacts", "self_served", "complaints")
+    assert (f.self_served > 0).all() and (f.failure_contacts > 0).all()
+    assert (f.contacts + f.self_served >= f.incidents).all()
+    calls = f.contacts / f.incidents  # the easier, better-served giving firm gets fewer calls per incident
+    assert calls["giving"] < calls["taking"]
+    failure = f.failure_contacts / f.contacts
+    assert failure["giving"] < failure["taking"]
+    plain = _firms(run(steps=104), "incidents", "contacts", "failure_contacts")
+    assert (plain.contacts == plain.incidents).all() and (plain.failure_contacts == 0).all()
+
+
+def test_fixed_costs_make_the_larger_firm_cheaper_per_customer():
+    def unit(*overrides):
+        ts = run(*overrides, steps=104).timeseries().query("week > 52")
+        per = ts.running_cost / ts.customers
+        return per.groupby(ts.firm).mean(), ts.groupby("firm").customers.mean()
+
+    flat, size = unit("market.costs.fixed_share=0.0")
+    scaled, _ = unit("market.costs.fixed_share=0.5")
+    big, small = size.idxmax(), size.idxmin()
+    assert scaled[big] < flat[big] and scaled[small] > flat[small]
+
+
+def test_referred_customers_stay_longer():
+    def leaving(restless):
+        m = sim.LoyaltyMarket(settings(f"customers.referred_restlessness={restless}", "market.reach=0.2"))
+        seen, left = 0, 0
+        for _ in range(104):
+            referred = (m.customers.by_referral & (m.customers.firm < m.customers.no_firm)).copy()
+            m.step()
+            seen += referred.sum()
+            left += (referred & ((m.customers.happened & Happened.LEFT_FIRM) > 0)).sum()
+        return left / seen
+
+    assert leaving(0.5) < leaving(1.0)
+
+
+def test_community_support_and_referral_rewards_and_a_devoted_premium_show_in_the_books():
+    base = _firms(run(steps=78), "contact_cost", "contacts", "referral_rewards", "revenue")
+    forum = _firms(run("market.community_support=0.5", steps=78), "contact_cost", "contacts")
+    assert forum.loc["giving", "contact_cost"] < base.loc["giving", "contact_cost"]
+    paid = _firms(run("firms.giving.referral_reward=30", steps=78), "referral_rewards", "acquired_referral")
+    assert paid.loc["giving", "referral_rewards"] == 30 * paid.loc["giving", "acquired_referral"] > 0
+    assert (base.referral_rewards == 0).all()
+    premium = _firms(run("customers.devoted_premium=0.1", steps=78), "revenue")
+    assert premium.loc["giving", "revenue"] > base.loc["giving", "revenue"]
+    assert premium.loc["taking", "revenue"] == pytest.approx(base.loc["taking", "revenue"], rel=0.02)
+
+
+def test_a_mechanism_switched_on_leaves_every_other_draw_unchanged():
+    """Common random numbers: finding out has dice of its own, so in the first week everyone who did not find out
+    lives the same week in both worlds."""
+    off = sim.LoyaltyMarket(settings("customers.discovery=0.0", "network=none", "market.reach=0"))
+    on = sim.LoyaltyMarket(settings("customers.discovery=0.05", "network=none", "market.reach=0"))
+    off.step()
+    on.step()
+    found = (on.customers.happened & Happened.FOUND_OUT) > 0
+    assert found.sum() > 10
+    for name in ("feeling", "tariff", "trust", "bond", "complaint", "firm"):
+        assert (getattr(off.customers, name)[~found] == getattr(on.customers, name)[~found]).all(), name

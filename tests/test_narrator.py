@@ -16,7 +16,6 @@ BOOKED = {
     Happened.LEFT_MARKET: (Count.DEPARTURES, "before"),
     Happened.INCIDENT: (Count.INCIDENTS, "before"),
     Happened.FREE_FIX: (Count.FREE_FIXES, "before"),
-    Happened.COMPLAINED: (Count.COMPLAINTS, "before"),
     Happened.SAW_THROUGH: (Count.DETECTIONS, "before"),
     Happened.ADVISED: (Count.ADVICE_GIVEN, "before"),
     Happened.UPSELL_CALL: (Count.UPSELL_CONTACTS, "before"),
@@ -27,6 +26,8 @@ BOOKED = {
     Happened.JOINED_BY_AD: (Count.ACQUIRED_ADVERTISING, "after"),
     Happened.TOOK_DISCOUNT: (Count.ACQUIRED_ON_DISCOUNT, "after"),
     Happened.DISCOUNT_DECIDED: (Count.ACQUIRED_BY_DISCOUNT, "after"),
+    Happened.SELF_SERVED: (Count.SELF_SERVED, "before"),
+    Happened.FOUND_OUT: (Count.DISCOVERIES, "before"),
 }
 
 
@@ -39,7 +40,8 @@ def test_the_record_of_every_customer_agrees_with_the_books(engine):
     """Every event a rule records is one of the week's counts: the record misses nothing and adds nothing."""
     n = 3000 if engine == "compiled" else 400
     overrides = ("experiment=devotion_under_outage", "market.shocks.0.week=8", f"engine={engine}", f"customers.n={n}")
-    m = sim.LoyaltyMarket(settings(*overrides, "market.reach=0.2"))
+    economics = ("customers.discovery=0.01", "customers.self_service=0.8", "customers.advice_uptake=0.3")
+    m = sim.LoyaltyMarket(settings(*overrides, "market.reach=0.2", *economics))
     c, F = m.customers, len(m.firms)
     seen = dict.fromkeys(BOOKED, 0)
     for _ in range(30):
@@ -55,17 +57,21 @@ def test_the_record_of_every_customer_agrees_with_the_books(engine):
             got = _by_firm(before if when == "before" else after, did, F)
             assert (got == expected).all(), (event.name, m.week, got, expected)
         defended = (happened & Happened.DEFENDED) > 0
+        complained = _by_firm(before, (happened & Happened.COMPLAINED) > 0, F)  # one may complain twice a week
+        assert (complained <= row.complaints.to_numpy()).all() and (complained > 0).sum() == (row.complaints > 0).sum()
         defenses = row.defenses.sum()  # words answered: a defender may answer more than one
         assert (defended.sum() == 0) if defenses == 0 else (0 < defended.sum() <= defenses)
         speakers = (happened & (Happened.PRAISED | Happened.CRITICISED | Happened.VENTED)) > 0
         assert (speakers == c.spoke).all()
+        moved = _by_firm(before, (happened & Happened.MOVED_TO_FIT) > 0, F)
+        assert (moved == row.advice_taken.to_numpy() + row.refits.to_numpy()).all()
     assert all(seen[e] > 0 for e in (Happened.INCIDENT, Happened.LEFT_FIRM, Happened.JOINED, Happened.UPSELL_CALL))
 
 
 def test_the_narrator_tells_every_recorded_event_of_a_followed_customer_through_an_outage():
     """Followed customers through a month-long outage: each told event is one the engine recorded for them that
     week, and each recorded event is told, once."""
-    m = sim.LoyaltyMarket(settings("experiment=lesson_outage", "customers.n=3000"))
+    m = sim.LoyaltyMarket(settings("experiment=lesson_outage", "customers.n=3000", "customers.discovery=0.01"))
     followed = np.arange(0, 3000, 15)
     journal = Journal(m, followed)
     for _ in range(m.settings.market.shocks[0].week + 12):
@@ -90,11 +96,15 @@ def test_the_narrator_tells_every_recorded_event_of_a_followed_customer_through_
             # What is told of an event agrees with the state the week left.
             if Happened.INCIDENT in recorded:
                 assert cur["feeling"] != 0
-            if int(cur["happened"]) & Happened.UPSOLD:
+            flags = int(cur["happened"])
+            if flags & Happened.LEFT_FIRM:
+                continue  # a new relationship, a new tariff
+            if flags & Happened.UPSOLD and not flags & Happened.MOVED_TO_FIT:
                 assert cur["tariff"] > prev["tariff"]
-            if Happened.ADVISED in recorded:
-                assert cur["tariff"] < prev["tariff"]
+            if flags & Happened.MOVED_TO_FIT and not flags & Happened.UPSOLD:
+                assert cur["tariff"] < prev["tariff"] and cur["tariff"] == cur["fit"]
             if Happened.JOINED in events or Happened.LEFT_FIRM in events:
                 assert cur["firm"] != prev["firm"]
-    for e in (Happened.INCIDENT, Happened.LEFT_FIRM, Happened.HEARD_PRAISE, Happened.PRAISED, Happened.NEW_WORST):
+    events = (Happened.INCIDENT, Happened.LEFT_FIRM, Happened.HEARD_PRAISE, Happened.PRAISED, Happened.FOUND_OUT)
+    for e in events:
         assert told_events[e] > 0, e

@@ -38,7 +38,9 @@ def test_design_is_morris_within_bounds():
 
 def test_every_row_of_the_all_parameters_design_passes_the_gate(tmp_path):
     """``--all`` moves each parameter alone: never a part of a whole, such as one segment's share."""
-    from sim.config import load
+    from omegaconf import open_dict
+
+    from sim.config import check, compose
 
     params = sa.all_parameters()
     assert not [k for k in params if k.startswith("customers.segments.groups.") and k.endswith(".share")]
@@ -46,8 +48,11 @@ def test_every_row_of_the_all_parameters_design_passes_the_gate(tmp_path):
     _, _, design = sa.build_design(params, trajectories=2, levels=4, seed=0)
     csv = tmp_path / "design.csv"
     design.to_csv(csv, index=False)
+    base = compose([f"design={csv}", "design_row=0"])  # composed once; each row applied to it as a run would
     for row in range(len(design)):
-        load([f"design={csv}", f"design_row={row}"])
+        with open_dict(base):
+            base.design_row = row
+        check(base)
 
 
 def test_unknown_key_exits_with_one_line():

@@ -19,7 +19,7 @@ from ..model.market import LoyaltyMarket
 from ..model.state import STATE, TRAITS
 from ..model.vocabulary import Complaint, Happened, Ladder
 
-RECORDED = tuple(v.name for v in STATE if v.name not in TRAITS or v.name == "segment")
+RECORDED = tuple(v.name for v in STATE if v.name not in TRAITS or v.name in ("segment", "fit"))  # fit may grow
 
 STATE_WORDS = {
     Ladder.PROSPECT: "a prospect, buying from no firm",
@@ -122,6 +122,7 @@ TOLD = (
     Happened.SAW_THROUGH,
     Happened.ADVISED,
     Happened.UPSELL_CALL,
+    Happened.FOUND_OUT,
     Happened.GRATEFUL,
     Happened.NEW_BEST,
     Happened.NEW_WORST,
@@ -153,6 +154,12 @@ def told(prev: Day, cur: Day, names: list[str], outage: np.ndarray) -> list[Told
         f = float(cur["feeling"])
         line = f"had a service incident at {names[old]}" + (" during the outage" if outage[old] > 0 else "")
         line += " and the fix was free, unasked" if did(Happened.FREE_FIX) else ""
+        if did(Happened.SELF_SERVED):
+            line += "; sorted it out without calling"
+        elif did(Happened.CALLED_AGAIN):
+            line += "; called, and had to call again: not fixed the first time"
+        elif did(Happened.CALLED):
+            line += "; called the firm"
         line += f"; was {felt(f)} ({f:+.2f})"
         if f < 0 and Ladder(int(prev["state"])) is Ladder.DEVOTED:
             line += f"; devotion forgives: their bond ({prev['bond']:.2f}) softened the blow"
@@ -165,10 +172,18 @@ def told(prev: Day, cur: Day, names: list[str], outage: np.ndarray) -> list[Told
     if did(Happened.SAW_THROUGH):
         out.append(Told(Happened.SAW_THROUGH, "saw that the firm's claims were bigger than its acts"))
     if did(Happened.ADVISED):
-        out.append(Told(Happened.ADVISED, "was told of a cheaper tariff, unasked: pays less now"))
+        took = did(Happened.MOVED_TO_FIT) and not did(Happened.FOUND_OUT)
+        what = "moved to it: pays less now" if took else "stayed on their tariff, glad to be told"
+        out.append(Told(Happened.ADVISED, f"was told of a cheaper tariff, unasked, and {what}"))
     if did(Happened.UPSELL_CALL):
         took = "took it: pays more now" if did(Happened.UPSOLD) else "said no"
         out.append(Told(Happened.UPSELL_CALL, f"got a sales call pushing a bigger tariff, and {took}"))
+    if did(Happened.FOUND_OUT):
+        line = f"found out they pay more than they need (tariff {float(prev['tariff']):.2f} for a need of "
+        line += f"{float(cur['fit']):.2f})"
+        if did(Happened.MOVED_TO_FIT):
+            line += "; moved to the tariff that fits"
+        out.append(Told(Happened.FOUND_OUT, line))
     if did(Happened.GRATEFUL):
         out.append(Told(Happened.GRATEFUL, "grateful for the gift: bond and trust grew"))
     if did(Happened.NEW_BEST):

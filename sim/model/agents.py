@@ -17,7 +17,7 @@ import numpy as np
 from mesa.agent import AgentSet
 from mesa.discrete_space import FixedAgent, Network
 
-from ..config import CustomersConfig, MarketConfig
+from ..config import CustomersConfig, MarketConfig, Regulation
 from .draws import Decision, mix
 from .network import SocialNetwork
 from .state import (
@@ -31,7 +31,19 @@ from .state import (
     fresh_scalar,
 )
 from .streams import Streams
-from .vocabulary import Channel, Complaint, Count, Happened, Ladder, Offer, Tally, acquired, census
+from .vocabulary import (
+    Channel,
+    Complaint,
+    Count,
+    Happened,
+    Ladder,
+    Offer,
+    Tally,
+    acquired,
+    census,
+    cohort_of,
+    tenure_year,
+)
 
 if TYPE_CHECKING:
     from .market import LoyaltyMarket
@@ -171,12 +183,13 @@ class Customer(FixedAgent):
         return felt
 
     @rule
-    def complain(self, felt: np.float32) -> tuple[np.float32, bool, bool, bool]:
+    def complain(
+        self, felt: np.float32, u_voice: np.float32, u_heard: np.float32
+    ) -> tuple[np.float32, bool, bool, bool]:
         """Voice before exit: hurt, I may speak up (more if bonded), and a listening firm makes it right (a faster
-        firm more), while an ignored complaint hurts more. My feeling, and whether I was hurt, complained and was
-        heard."""
+        firm more), while an ignored complaint hurts more (``u_voice``, ``u_heard``: my dice). My feeling, and
+        whether I was hurt, complained and was heard."""
         c, offer, f = self.cfg, self.population.offer, self.firm
-        u_voice, u_heard = self.roll(Decision.COMPLAINTS, 2)
         hurt = felt < c.complaint_threshold  # a problem
         voiced = hurt and u_voice < min(F32(c.voice) * self.outspokenness * (0.5 + self.bond), F32(1))
         handled = voiced and u_heard < offer.listening[f]
@@ -184,15 +197,8 @@ class Customer(FixedAgent):
             felt = felt + F32(c.recovery_gain) * F32(offer.speed[f])
         elif voiced:
             felt = felt - F32(c.ignored_penalty)
-        self.complaint = (
-            Complaint.HANDLED
-            if handled
-            else Complaint.IGNORED
-            if voiced
-            else Complaint.SILENT
-            if hurt
-            else Complaint.NONE
-        )
+        if hurt:  # what became of this week's problem (a week without one keeps what it had)
+            self.complaint = Complaint.HANDLED if handled else Complaint.IGNORED if voiced else Complaint.SILENT
         if voiced:
             self.record(Happened.COMPLAINED)
         return felt, hurt, voiced, handled
@@ -227,8 +233,9 @@ class Customer(FixedAgent):
         if surprised:
             v = F32(c.surprise_gain) * v
         v = self.forgive(v)
-        v, hurt, voiced, handled = self.complain(v)
+        v, hurt, voiced, handled = self.complain(v, *self.roll(Decision.COMPLAINTS, 2))
         detected = self.see_through()
+        self.seek_help(voiced)
         # The feeling moves my bond (through a human touch), my memory and my expectation.
         human = F32(offer.humanity[f])
         delight = F32(c.delight_bond) * self.bonding * human * max(v, ZERO)
@@ -239,13 +246,40 @@ class Customer(FixedAgent):
         self.expectation = clip01(self.expectation + F32(c.expectation_adaptation) * (x - self.expectation))
         self.bond = clip01(self.bond)
         self.feeling = v
+        bucket = self.buckets()
         tally.count(Count.INCIDENTS, f)
         tally.count(Count.EXPERIENCE_SUM, f, x)
-        tally.count(Count.FREE_FIXES, f, gift)
+        tally.count(Count.FREE_FIXES, f, gift, **bucket)
         tally.count(Count.PROBLEMS, f, hurt)
         tally.count(Count.COMPLAINTS, f, voiced)
-        tally.count(Count.COMPLAINTS_HANDLED, f, handled)
+        tally.count(Count.COMPLAINTS_HANDLED, f, handled, **bucket)
         tally.count(Count.DETECTIONS, f, detected)
+
+    def buckets(self) -> dict[str, int]:
+        """My tenure year and acquisition cohort, for the counts kept by them."""
+        return {"tenure": tenure_year(self.tenure), "cohort": cohort_of(self.joined_week, self.population.n_cohorts)}
+
+    @rule
+    def seek_help(self, voiced: bool) -> None:
+        """An incident is settled by self-service (as often as the firm's ease allows) or by a call; a voiced
+        complaint is a call. A call that self-service at full ease would have spared, or that comes back because the
+        problem was not fixed the first time (less often at a firm of better service), is failure demand."""
+        c, offer, f, tally = self.cfg, self.population.offer, self.firm, self.population.tally
+        u_self, u_fix = self.roll(Decision.CONTACTS, 2)
+        if not voiced and u_self < F32(c.self_service) * F32(offer.ease[f]):
+            self.record(Happened.SELF_SERVED)
+            tally.count(Count.SELF_SERVED, f)
+            return
+        self.record(Happened.CALLED)
+        bucket = self.buckets()
+        tally.count(Count.CONTACTS, f, **bucket)
+        if not voiced and u_self < F32(c.self_service):
+            tally.count(Count.FAILURE_CONTACTS, f)
+        unfixed = min((1 - F32(c.first_fix)) * F32(2) * (1 - F32(offer.service[f])), F32(1))
+        if u_fix < unfixed:
+            self.record(Happened.CALLED_AGAIN)
+            tally.count(Count.CONTACTS, f, **bucket)
+            tally.count(Count.FAILURE_CONTACTS, f)
 
     @rule
     def believe_promises(self) -> None:
@@ -255,15 +289,21 @@ class Customer(FixedAgent):
 
     @rule
     def receive_offers(self) -> None:
-        """A giving firm tells me of a cheaper tariff; a taking firm tries to upsell me."""
+        """A giving firm tells me of a cheaper tariff (I may or may not move to it); a taking firm tries to sell me a
+        bigger one, which may or may not meet a need of mine."""
         m, offer, f, tally = self.market, self.population.offer, self.firm, self.population.tally
-        u_advice, u_contact, u_accept = self.rolled(Decision.OFFERS)
+        u_advice, u_contact, u_accept, u_uptake, u_fits = self.rolled(Decision.OFFERS)
         overpaying = self.tariff > self.fit + 1e-3
-        if overpaying and u_advice < F32(m.advice_contact) * F32(offer.proactive_advice[f]):
+        if overpaying and not self.aware and u_advice < F32(m.advice_contact) * F32(offer.proactive_advice[f]):
             tally.count(Count.ADVICE_GIVEN, f)
-            tally.count(Count.ADVICE_VALUE, f, F32(offer.price[f]) * (self.tariff - self.fit))
-            self.tariff = self.fit
             self.record(Happened.ADVISED)
+            if u_uptake < F32(self.cfg.advice_uptake):
+                tally.count(Count.ADVICE_VALUE, f, F32(offer.price[f]) * (self.tariff - self.fit))
+                tally.count(Count.ADVICE_TAKEN, f)
+                self.tariff = self.fit
+                self.record(Happened.MOVED_TO_FIT)
+            else:
+                self.aware = True  # told, and stays: the goodwill of being told remains
             self.be_grateful()
             self.remember(F32(m.gift_value * self.cfg.surprise_gain))
         if u_contact < F32(m.upsell_contact) * F32(offer.upsell[f]):
@@ -273,9 +313,57 @@ class Customer(FixedAgent):
             self.remember(-F32(m.upsell_annoyance))
             if u_accept < m.upsell_accept:
                 tally.count(Count.UPSELLS, f)
-                self.tariff = min(self.tariff + F32(m.upsell_step), F32(2))
                 self.record(Happened.UPSOLD)
+                bigger = min(self.tariff + F32(m.upsell_step), F32(2))
+                if u_fits < F32(m.upsell_fit):
+                    self.fit = bigger  # a real need: my use grows into it
+                else:
+                    self.aware = False  # I believe it fits
+                    if self.population.walk_cap:  # no price walking: no more than a new customer for my need
+                        bigger = min(bigger, max(self.fit, F32(1)))
+                self.tariff = bigger
         self.bond = clip01(self.bond)
+
+    @rule
+    def find_out(self) -> None:
+        """Paying above my need, I may find out (a bill shock, a friend's remark, a rival's advert, or my firm's
+        annual notice where the regulator asks for one): I feel it as a loss, may complain (a listening firm moves me
+        to the tariff that fits) or move to it myself, and remember it."""
+        c, offer, f, tally = self.cfg, self.population.offer, self.firm, self.population.tally
+        if not self.tariff > self.fit + 1e-3:
+            self.aware = False  # nothing to find out
+            return
+        if self.aware:
+            return
+        u_find, u_act, u_voice, u_heard = self.roll(Decision.DISCOVERY, 4)
+        notice = self.population.notices and self.tenure > 0 and self.tenure % 52 == 0
+        if not (notice or u_find < F32(c.discovery)):
+            return
+        self.record(Happened.FOUND_OUT)
+        tally.count(Count.DISCOVERIES, f)
+        self.aware = True
+        regret = F32(c.loss_aversion) * -(
+            F32(offer.relative_prices(f, self.market.reference_price)[0]) * (self.tariff - self.fit)
+        )
+        regret = self.forgive(F32(c.surprise_gain) * regret)
+        regret, hurt, voiced, handled = self.complain(regret, u_voice, u_heard)
+        bucket = self.buckets()
+        tally.count(Count.PROBLEMS, f, hurt)
+        tally.count(Count.COMPLAINTS, f, voiced)
+        tally.count(Count.COMPLAINTS_HANDLED, f, handled, **bucket)
+        if voiced:  # a complaint is a call, and failure demand
+            self.record(Happened.CALLED)
+            tally.count(Count.CONTACTS, f, **bucket)
+            tally.count(Count.FAILURE_CONTACTS, f)
+        if handled or u_act < F32(c.advice_uptake):
+            tally.count(Count.REFITS, f)
+            self.tariff = self.fit
+            self.record(Happened.MOVED_TO_FIT)
+        self.bond -= F32(c.frustration_bond) * max(-regret, ZERO)
+        self.bond = clip01(self.bond)
+        self.remember(regret, True)
+        if abs(regret) > abs(self.feeling):
+            self.feeling = regret
 
     def utilities(self, offer: Offer) -> tuple[np.ndarray, np.ndarray]:
         """Rational and full utility of each firm and of buying nothing (the last entry).
@@ -473,6 +561,8 @@ class Customer(FixedAgent):
                 + c.negative_wom_review * self.alarmed
                 + c.ad_prompt * rival_ad
             )
+            if self.by_referral:  # a friend's recommendation holds longer
+                looking_chance = looking_chance * c.referred_restlessness
         else:
             looking_chance = (
                 c.prospect_consider + c.ad_prompt * (ad is not None) + c.referral_uptake * (self.referred is not None)
@@ -542,6 +632,7 @@ class Customer(FixedAgent):
             self.grudge_firm, self.grudge = None, ZERO
         self.joined_week = week
         self.discount_left = m.discount_weeks if discounted else 0
+        self.by_referral = channel is Channel.REFERRAL
 
     def discount_decided(self, firm: int, full: np.ndarray, gumbel: np.ndarray) -> bool:
         """Would I have chosen otherwise at the firm's list price, with the same random draws?"""
@@ -553,16 +644,19 @@ class Customer(FixedAgent):
 
     @rule
     def pay(self) -> None:
-        """I pay my tariff at my firm's price, less any running discount."""
+        """I pay my tariff at my firm's price, less any running discount; devoted, I spend a little more with it."""
         if not self.has_firm:
             return
-        f, offer, tally = self.firm, self.population.offer, self.population.tally
+        f, offer, tally, c = self.firm, self.population.offer, self.population.tally, self.cfg
         full_price = F32(offer.price[f]) * self.tariff
+        if c.devoted_premium and self.state == Ladder.DEVOTED:
+            full_price = full_price * (1 + F32(c.devoted_premium))
         price = full_price * (1 - F32(offer.discount[f])) if self.discount_left > 0 else full_price
-        tally.count(Count.REVENUE, f, price, segment=self.segment)
+        bucket = self.buckets()
+        tally.count(Count.REVENUE, f, price, segment=self.segment, **bucket)
         if self.discount_left > 0:
-            tally.count(Count.DISCOUNT_GIVEN, f, F32(offer.price[f]) * self.tariff * F32(offer.discount[f]))
-        tally.count(Count.CUSTOMERS, f)
+            tally.count(Count.DISCOUNT_GIVEN, f, full_price * F32(offer.discount[f]), **bucket)
+        tally.count(Count.CUSTOMERS, f, **bucket)
         tally.count(Count.BOND_SUM, f, self.bond)
         tally.count(Count.TRUST_SUM, f, self.trust)
         tally.count(Count.TARIFF_SUM, f, self.tariff)
@@ -579,6 +673,7 @@ class Customer(FixedAgent):
             self.experience_service()
         self.believe_promises()
         self.receive_offers()
+        self.find_out()
 
     def talk(self) -> None:
         """I may talk about my firm, and vent against a firm I left unhappy."""
@@ -620,9 +715,13 @@ class CustomerAgents:
         service: np.ndarray,
         streams: Streams,
         network: SocialNetwork,
+        n_cohorts: int = 1,
     ):
         self.cfg, self.market, self.n_firms, self.n = cfg, market, n_firms, cfg.n
         self.no_firm = n_firms  # "no firm" as an index, in the offer's arrays and in the state arrays
+        self.n_cohorts = n_cohorts  # acquisition cohorts told apart (``vocabulary.cohorts``)
+        self.notices = market.regulation is Regulation.NOTICES  # each customer told once a year of their best tariff
+        self.walk_cap = market.regulation is Regulation.NO_PRICE_WALKING  # no more than a new customer pays
         self.streams, self.week = streams, 0
         self.mixed = network.mixed
         self.has_ties = len(network.indices) > 0
@@ -637,7 +736,7 @@ class CustomerAgents:
         for person in self.by_index:
             person.ties = sorted((cell.agents[0] for cell in person.cell.neighborhood), key=lambda p: p.index)
         self.offer: Offer | None = None
-        self.tally = Tally(n_firms, len(cfg.segments.groups))
+        self.tally = Tally(n_firms, len(cfg.segments.groups), n_cohorts)
         self.rolls: dict[Decision, np.ndarray] = {}
 
     def roll_everyone(self, decision: Decision, k: int) -> np.ndarray:
@@ -651,7 +750,7 @@ class CustomerAgents:
     def step(self, week: int, offer: Offer, net: SocialNetwork, streams: Streams) -> Tally:
         """One week in the life of every customer, phase by phase."""
         self.week, self.offer, self.streams = week, offer, streams
-        self.tally = Tally(self.n_firms, len(self.cfg.segments.groups))
+        self.tally = Tally(self.n_firms, len(self.cfg.segments.groups), self.n_cohorts)
         self.rolls = {Decision.TURNOVER: self.roll_everyone(Decision.TURNOVER, 1)}
         self.customers.do("turn_over")
         newcomers = [p for p in self.by_index if p.happened & Happened.LEFT_MARKET]
@@ -660,7 +759,7 @@ class CustomerAgents:
             person.take_traits({name: values[i] for name, values in traits.items()})
         everyone = {
             Decision.INCIDENTS: 1,
-            Decision.OFFERS: 3,
+            Decision.OFFERS: 5,
             Decision.WOM: 3,
             Decision.ADVERTISING: 2,
             Decision.REVIEW: 1,

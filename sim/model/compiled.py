@@ -48,7 +48,7 @@ import numba
 import numpy as np
 from numba import literal_unroll, njit
 
-from ..config import LEVERS, CustomersConfig, MarketConfig
+from ..config import LEVERS, CustomersConfig, MarketConfig, Regulation
 from .draws import Decision, _mix, die32, die64
 from .network import SocialNetwork
 from .state import (
@@ -62,10 +62,25 @@ from .state import (
     fresh_value,
 )
 from .streams import Streams
-from .vocabulary import BY_SEGMENT, OFFER_EXTRAS, Complaint, Count, Happened, Ladder, Offer, Tally
+from .vocabulary import (
+    BY_SEGMENT,
+    BY_TENURE,
+    BY_TENURE_MONEY,
+    OFFER_EXTRAS,
+    TENURE_YEARS,
+    Complaint,
+    Count,
+    Happened,
+    Ladder,
+    Offer,
+    Tally,
+)
 
 f32 = np.float32
 ZERO, ONE, TWO = f32(0), f32(1), f32(2)
+CUSTOMERS_ROW, CONTACTS_ROW, FREE_FIXES_ROW, HANDLED_ROW = (
+    BY_TENURE.index(what) for what in (Count.CUSTOMERS, Count.CONTACTS, Count.FREE_FIXES, Count.COMPLAINTS_HANDLED)
+)
 DEFAULT_CHUNK = 8192  # customers (or events) per chunk: the unit of parallel work; results never depend on it
 CHUNKS_PER_THREAD = 4  # a smaller population runs on fewer threads: waking a thread costs more than its share
 IN_PARTS_FROM = 2 * DEFAULT_CHUNK  # numpy's and scipy's functions of fewer values run in one go
@@ -79,7 +94,8 @@ People = namedtuple("People", [v.name for v in STATE])
 # chance that a word is broadcast, the week's number, whether community bonds form, and where ads are seen.
 Week = namedtuple(
     "Week",
-    "cfg market offer price_sensitivity keys talk_chance reach number community ad_limit ad_cumulative",
+    "cfg market offer price_sensitivity keys talk_chance reach number community ad_limit ad_cumulative notices "
+    "walk_cap",
 )
 
 # This week's offer as a record per firm (index F: no firm): ``offer[f].service``; and the terms every customer
@@ -111,11 +127,12 @@ Rolls = namedtuple("Rolls", "turnover incident advice contact talk vent ad_seen 
 #   discount given; said: the sign of one's word this week; devoted_at, was_devoted_at: the firm one is devoted to
 #   (-1: none), now and before this week's change; devoted_ties[i, f]: i's ties devoted to firm f; ad_firm: the firm
 #   whose ad one saw (F: none); heard_now[i, 0 or 1, f]: this week's praise and criticism of firm f heard;
-#   changed: the value margin is to be computed anew; counted[chunk, Count, firm, segment]: this week's counts.
+#   changed: the value margin is to be computed anew; counted[chunk, Count, firm, segment]: this week's counts;
+#   by_tenure[chunk, row, firm, tenure year] and by_cohort[chunk, row, firm, cohort]: the counts of ``BY_TENURE``.
 Work = namedtuple(
     "Work",
     "rolls flags noise experienced given_up paid discounted said devoted_at was_devoted_at devoted_ties ad_firm "
-    "heard_now changed counted",
+    "heard_now changed counted by_tenure by_cohort",
 )
 
 # The network as the kernels read it: random mixing, or ties as compressed sparse rows.
@@ -133,8 +150,11 @@ Choices = namedtuple("Choices", "lookers gumbel utility")
 Fresh = namedtuple("Fresh", "leaving quitting joining")
 
 # The week's books: everyone by firm, segment and ladder state, grudges held per firm, per chunk; each firm's
-# paying customers listed per chunk (``payers[f, chunk * size:]``, as many as ``paying[chunk, f]``); and the sums.
-Books = namedtuple("Books", "stocks grudges payers paying money attitudes revenue_by_segment")
+# paying customers listed per chunk (``payers[f, chunk * size:]``, as many as ``paying[chunk, f]``); and the sums,
+# money by tenure year and cohort among them (``[row of BY_TENURE_MONEY, firm, bucket]``).
+Books = namedtuple(
+    "Books", "stocks grudges payers paying money attitudes revenue_by_segment money_by_tenure money_by_cohort"
+)
 
 RULES: list[str] = []  # the rules of the model, in the order they are declared here (``@rule``)
 
@@ -192,6 +212,22 @@ def record(p, i, what):
 def remembered(p, i, cfg):
     """Remembered experience: recency trace plus weighted peaks (peak-end)."""
     return p.recent[i] + f32(cfg.peak_weight) * (p.peak_pos[i] + p.peak_neg[i])
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def buckets(p, i, n_cohorts):
+    """Customer ``i``'s tenure year and acquisition cohort (``vocabulary.tenure_year``, ``vocabulary.cohort_of``)."""
+    joined = p.joined_week[i]
+    cohort = 0 if joined <= 0 else min((joined - 1) // 52 + 1, n_cohorts - 1)
+    return min(p.tenure[i] // 52, TENURE_YEARS), cohort
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def count_kept(p, i, f, row, work, c):
+    """Count one of ``BY_TENURE`` (its ``row``) for customer ``i`` of firm ``f``, by tenure year and cohort."""
+    tenure, cohort = buckets(p, i, work.by_cohort.shape[3])
+    work.by_tenure[c, row, f, tenure] += 1
+    work.by_cohort[c, row, f, cohort] += 1
 
 
 @rule(inline="always")
@@ -261,17 +297,17 @@ def forgive(felt, bond, cfg):
 
 
 @rule(inline="always")
-def complain(p, i, felt, bond, week):
+def complain(p, i, felt, bond, u_voice, u_heard, week):
     """Voice before exit: a hurt customer may speak up (bonded ones more), and a listening firm makes it right
-    (faster firms more), while an ignored complaint hurts more. Returns the feeling, and whether the customer was
-    hurt, voiced the complaint and had it handled."""
-    cfg, f, who = week.cfg, p.firm[i], p.identity[i]
+    (faster firms more), while an ignored complaint hurts more (``u_voice``, ``u_heard``: the customer's dice).
+    Returns the feeling, and whether the customer was hurt, voiced the complaint and had it handled."""
+    cfg, f = week.cfg, p.firm[i]
     hurt = felt < f32(cfg.complaint_threshold)
     voiced = handled = False
     if hurt:
         voice = min(f32(cfg.voice) * p.outspokenness[i] * (f32(0.5) + bond), ONE)
-        voiced = die32(week.keys[Decision.COMPLAINTS, 0], who) < voice
-        handled = voiced and die32(week.keys[Decision.COMPLAINTS, 1], who) < week.offer[f].listening
+        voiced = u_voice < voice
+        handled = voiced and u_heard < week.offer[f].listening
     if handled:
         felt = felt + f32(cfg.recovery_gain) * f32(week.offer[f].speed)
         p.complaint[i] = Complaint.HANDLED
@@ -283,6 +319,31 @@ def complain(p, i, felt, bond, week):
     if voiced:
         record(p, i, Happened.COMPLAINED)
     return felt, hurt, voiced, handled
+
+
+@rule(inline="always")
+def seek_help(p, i, voiced, week, work, c):
+    """An incident is settled by self-service (as often as the firm's ease allows) or by a call; a voiced complaint
+    is a call. A call that self-service at full ease would have spared, or that comes back because the problem was
+    not fixed the first time (less often at a firm of better service), is failure demand."""
+    cfg, f, who, counted = week.cfg, p.firm[i], p.identity[i], work.counted
+    segment = p.segment[i]
+    u_self = die32(week.keys[Decision.CONTACTS, 0], who)
+    if not voiced and u_self < f32(cfg.self_service) * f32(week.offer[f].ease):
+        record(p, i, Happened.SELF_SERVED)
+        counted[c, Count.SELF_SERVED, f, segment] += 1
+        return
+    record(p, i, Happened.CALLED)
+    counted[c, Count.CONTACTS, f, segment] += 1
+    count_kept(p, i, f, CONTACTS_ROW, work, c)
+    if not voiced and u_self < f32(cfg.self_service):
+        counted[c, Count.FAILURE_CONTACTS, f, segment] += 1
+    unfixed = min((ONE - f32(cfg.first_fix)) * TWO * (ONE - f32(week.offer[f].service)), ONE)
+    if die32(week.keys[Decision.CONTACTS, 1], who) < unfixed:
+        record(p, i, Happened.CALLED_AGAIN)
+        counted[c, Count.CONTACTS, f, segment] += 1
+        count_kept(p, i, f, CONTACTS_ROW, work, c)
+        counted[c, Count.FAILURE_CONTACTS, f, segment] += 1
 
 
 @rule(inline="always")
@@ -299,7 +360,7 @@ def see_through(p, i, week):
 
 
 @rule(inline="always")
-def experience_service(p, i, noise, week, counted, c):
+def experience_service(p, i, noise, week, work, c):
     """An incident: the service experienced (``noise``: the customer's standard normal), a gift, a complaint and
     claims seen through turn into a feeling, bond, memory and expectation. Returns the experienced service."""
     cfg, market = week.cfg, week.market
@@ -319,8 +380,13 @@ def experience_service(p, i, noise, week, counted, c):
         felt = f32(cfg.surprise_gain) * felt
     bond = p.bond[i]
     felt = forgive(felt, bond, cfg)
-    felt, hurt, voiced, handled = complain(p, i, felt, bond, week)
+    u_voice, u_heard = (
+        die32(week.keys[Decision.COMPLAINTS, 0], p.identity[i]),
+        die32(week.keys[Decision.COMPLAINTS, 1], p.identity[i]),
+    )
+    felt, hurt, voiced, handled = complain(p, i, felt, bond, u_voice, u_heard, week)
     detected = see_through(p, i, week)
+    seek_help(p, i, voiced, week, work, c)
     # Feelings move the bond (through a human touch), memory and expectation.
     human = f32(week.offer[f].humanity)
     delight = f32(cfg.delight_bond) * p.bonding[i] * human * max(felt, ZERO)
@@ -332,12 +398,17 @@ def experience_service(p, i, noise, week, counted, c):
     p.expectation[i] = clip01(adapted)
     p.bond[i] = clip01(p.bond[i])
     p.feeling[i] = felt
+    counted = work.counted
     counted[c, Count.INCIDENTS, f, segment] += 1
     counted[c, Count.FREE_FIXES, f, segment] += gifted
     counted[c, Count.PROBLEMS, f, segment] += hurt
     counted[c, Count.COMPLAINTS, f, segment] += voiced
     counted[c, Count.COMPLAINTS_HANDLED, f, segment] += handled
     counted[c, Count.DETECTIONS, f, segment] += detected
+    if gifted:
+        count_kept(p, i, f, FREE_FIXES_ROW, work, c)
+    if handled:
+        count_kept(p, i, f, HANDLED_ROW, work, c)
     return x
 
 
@@ -350,19 +421,25 @@ def believe_promises(p, i, week):
 
 @rule(inline="always")
 def receive_offers(p, i, u_advice, u_contact, week, counted, c):
-    """Giving: advice of a cheaper tariff (gratitude). Taking: upsell contacts (trust lost, tariff up).
+    """Giving: advice of a cheaper tariff (gratitude, whether or not the customer moves to it). Taking: upsell
+    contacts (trust lost), and a bigger tariff that may or may not meet a need.
 
-    Returns the weekly revenue given up by advice, or -1 if none was given. (``u_advice``, ``u_contact``: the
+    Returns the weekly revenue given up by advice taken, or -1 if none. (``u_advice``, ``u_contact``: the
     customer's dice, rolled whatever the firm: an unused die changes nothing.)"""
     cfg, market, offer = week.cfg, week.market, week.offer
-    f, segment = p.firm[i], p.segment[i]
+    f, segment, who = p.firm[i], p.segment[i], p.identity[i]
     given_up = f32(-1)
     overpaying = p.tariff[i] > p.fit[i] + f32(1e-3)
-    if overpaying & (u_advice < offer[f].advice_chance):
+    if overpaying and not p.aware[i] and u_advice < offer[f].advice_chance:
         counted[c, Count.ADVICE_GIVEN, f, segment] += 1
-        given_up = f32(offer[f].price) * (p.tariff[i] - p.fit[i])
-        p.tariff[i] = p.fit[i]
         record(p, i, Happened.ADVISED)
+        if die32(week.keys[Decision.OFFERS, 3], who) < f32(cfg.advice_uptake):
+            counted[c, Count.ADVICE_TAKEN, f, segment] += 1
+            given_up = f32(offer[f].price) * (p.tariff[i] - p.fit[i])
+            p.tariff[i] = p.fit[i]
+            record(p, i, Happened.MOVED_TO_FIT)
+        else:
+            p.aware[i] = True  # told, and stays: the goodwill of being told remains
         be_grateful(p, i, cfg)
         remember(p, i, f32(market.gift_value * cfg.surprise_gain), cfg, True)
         p.bond[i] = clip01(p.bond[i])
@@ -371,11 +448,61 @@ def receive_offers(p, i, u_advice, u_contact, week, counted, c):
         record(p, i, Happened.UPSELL_CALL)
         p.trust[i] = max(p.trust[i] - f32(cfg.upsell_trust_loss), ZERO)
         remember(p, i, -f32(market.upsell_annoyance), cfg, True)
-        if die32(week.keys[Decision.OFFERS, 2], p.identity[i]) < f32(market.upsell_accept):
+        if die32(week.keys[Decision.OFFERS, 2], who) < f32(market.upsell_accept):
             counted[c, Count.UPSELLS, f, segment] += 1
-            p.tariff[i] = min(p.tariff[i] + f32(market.upsell_step), TWO)
             record(p, i, Happened.UPSOLD)
+            bigger = min(p.tariff[i] + f32(market.upsell_step), TWO)
+            if die32(week.keys[Decision.OFFERS, 4], who) < f32(market.upsell_fit):
+                p.fit[i] = bigger  # a real need: their use grows into it
+            else:
+                p.aware[i] = False  # they believe it fits
+                if week.walk_cap:  # no price walking: no more than a new customer pays for their need
+                    bigger = min(bigger, max(p.fit[i], ONE))
+            p.tariff[i] = bigger
     return given_up
+
+
+@rule(inline="always")
+def find_out(p, i, week, work, c):
+    """Paying above one's need, a customer may find out (a bill shock, a friend's remark, a rival's advert, or the
+    firm's annual notice where the regulator asks for one): felt as a loss, perhaps voiced (a listening firm moves
+    them to the tariff that fits) or acted on (they move to it themselves), and remembered."""
+    cfg, offer, counted = week.cfg, week.offer, work.counted
+    f, segment, who = p.firm[i], p.segment[i], p.identity[i]
+    if not p.tariff[i] > p.fit[i] + f32(1e-3):
+        p.aware[i] = False  # nothing to find out
+        return
+    if p.aware[i]:
+        return
+    notice = week.notices and p.tenure[i] > 0 and p.tenure[i] % 52 == 0
+    if not (notice or die32(week.keys[Decision.DISCOVERY, 0], who) < f32(cfg.discovery)):
+        return
+    record(p, i, Happened.FOUND_OUT)
+    counted[c, Count.DISCOVERIES, f, segment] += 1
+    p.aware[i] = True
+    regret = f32(cfg.loss_aversion) * -(offer[f].list_price * (p.tariff[i] - p.fit[i]))
+    regret = forgive(f32(cfg.surprise_gain) * regret, p.bond[i], cfg)
+    u_voice, u_heard = die32(week.keys[Decision.DISCOVERY, 2], who), die32(week.keys[Decision.DISCOVERY, 3], who)
+    regret, hurt, voiced, handled = complain(p, i, regret, p.bond[i], u_voice, u_heard, week)
+    counted[c, Count.PROBLEMS, f, segment] += hurt
+    counted[c, Count.COMPLAINTS, f, segment] += voiced
+    counted[c, Count.COMPLAINTS_HANDLED, f, segment] += handled
+    if handled:
+        count_kept(p, i, f, HANDLED_ROW, work, c)
+    if voiced:  # a complaint is a call, and failure demand
+        record(p, i, Happened.CALLED)
+        counted[c, Count.CONTACTS, f, segment] += 1
+        count_kept(p, i, f, CONTACTS_ROW, work, c)
+        counted[c, Count.FAILURE_CONTACTS, f, segment] += 1
+    if handled or die32(week.keys[Decision.DISCOVERY, 1], who) < f32(cfg.advice_uptake):
+        counted[c, Count.REFITS, f, segment] += 1
+        p.tariff[i] = p.fit[i]
+        record(p, i, Happened.MOVED_TO_FIT)
+    p.bond[i] -= f32(cfg.frustration_bond) * max(-regret, ZERO)
+    p.bond[i] = clip01(p.bond[i])
+    remember(p, i, regret, cfg, True)
+    if abs(regret) > abs(p.feeling[i]):
+        p.feeling[i] = regret
 
 
 @rule(inline="always")
@@ -564,6 +691,8 @@ def reconsider(p, i, ad, u_review, week):
         base = f32(cfg.review_rate) + f32(cfg.dissatisfied_review) * max(-remembered(p, i, cfg), ZERO)
         hazard = np.float64(base) + cfg.negative_wom_review * (1.0 if p.alarmed[i] else 0.0)
         hazard = np.float64(p.restlessness[i]) * (hazard + cfg.ad_prompt * (1.0 if rival_ad else 0.0))
+        if p.by_referral[i]:  # a friend's recommendation holds longer
+            hazard = hazard * cfg.referred_restlessness
     else:
         hazard = cfg.prospect_consider + cfg.ad_prompt * (1.0 if ad < n_firms else 0.0)
         hazard = hazard + cfg.referral_uptake * (1.0 if p.referred[i] < n_firms else 0.0)
@@ -623,12 +752,17 @@ def join(p, i, chosen, ad, full, gumbel, week, fresh, counted, c):
         p.grudge[i] = ZERO
     p.joined_week[i] = week.number
     p.discount_left[i] = market.discount_weeks if on_discount else 0
+    p.by_referral[i] = p.referred[i] == chosen
 
 
 @rule(inline="always")
-def pay(p, i, f, offer, work):
-    """The customer pays the tariff at the firm's price, less any running discount (given, and recorded)."""
+def pay(p, i, f, week, work):
+    """The customer pays the tariff at the firm's price, less any running discount (given, and recorded); a
+    devoted customer spends a little more with the firm."""
+    offer, cfg = week.offer, week.cfg
     price = f32(offer[f].price) * p.tariff[i]
+    if cfg.devoted_premium != 0 and p.state[i] == Ladder.DEVOTED:
+        price = price * (ONE + f32(cfg.devoted_premium))
     if p.discount_left[i] > 0:
         discount = f32(offer[f].discount)
         work.discounted[i] = price * discount
@@ -863,10 +997,11 @@ def live_the_week(p, week, fresh, lists, work, first, last, worker):
                 lists.leavers.who[base + n_left] = i
                 n_left += 1
         fade(p, lo, hi, week)
-        feeling, complaint = p.feeling[lo:hi], p.complaint[lo:hi]
+        feeling, complaint, alarmed = p.feeling[lo:hi], p.complaint[lo:hi], p.alarmed[lo:hi]
         for k in range(feeling.shape[0]):  # this week's observations start afresh
             feeling[k] = ZERO
             complaint[k] = Complaint.NONE
+            alarmed[k] = False
         ids = p.identity[lo:hi]
         roll(week.keys[Decision.OFFERS, 0], ids, u_advice)
         roll(week.keys[Decision.OFFERS, 1], ids, u_contact)
@@ -875,7 +1010,7 @@ def live_the_week(p, week, fresh, lists, work, first, last, worker):
         for i in range(lo, hi):
             k = i - lo
             if work.flags[i] & HIT:
-                work.experienced[h] = experience_service(p, i, work.noise[h], week, counted, c)
+                work.experienced[h] = experience_service(p, i, work.noise[h], week, work, c)
                 h += 1
             f = p.firm[i]
             if f < n_firms:
@@ -885,6 +1020,7 @@ def live_the_week(p, week, fresh, lists, work, first, last, worker):
                     work.given_up[i] = given_up
                     lists.advised.who[base + n_advised] = i
                     n_advised += 1
+                find_out(p, i, week, work, c)
             classify(p, i, week)
             devoted = f if p.state[i] == Ladder.DEVOTED else -1
             if devoted != work.devoted_at[i]:
@@ -907,7 +1043,6 @@ def live_the_week(p, week, fresh, lists, work, first, last, worker):
             p.spoke[i] = sign != 0 or venting
             p.spoke_feeling[i] = rem
             p.referred[i] = n_firms  # set again by what is heard this week
-            p.alarmed[i] = False
         lists.leavers.count[c] = n_left
         lists.advised.count[c] = n_advised
         lists.speakers.count[c] = n_speakers
@@ -1008,33 +1143,45 @@ def end_week(p, week, work, books, chunk, first, last, worker):
             if p.grudge[i] > 0:
                 held[left] += 1
             if f < n_firms:
-                pay(p, i, f, week.offer, work)
+                pay(p, i, f, week, work)
                 listed[f, paying[f]] = i
                 paying[f] += 1
                 customers[f, segment] += 1
+                count_kept(p, i, f, CUSTOMERS_ROW, work, c)
 
 
 @njit(cache=True, nogil=True, _nrt=False)
 def sum_payments(p, work, books, chunk, first, last, worker):
     """The week's sums, in customer order: each firm's paying customers one after another, in float64. Jobs
-    ``first..last-1`` of 2 x F: each firm's revenue (in all, and by segment), then each firm's discounts given,
-    bond, trust and tariff (two threads: one each, about equal work)."""
-    n_firms = books.money.shape[1]
+    ``first..last-1`` of 2 x F: each firm's revenue (in all, by segment, by tenure year and cohort), then each firm's
+    discounts given (in all, by tenure year and cohort), bond, trust and tariff (two threads: one each, about equal
+    work)."""
+    n_firms, n_cohorts = books.money.shape[1], books.money_by_cohort.shape[2]
     for job in range(first, last):
         f = job % n_firms
+        row = 0 if job < n_firms else 1  # in BY_TENURE_MONEY: revenue, discounts
+        by_tenure, by_cohort = books.money_by_tenure[row, f], books.money_by_cohort[row, f]
         revenue, discounts, bond, trust, tariff = 0.0, 0.0, 0.0, 0.0, 0.0  # one firm's, kept in registers
         for c in range(books.paying.shape[0]):
             listed = books.payers[f, c * chunk : c * chunk + books.paying[c, f]]
             if job < n_firms:
                 for k in range(listed.shape[0]):
                     i = np.uint64(listed[k])
-                    revenue += np.float64(work.paid[i])
-                    books.revenue_by_segment[f, p.segment[i]] += np.float64(work.paid[i])
+                    paid = np.float64(work.paid[i])
+                    revenue += paid
+                    books.revenue_by_segment[f, p.segment[i]] += paid
+                    tenure, cohort = buckets(p, i, n_cohorts)
+                    by_tenure[tenure] += paid
+                    by_cohort[cohort] += paid
             else:
                 for k in range(listed.shape[0]):
                     i = np.uint64(listed[k])
                     if p.discount_left[i] > 0:
-                        discounts += np.float64(work.discounted[i])
+                        discount = np.float64(work.discounted[i])
+                        discounts += discount
+                        tenure, cohort = buckets(p, i, n_cohorts)
+                        by_tenure[tenure] += discount
+                        by_cohort[cohort] += discount
                     bond += np.float64(p.bond[i])
                     trust += np.float64(p.trust[i])
                     tariff += np.float64(p.tariff[i])
@@ -1158,9 +1305,13 @@ class CompiledCustomers:
         service: np.ndarray,
         streams: Streams,
         chunk: int = DEFAULT_CHUNK,
+        n_cohorts: int = 1,
     ):
         if chunk < 1:
             raise ValueError(f"chunk must be at least 1, not {chunk}")
+        self.n_cohorts = n_cohorts  # acquisition cohorts told apart (``vocabulary.cohorts``)
+        self.notices = market.regulation is Regulation.NOTICES
+        self.walk_cap = market.regulation is Regulation.NO_PRICE_WALKING
         self.cfg, self.market = cfg, market
         self.n, self.n_firms = cfg.n, n_firms
         self.no_firm = n_firms
@@ -1199,6 +1350,8 @@ class CompiledCustomers:
             heard_now=np.zeros((n, 2, n_firms), np.int32),
             changed=np.zeros(n, bool),
             counted=np.zeros((0, len(Count), n_firms, self.n_segments), np.int64),  # this week's
+            by_tenure=np.zeros((0, len(BY_TENURE), n_firms, TENURE_YEARS + 1), np.int64),
+            by_cohort=np.zeros((0, len(BY_TENURE), n_firms, n_cohorts), np.int64),
         )
         self._payers = np.zeros((n_firms, n), np.int32)  # each firm's paying customers, listed per chunk
         self._rows = Rolls(*(np.zeros((0, chunk), f32) for _ in Rolls._fields))
@@ -1281,6 +1434,8 @@ class CompiledCustomers:
             community=community,
             ad_limit=float(min(1.0, self.market.ad_reach * total)),
             ad_cumulative=np.cumsum(ads) / total if total > 0 else np.ones(n_firms),
+            notices=self.notices,
+            walk_cap=self.walk_cap,
         )
 
     def classify(self, offer: Offer) -> None:
@@ -1306,7 +1461,9 @@ class CompiledCustomers:
         keys = streams.dice.table(week, max(3, self.market.broadcast_size))
         this_week = self._week(week, offer, keys, community)
         counted = np.zeros((whole, len(Count), n_firms, self.n_segments), np.int64)
-        work = self._work._replace(rolls=self._rolls(), counted=counted)
+        by_tenure = np.zeros((whole, len(BY_TENURE), n_firms, TENURE_YEARS + 1), np.int64)
+        by_cohort = np.zeros((whole, len(BY_TENURE), n_firms, self.n_cohorts), np.int64)
+        work = self._work._replace(rolls=self._rolls(), counted=counted, by_tenure=by_tenure, by_cohort=by_cohort)
         summed = np.zeros((len(Count), n_firms))
 
         # Who leaves, who will have an incident; their experience noise is scipy's normal of their die, as in every
@@ -1372,6 +1529,8 @@ class CompiledCustomers:
             money=np.zeros((2, n_firms)),
             attitudes=np.zeros((3, n_firms)),
             revenue_by_segment=np.zeros((n_firms, self.n_segments)),
+            money_by_tenure=np.zeros((len(BY_TENURE_MONEY), n_firms, TENURE_YEARS + 1)),
+            money_by_cohort=np.zeros((len(BY_TENURE_MONEY), n_firms, self.n_cohorts)),
         )
         run(end_week, whole, p, this_week, work, books, chunk)
         self._census = books.stocks.sum(axis=0), books.grudges.sum(axis=0)
@@ -1380,9 +1539,12 @@ class CompiledCustomers:
         summed[[Count.REVENUE, Count.DISCOUNT_GIVEN]] = books.money
         summed[[Count.BOND_SUM, Count.TRUST_SUM, Count.TARIFF_SUM]] = books.attitudes
 
-        tally = Tally(n_firms, self.n_segments)
+        tally = Tally(n_firms, self.n_segments, self.n_cohorts)
         total_counts = counted.sum(axis=0)
         tally.counts[:] = total_counts.sum(axis=2) + summed
         tally.by_segment[:] = total_counts[list(BY_SEGMENT)]
         tally.by_segment[BY_SEGMENT.index(Count.REVENUE)] = books.revenue_by_segment
+        kept = len(BY_TENURE)
+        tally.by_tenure[:kept], tally.by_cohort[:kept] = by_tenure.sum(axis=0), by_cohort.sum(axis=0)
+        tally.by_tenure[kept:], tally.by_cohort[kept:] = books.money_by_tenure, books.money_by_cohort
         return tally

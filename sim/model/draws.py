@@ -45,7 +45,7 @@ class Decision(IntEnum):
     GIFTS = 5  # free fixes
     COMPLAINTS = 6  # voicing (die 0) and handling (die 1) of complaints
     DETECTION = 7  # seeing through claims that exceed acts
-    OFFERS = 8  # proactive advice (die 0), upsell contact (1) and acceptance (2)
+    OFFERS = 8  # proactive advice (die 0), upsell contact (1), acceptance (2), advice taken up (3), upsell fits (4)
     WOM = 9  # who talks (die 0), to which tie (1), broadcast or not (2)
     BROADCAST = 10  # who hears a word of mouth broadcast beyond one's ties
     VENT = 11  # who talks against a firm they left unhappy (die 0), to which tie (1), broadcast or not (2)
@@ -53,6 +53,8 @@ class Decision(IntEnum):
     ADVERTISING = 13  # ad exposure (die 0) and whose ad (1)
     REVIEW = 14  # who reconsiders their supplier
     CHOICE = 15  # logit choice among firms (one Gumbel die per option)
+    CONTACTS = 16  # settling an incident by self-service (die 0), fixing it at the first call (1)
+    DISCOVERY = 17  # finding out one pays above one's need (die 0), acting on it (1)
 
     @property
     def label(self) -> str:

@@ -42,6 +42,9 @@ class Firm(mesa.Agent):
         self.npv = 0.0
         # This week: accounts, counts, customers by ladder state, share, the offer's service and price.
         self.revenue = self.cost = self.profit = 0.0
+        # This week's costs, by what they pay for (their sum, with lever changes, is ``cost``).
+        self.running_cost = self.fixed_cost = self.contact_cost = self.gift_cost = self.complaint_cost = 0.0
+        self.advertising_cost = self.referral_rewards = 0.0
         self.counts = [0.0] * len(Count)
         self.ladder = np.zeros(len(Ladder), np.int64)
         self.customers = 0
@@ -115,20 +118,33 @@ class Firm(mesa.Agent):
 
     def settle_week(self, discount_factor: float) -> None:
         """Book the week's revenue and costs, then learn from the complaints handled."""
-        costs = self.model.settings.market.costs
+        settings = self.model.settings
+        market, costs, counts = settings.market, settings.market.costs, self.counts
         n = self.customers
-        running = policies.running_cost(self.levers, costs, n) if self.entered else 0.0
+        typical = settings.customers.n / len(self.model.firms)  # a firm of average size, for the fixed costs
+        running, fixed = policies.running_cost(self.levers, costs, n, typical) if self.entered else (0.0, 0.0)
+        devoted = self.ladder[Ladder.DEVOTED] / n if n else 0.0
+        self.running_cost, self.fixed_cost = running, fixed
+        # The community answers some of the calls a firm's devoted customers' peers would make (a forum, giffgaff).
+        self.contact_cost = costs.contact * counts[Count.CONTACTS] * (1.0 - market.community_support * devoted)
+        self.gift_cost = costs.free_fix * counts[Count.FREE_FIXES]
+        self.complaint_cost = costs.complaint * counts[Count.COMPLAINTS_HANDLED]
+        self.advertising_cost = (
+            costs.advertising_per_capita * self.levers.advertising * settings.customers.n * self.entered
+        )
+        self.referral_rewards = self.config.referral_reward * counts[Count.ACQUIRED_REFERRAL]
         cost = (
             running
-            + costs.incident * self.counts[Count.INCIDENTS]
-            + costs.free_fix * self.counts[Count.FREE_FIXES]
-            + costs.complaint * self.counts[Count.COMPLAINTS_HANDLED]
-            + costs.advertising_per_capita * self.levers.advertising * self.model.settings.customers.n * self.entered
+            + self.contact_cost
+            + self.gift_cost
+            + self.complaint_cost
+            + self.advertising_cost
+            + self.referral_rewards
         )
         if self.lever_change_cost:
             cost += self.lever_change_cost
-        self.book(float(self.counts[Count.REVENUE]), cost, discount_factor)
-        self.learn(float(self.counts[Count.COMPLAINTS_HANDLED]), n)
+        self.book(float(counts[Count.REVENUE]), cost, discount_factor)
+        self.learn(float(counts[Count.COMPLAINTS_HANDLED]), n)
         if self.entered:
             self.books.append(
                 management.Books(
@@ -139,7 +155,7 @@ class Firm(mesa.Agent):
                     n,
                     self.share,
                     self.advocacy,
-                    int(self.counts[Count.COMPLAINTS]),
+                    int(counts[Count.COMPLAINTS]),
                 )
             )
 

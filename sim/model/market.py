@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from ..config import LEVERS, Settings, Shock
+from ..config import LEVERS, Regulation, Settings, Shock
 from ..config import settings as config_settings
 from . import metrics, policies
 from .firms import Firm
@@ -16,7 +16,7 @@ from .network import build_network
 from .population import Population, populate
 from .shocks import conditions_at
 from .streams import Streams
-from .vocabulary import OFFER_EXTRAS, PAYING, Ladder, Offer, Tally
+from .vocabulary import OFFER_EXTRAS, PAYING, Ladder, Offer, Tally, cohorts
 
 
 class LoyaltyMarket(mesa.Model):
@@ -66,11 +66,13 @@ class LoyaltyMarket(mesa.Model):
         weights = np.array([f.config.initial_share if f.entered else 0.0 for f in self.firms])
         offer = self.offer(0)
         args = (settings.customers, settings.market, len(self.firms), weights, offer.service, self.streams)
-        self.customers: Population = populate(settings.engine, self, self.network, *args, **(engine_options or {}))
+        options = {"n_cohorts": cohorts(settings.steps), **(engine_options or {})}
+        self.customers: Population = populate(settings.engine, self, self.network, *args, **options)
         self.customers.classify(offer)
         self.prospects = self.non_buyers = 0  # people buying from no firm: without a grudge, and all of them
         self.datacollector = metrics.ledger()
-        self.observe(offer, Tally(len(self.firms), len(settings.customers.segments.groups)))  # week 0: nothing booked
+        nothing = Tally(len(self.firms), len(settings.customers.segments.groups), cohorts(settings.steps))
+        self.observe(offer, nothing)  # week 0: nothing booked
         self.datacollector.collect(self)
 
     @property
@@ -90,6 +92,8 @@ class LoyaltyMarket(mesa.Model):
         row = dict(zip(names, table, strict=False))
         row["price"][:-1] *= cond.price_factor
         row["advertising"][:-1] *= available[:-1]
+        if market.regulation is Regulation.NO_PRICE_WALKING:  # no new customer pays less than those who stay
+            row["discount"][:] = 0.0
         service = np.array([policies.service_level(f.levers, f.quality, market.service_weights) for f in firms])
         row["service"][:-1] = service * (1 - cond.outage)
         row["acts"][:-1] = [policies.acts(f.levers) for f in firms]
@@ -122,6 +126,8 @@ class LoyaltyMarket(mesa.Model):
         self.prospects = int(stocks[:, :, Ladder.PROSPECT].sum())
         rows = metrics.segment_rows(self.week, self.firms, segments, stocks[:n_firms], tally)
         self.datacollector.add_table_rows("segments", rows)
+        for table, by in (("tenure", "tenure_year"), ("cohorts", "cohort")):
+            self.datacollector.add_table_rows(table, metrics.bucket_rows(self.week, self.firms, tally, by))
 
     def step(self) -> None:
         week = self.week
@@ -146,6 +152,14 @@ class LoyaltyMarket(mesa.Model):
     def segment_timeseries(self) -> pd.DataFrame:
         """One row per week, firm and customer segment (``sim.model.metrics.SEGMENT_RECORD``)."""
         return metrics.segment_timeseries(self.datacollector)
+
+    def tenure_timeseries(self) -> pd.DataFrame:
+        """One row per week, firm and tenure year (``sim.model.metrics.TENURE_RECORD``)."""
+        return metrics.bucket_timeseries(self.datacollector, "tenure")
+
+    def cohort_timeseries(self) -> pd.DataFrame:
+        """One row per week, firm and acquisition cohort (``sim.model.metrics.COHORT_RECORD``)."""
+        return metrics.bucket_timeseries(self.datacollector, "cohorts")
 
     def run(self, steps: int | None = None, progress: bool = False) -> LoyaltyMarket:
         """Run for ``steps`` weeks (default: the configured number)."""

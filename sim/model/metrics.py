@@ -164,6 +164,35 @@ RECORD: dict[str, tuple[str, Callable[[Firm], Any]]] = {
         "levers the firm's management changed this week (0 under a fixed plan)",
         lambda f: f.management_moves,
     ),
+    "contacts": (
+        "calls to the firm: incidents not settled by self-service, repeat calls, complaints about overpaying",
+        partial(_count, Count.CONTACTS),
+    ),
+    "failure_contacts": (
+        "calls that easy self-service or a first-time fix would have avoided, and complaints about overpaying "
+        "(failure demand)",
+        partial(_count, Count.FAILURE_CONTACTS),
+    ),
+    "self_served": ("incidents customers settled without calling", partial(_count, Count.SELF_SERVED)),
+    "advice_taken": ("customers told of a cheaper tariff who moved to it", partial(_count, Count.ADVICE_TAKEN)),
+    "discoveries": (
+        "customers paying above their need who found out (alone, or from an annual notice)",
+        partial(_count, Count.DISCOVERIES),
+    ),
+    "refits": (
+        "customers who found out and were moved to the tariff that fits them (a complaint put right, or asked)",
+        partial(_count, Count.REFITS),
+    ),
+    "running_cost": (
+        "cost of serving the customers at the firm's lever settings, its fixed part included (part of cost)",
+        lambda f: f.running_cost,
+    ),
+    "fixed_cost": ("the running cost's fixed part: network, systems, brand", lambda f: f.fixed_cost),
+    "contact_cost": ("cost of calls, less what the firm's community answers (part of cost)", lambda f: f.contact_cost),
+    "gift_cost": ("cost of free fixes (part of cost)", lambda f: f.gift_cost),
+    "complaint_cost": ("cost of handling complaints (part of cost)", lambda f: f.complaint_cost),
+    "advertising_cost": ("cost of advertising (part of cost)", lambda f: f.advertising_cost),
+    "referral_rewards": ("rewards paid for referred new customers (part of cost)", lambda f: f.referral_rewards),
 }
 
 
@@ -179,6 +208,28 @@ SEGMENT_RECORD: dict[str, str] = {
     "departures": "customers of the segment who left the market this week",
     "revenue": "revenue from the segment this week",
 }
+
+
+# The tenure and cohort tables: one row per week, firm and tenure year (or acquisition cohort): what a customer brings
+# and costs as the relationship ages. Costs per event are the firm's of that week (``summarize_tenure``).
+BUCKET_RECORD: dict[str, str] = {
+    "customers": "the firm's paying customers of this tenure year (cohort) at the week's end",
+    "revenue": "their revenue this week",
+    "discounts": "acquisition discounts they were given this week",
+    "contacts": "their calls to the firm this week",
+    "free_fixes": "their incidents fixed free this week",
+    "complaints_handled": "their complaints the firm acted on this week",
+}
+BUCKET_COUNTS = {  # the engine's counts behind each column
+    "customers": Count.CUSTOMERS,
+    "revenue": Count.REVENUE,
+    "discounts": Count.DISCOUNT_GIVEN,
+    "contacts": Count.CONTACTS,
+    "free_fixes": Count.FREE_FIXES,
+    "complaints_handled": Count.COMPLAINTS_HANDLED,
+}
+TENURE_RECORD = ["week", "firm", "tenure_year", *BUCKET_RECORD]
+COHORT_RECORD = ["week", "firm", "cohort", *BUCKET_RECORD]
 
 
 # Market-level records (Mesa model reporters): what ``mesa.batch_run`` reports beside each firm's row.
@@ -215,7 +266,7 @@ def ledger() -> DataCollector:
     return FirmRecords(
         model_reporters={name: read for name, (_, read) in MARKET_RECORD.items()},
         agent_reporters={name: read for name, (_, read) in RECORD.items()},
-        tables={"segments": list(SEGMENT_RECORD)},
+        tables={"segments": list(SEGMENT_RECORD), "tenure": TENURE_RECORD, "cohorts": COHORT_RECORD},
     )
 
 
@@ -238,6 +289,105 @@ def segment_rows(week: int, firms: list, segments: list[str], stocks: np.ndarray
         **{name: values.ravel().tolist() for name, values in counts.items()},
         "revenue": tally.segments(Count.REVENUE).ravel().tolist(),
     }
+
+
+def bucket_rows(week: int, firms: list, tally, by: str) -> dict[str, list]:
+    """The tenure (``by="tenure_year"``) or cohort (``by="cohort"``) table's rows of a week, as columns."""
+    read = tally.tenures if by == "tenure_year" else tally.cohorts
+    n_buckets = read(Count.CUSTOMERS).shape[1]
+    return {
+        "week": [week] * (len(firms) * n_buckets),
+        "firm": [firm.name for firm in firms for _ in range(n_buckets)],
+        by: list(range(n_buckets)) * len(firms),
+        **{name: read(what).ravel().tolist() for name, what in BUCKET_COUNTS.items()},
+    }
+
+
+def bucket_timeseries(collector: DataCollector, table: str) -> pd.DataFrame:
+    """One row per week, firm and tenure year (``table="tenure"``) or cohort (``"cohorts"``)."""
+    df = collector.get_table_dataframe(table)
+    df["firm"] = df["firm"].astype("string")
+    return df
+
+
+def _unit_costs(ts: pd.DataFrame) -> pd.DataFrame:
+    """Per week and firm: the running cost per customer and the cost of a call, a free fix, a handled complaint."""
+
+    def per(cost: str, events: str) -> pd.Series:
+        return (ts[cost] / ts[events]).where(ts[events] > 0, 0.0)
+
+    return pd.DataFrame(
+        {
+            "week": ts.week,
+            "firm": ts.firm,
+            "per_customer": per("running_cost", "customers"),
+            "per_contact": per("contact_cost", "contacts"),
+            "per_fix": per("gift_cost", "free_fixes"),
+            "per_complaint": per("complaint_cost", "complaints_handled"),
+        }
+    )
+
+
+def _costed(buckets: pd.DataFrame, ts: pd.DataFrame) -> pd.DataFrame:
+    """Bucket rows with their cost to serve: running cost per customer, calls, free fixes and handled complaints at
+    the firm's costs of that week."""
+    out = buckets.merge(_unit_costs(ts), on=["week", "firm"], how="left")
+    out["cost"] = (
+        out.per_customer * out.customers
+        + out.per_contact * out.contacts
+        + out.per_fix * out.free_fixes
+        + out.per_complaint * out.complaints_handled
+    )
+    return out
+
+
+def summarize_tenure(tenure: pd.DataFrame, ts: pd.DataFrame) -> pd.DataFrame:
+    """Per firm and tenure year (10: ten years or more): customer-weeks, and per customer-week revenue, cost to serve
+    and profit; calls per customer-year. Whether long-standing customers pay more or cost less (Reinartz & Kumar)."""
+    costed = _costed(tenure[tenure.week > 0], ts)
+    g = costed.groupby(["firm", "tenure_year"], sort=True)[["customers", "revenue", "cost", "contacts"]].sum()
+    g = g[g.customers > 0]
+    return pd.DataFrame(
+        {
+            "customer_weeks": g.customers.astype(np.int64),
+            "revenue_per_customer_week": g.revenue / g.customers,
+            "cost_to_serve_per_customer_week": g.cost / g.customers,
+            "profit_per_customer_week": (g.revenue - g.cost) / g.customers,
+            "calls_per_customer_year": g.contacts / g.customers * LONG_RUN_WEEKS,
+        }
+    ).reset_index()
+
+
+def summarize_cohorts(cohorts: pd.DataFrame, ts: pd.DataFrame, annual_discount_rate: float) -> pd.DataFrame:
+    """Per firm and acquisition cohort (0: the customers at week 0; k: those who joined in year k): how many joined,
+    how many are still there at the end, and the discounted lifetime value of a customer acquired, over the years
+    observed: the cohort's profit (revenue less cost to serve), less the advertising and referral rewards of its year,
+    discounted to the start of that year, per customer acquired (censored at the run's end)."""
+    costed = _costed(cohorts[cohorts.week > 0], ts)
+    last = int(ts.week.max())
+    rows = []
+    for (firm, cohort), g in costed.groupby(["firm", "cohort"], sort=True):
+        start = 1 if cohort == 0 else 52 * (cohort - 1) + 1
+        if start > last:
+            continue
+        mine = ts[ts.firm == firm]
+        weeks = mine[(mine.week >= start) & (mine.week < start + 52)]
+        acquired = int(weeks.acquisitions.sum()) if cohort else int(mine[mine.week == 0].customers.iloc[0])
+        discount = (1 + annual_discount_rate) ** (-(g.week - start) / LONG_RUN_WEEKS)
+        spend = weeks.advertising_cost + weeks.referral_rewards if cohort else pd.Series(dtype=float)
+        spend_discounted = float((spend * (1 + annual_discount_rate) ** (-(weeks.week - start) / LONG_RUN_WEEKS)).sum())
+        value = float(((g.revenue - g.cost) * discount).sum()) - spend_discounted
+        rows.append(
+            {
+                "firm": firm,
+                "cohort": int(cohort),
+                "acquired": acquired,
+                "still_there": int(g[g.week == last].customers.sum()),
+                "years_observed": (last - start + 1) / LONG_RUN_WEEKS,
+                "lifetime_value": value / acquired if acquired else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def segment_timeseries(collector: DataCollector) -> pd.DataFrame:
@@ -349,6 +499,27 @@ def summarize(ts: pd.DataFrame, window: int = LONG_RUN_WEEKS) -> pd.DataFrame:
                 "annual_churn": annual_churn(ts[ts.firm == firm]),
                 "experienced_quality": t.experienced_quality.mean(),
                 "profit_lead_week": lead.get(firm, np.nan),
+                **economics(ts[ts.firm == firm]),
             }
         )
     return pd.DataFrame(rows)
+
+
+def economics(g: pd.DataFrame) -> dict[str, float]:
+    """A firm's economics over the run: margin (profit / revenue), acquisition cost (advertising, discounts and
+    referral rewards per new customer), acquisition and retention spend (those and free fixes) and contact cost as
+    shares of revenue, the share of calls that are failure demand, and calls per customer-year."""
+
+    def ratio(a: float, b: float) -> float:
+        return float(a / b) if b else np.nan
+
+    revenue = g.revenue.sum()
+    acquisition = g.advertising_cost.sum() + g.discount_given.sum() + g.referral_rewards.sum()
+    return {
+        "margin": ratio(g.profit.sum(), revenue),
+        "acquisition_cost": ratio(acquisition, g.acquisitions.sum()),
+        "acquisition_retention_share": ratio(acquisition + g.gift_cost.sum(), revenue),
+        "contact_cost_share": ratio(g.contact_cost.sum(), revenue),
+        "failure_demand_share": ratio(g.failure_contacts.sum(), g.contacts.sum()),
+        "calls_per_customer_year": ratio(g.contacts.sum() * LONG_RUN_WEEKS, g.customers[g.week > 0].sum()),
+    }

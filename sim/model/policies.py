@@ -44,14 +44,21 @@ def acts(levers: Levers) -> float:
     return float(np.mean([getattr(levers, k) for k in GIVING_ACTS] + [1.0 - levers.upsell]))
 
 
-def running_cost(levers: Levers, costs: Costs, customers: float) -> float:
-    """Weekly cost of serving ``customers`` at these lever settings (events excluded)."""
+def running_cost(levers: Levers, costs: Costs, customers: float, typical: float) -> tuple[float, float]:
+    """Weekly running cost of serving ``customers`` at these lever settings (events excluded), and its fixed part.
+
+    The base and quality costs of a firm of ``typical`` customers are split: a share ``fixed_share`` is fixed per
+    firm (network, systems, brand), the rest is per customer, so a larger firm serves each customer for less. The
+    service levers' costs are per customer.
+    """
+    variable = 1.0 - costs.fixed_share
     per = (
-        costs.per_customer
-        + costs.quality * levers.quality
+        costs.per_customer * variable
+        + costs.quality * variable * levers.quality
         + costs.speed * levers.speed
         + costs.ease * levers.ease
         + costs.humanity * levers.humanity
         + costs.listening * levers.listening
     )
-    return per * customers
+    fixed = costs.fixed_share * (costs.per_customer + costs.quality * levers.quality) * typical
+    return per * customers + fixed, fixed

@@ -102,6 +102,8 @@ STATE: tuple[Var, ...] = (
     Var("bond", f32, 0, F_, F_, F_, "emotional bond to the current firm, [0, 1]"),
     Var("trust", f32, "trust_initial", F_, F_, F_, "trust in the current firm, [0, 1]"),
     Var("tariff", f32, 1, F_, F_, F_, "tariff as a fraction of list price (<= 2)"),
+    Var("aware", bool, False, F_, F_, F_, "knows that the tariff is above their need (told, or found out)"),
+    Var("by_referral", bool, False, F_, S, F_, "joined the current firm on a referral"),
     Var(
         "discount_left",
         np.int32,
@@ -123,7 +125,9 @@ STATE: tuple[Var, ...] = (
         "the customer's segment (its index in customers.segments.groups)",
         bound=("customers.segments.groups", 0),
     ),
-    Var("fit", f32, 1, D, K, K, "cheapest suitable tariff (fraction of list price)"),
+    Var(
+        "fit", f32, 1, D, K, K, "the tariff that meets one's need (fraction of list price); grows with a fitting upsell"
+    ),
     *(
         Var(
             name,

@@ -79,6 +79,11 @@ class Happened(IntEnum):
     JOINED_BY_AD = 1 << 23  # join: that firm's ad seen this week prompted the look (no referral)
     TOOK_DISCOUNT = 1 << 24  # join: took the firm's welcome discount
     DISCOUNT_DECIDED = 1 << 25  # join: at list price they would have chosen otherwise
+    SELF_SERVED = 1 << 26  # seek_help: settled an incident without calling
+    CALLED = 1 << 27  # seek_help: called the firm
+    CALLED_AGAIN = 1 << 28  # seek_help: called again, the problem not fixed the first time
+    FOUND_OUT = 1 << 29  # find_out: found out they pay above their need (alone, or from an annual notice)
+    MOVED_TO_FIT = 1 << 30  # receive_offers, find_out: moved to the tariff that fits their need
 
 
 def happened(flags: int) -> list[Happened]:
@@ -102,9 +107,15 @@ COUNTED: dict[str, str] = {
     "problems": "incidents felt as a problem (below complaint_threshold), voiced or not",
     "complaints": "complaints voiced",
     "complaints_handled": "voiced complaints the firm acted on",
+    "contacts": "calls to the firm: incidents not settled by self-service, and repeat calls",
+    "failure_contacts": "calls that a first-time fix or easy self-service would have avoided (failure demand)",
+    "self_served": "incidents the customer settled without calling (self-service)",
     "detections": "incidents at which claims above acts were seen through",
     "advice_given": "customers told of a cheaper tariff",
     "advice_value": "weekly revenue given up by this week's advice (price x tariff reduction)",
+    "advice_taken": "customers told of a cheaper tariff who moved to it",
+    "discoveries": "customers paying above their need who found out (alone, or from an annual notice)",
+    "refits": "customers who found out and were moved to the tariff that fits them (a complaint put right, or asked)",
     "upsell_contacts": "upsell contacts made",
     "upsells": "upsells accepted",
     "wom_positive": "positive speech acts about the firm: speakers, and devoted customers answering criticism",
@@ -141,6 +152,29 @@ BY_SEGMENT: tuple = (
 _SEGMENT_ROW = np.full(len(Count), -1)  # a count's row among those kept by segment, or -1
 _SEGMENT_ROW[list(BY_SEGMENT)] = np.arange(len(BY_SEGMENT))
 
+# Counts also kept per tenure year and per acquisition cohort (what a customer is worth as the relationship ages):
+# the whole numbers first, then the sums of money.
+BY_TENURE: tuple = (Count.CUSTOMERS, Count.CONTACTS, Count.FREE_FIXES, Count.COMPLAINTS_HANDLED)
+BY_TENURE_MONEY: tuple = (Count.REVENUE, Count.DISCOUNT_GIVEN)
+_TENURE_ROW = np.full(len(Count), -1)  # a count's row among those kept by tenure and cohort, or -1
+_TENURE_ROW[list(BY_TENURE + BY_TENURE_MONEY)] = np.arange(len(BY_TENURE + BY_TENURE_MONEY))
+TENURE_YEARS = 10  # tenure years told apart: 0, 1, ..., 9 years with the firm, and 10 or more
+
+
+def tenure_year(tenure: int) -> int:
+    """The tenure table's row of a customer ``tenure`` weeks with the firm."""
+    return min(tenure // 52, TENURE_YEARS)
+
+
+def cohort_of(joined_week: int, n_cohorts: int) -> int:
+    """A customer's acquisition cohort: 0 for those with the firm at week 0, else the year they joined (1, 2, ...)."""
+    return 0 if joined_week <= 0 else min((joined_week - 1) // 52 + 1, n_cohorts - 1)
+
+
+def cohorts(steps: int) -> int:
+    """How many cohorts a run of ``steps`` weeks has: the week-0 customers and one per (started) year."""
+    return (steps + 51) // 52 + 1
+
 
 def acquired(channel: Channel) -> Count:
     """The count of new customers acquired by ``channel``."""
@@ -154,10 +188,13 @@ class Tally:
     Keys are ``Count`` members, so a misspelt count is an error, not a silent zero.
     """
 
-    def __init__(self, n_firms: int, n_segments: int = 1):
+    def __init__(self, n_firms: int, n_segments: int = 1, n_cohorts: int = 1):
         self.n_firms, self.n_segments = n_firms, n_segments
         self.counts = np.zeros((len(Count), n_firms))
         self.by_segment = np.zeros((len(BY_SEGMENT), n_firms, n_segments))
+        kept = len(BY_TENURE + BY_TENURE_MONEY)
+        self.by_tenure = np.zeros((kept, n_firms, TENURE_YEARS + 1))
+        self.by_cohort = np.zeros((kept, n_firms, n_cohorts))
 
     def add(
         self, what: Count, firm: np.ndarray, weights: np.ndarray | None = None, segment: np.ndarray | None = None
@@ -173,13 +210,20 @@ class Tally:
             both = np.bincount(key, weights=weights, minlength=(f + 1) * s).reshape(f + 1, s)
             self.by_segment[row] += both[:f]
 
-    def count(self, what: Count, firm: int | None, weight: float = 1.0, segment: int = 0) -> None:
-        """Count one event (or add ``weight``) for one firm; ``None`` (no firm) is dropped."""
+    def count(
+        self, what: Count, firm: int | None, weight: float = 1.0, segment: int = 0, tenure: int = 0, cohort: int = 0
+    ) -> None:
+        """Count one event (or add ``weight``) for one firm; ``None`` (no firm) is dropped. A count kept by segment,
+        tenure year and cohort needs the customer's (``tenure_year``, ``cohort_of``)."""
         if firm is not None:
             self.counts[_checked(what), firm] += float(weight)
             row = _SEGMENT_ROW[what]
             if row >= 0:
                 self.by_segment[row, firm, segment] += float(weight)
+            row = _TENURE_ROW[what]
+            if row >= 0:
+                self.by_tenure[row, firm, tenure] += float(weight)
+                self.by_cohort[row, firm, cohort] += float(weight)
 
     def __getitem__(self, what: Count) -> np.ndarray:
         return self.counts[_checked(what)]
@@ -187,6 +231,14 @@ class Tally:
     def segments(self, what: Count) -> np.ndarray:
         """(firms, segments) of a count kept by segment."""
         return self.by_segment[BY_SEGMENT.index(_checked(what))]
+
+    def tenures(self, what: Count) -> np.ndarray:
+        """(firms, tenure years) of a count kept by tenure."""
+        return self.by_tenure[_TENURE_ROW[_checked(what)]]
+
+    def cohorts(self, what: Count) -> np.ndarray:
+        """(firms, cohorts) of a count kept by cohort."""
+        return self.by_cohort[_TENURE_ROW[_checked(what)]]
 
 
 def _checked(what: Count) -> Count:

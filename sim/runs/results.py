@@ -159,6 +159,8 @@ def write_run(
         tables.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
         tables.segments.to_parquet(tmp / "segments.parquet", index=False)
         tables.segment_summary.to_csv(tmp / "segments.csv", index=False)
+        tables.tenure.to_csv(tmp / "tenure.csv", index=False)
+        tables.cohorts.to_csv(tmp / "cohorts.csv", index=False)
         if plots:
             for name, draw in run_plots.PLOTS.items():
                 draw(tables.timeseries, tmp / name)

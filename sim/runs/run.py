@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..config import Settings
 from ..model.market import LoyaltyMarket
-from ..model.metrics import summarize, summarize_segments
+from ..model.metrics import summarize, summarize_cohorts, summarize_segments, summarize_tenure
 from .results import run_folder, write_run
 
 SUMMARY_COLUMNS = [
@@ -57,12 +57,15 @@ def own_progress_lock() -> None:
 
 @dataclass
 class Tables:
-    """What a run writes: per firm and week, per firm, segment and week, and their summaries."""
+    """What a run writes: per firm and week, per firm, segment and week, and their summaries; and per firm, what a
+    customer brings and costs by tenure year, and the lifetime value of each acquisition cohort."""
 
     timeseries: pd.DataFrame
     summary: pd.DataFrame
     segments: pd.DataFrame
     segment_summary: pd.DataFrame
+    tenure: pd.DataFrame
+    cohorts: pd.DataFrame
 
 
 def run_tables(settings: Settings, progress: bool | None = None) -> Tables:
@@ -70,7 +73,15 @@ def run_tables(settings: Settings, progress: bool | None = None) -> Tables:
     model = LoyaltyMarket(settings)
     model.run(progress=settings.progress if progress is None else progress)
     ts, seg = model.timeseries(), model.segment_timeseries()
-    return Tables(ts, summarize(ts), seg, summarize_segments(seg))
+    rate = settings.market.annual_discount_rate
+    return Tables(
+        ts,
+        summarize(ts),
+        seg,
+        summarize_segments(seg),
+        summarize_tenure(model.tenure_timeseries(), ts),
+        summarize_cohorts(model.cohort_timeseries(), ts, rate),
+    )
 
 
 def simulate(settings: Settings, progress: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
