@@ -19,7 +19,7 @@ from joblib import Parallel, delayed
 
 from ..config import load
 from ..intervals import mean_interval
-from ..model.metrics import annual_churn
+from ..model.metrics import annual_churn, economics
 from ..runs.arguments import add_customers, add_jobs, add_seeds
 from ..runs.errors import ArgumentParser, failing_as
 from ..runs.results import write_atomic
@@ -65,6 +65,36 @@ PUBLISHED: dict[str, tuple[float, float, str]] = {
         0.91,
         "fourth-year retention, regular 0.853 and high-end 0.908 (Fader & Hardie 2007)",
     ),
+    # A firm's economics (after the first year).
+    "margin": (
+        0.20,
+        0.45,
+        "EBITDA margins of six large European operators 30.7-41.7% in 2019 (Telecom Italia 41.7, Vodafone 31.9, BT "
+        "31.6, Telefonica 31.2, Orange 30.8, Deutsche Telekom 30.7; the operators' reports); 25-35% generally "
+        "(Quayle 2008)",
+    ),
+    "acquisition_retention_share": (
+        0.05,
+        0.20,
+        "acquisition and retention (SAC+SRC) 15-20% of service revenue, the average mature-market mobile operator "
+        "in 2014 (tefficient 2015), in the era of subsidised handsets",
+    ),
+    "contact_cost_share": (
+        0.05,
+        0.12,
+        "2.5 calls a mobile subscriber-year (Oliver Wyman 2013) at GBP 6.26 a call (ContactBabel 2023-24) over GBP "
+        "14.9 a month (Ofcom CMR 2016): 8.7% of revenue",
+    ),
+    "failure_demand_share": (
+        0.40,
+        0.90,
+        "failure demand 40-60% of demand in typical service organisations, 70-90% in telecoms (Seddon, Vanguard)",
+    ),
+    "calls_per_customer_year": (
+        1.5,
+        3.5,
+        "2.5 calls a mobile subscriber-year, 1.8 for fixed lines (Oliver Wyman 2013)",
+    ),
 }
 
 
@@ -86,6 +116,7 @@ def per_run(n: int, seed: int, overrides: list[str]) -> pd.DataFrame:
             "referral_share": mine.acquired_referral.sum() / max(mine.acquisitions.sum(), 1),
             "complaint_rate": mine.complaints.sum() / max(mine.problems.sum(), 1),
             "long_run_share": g.share.iloc[-YEAR:].mean(),
+            **economics(g[g.week > YEAR]),
         }
         for year in (1, 2, 3, 4):
             c = cohorts.loc[(firm, year)] if (firm, year) in cohorts.index else None
