@@ -36,6 +36,13 @@ from .runs.errors import ArgumentError, ArgumentParser, Failure, command, existi
 from .runs.results import COMPLETE, PARAMS, atomic_folder, is_complete, is_temporary
 
 METRICS = {"long_run_share": "long-run share", "npv": "NPV", "advocacy": "advocacy"}
+ECONOMICS = {  # a firm's economics over the run (``metrics.economics``), reported where the runs have them
+    "margin": "margin (profit / revenue)",
+    "acquisition_cost": "acquisition cost per new customer",
+    "acquisition_retention_share": "acquisition and retention spend / revenue",
+    "contact_cost_share": "contact cost / revenue",
+    "failure_demand_share": "failure demand / calls",
+}
 TRAJECTORIES = {"share": "market share", "cumulative_profit": "cumulative profit", "advocacy": "advocacy"}
 REPLICATION = {"seed", "design_row", "design"}  # vary between replications, not conditions
 REPORT = "report"
@@ -269,11 +276,11 @@ def mean_ci(values: pd.Series) -> pd.Series:
     return pd.Series({"n": len(v), "mean": mean, "ci_low": ci_low, "ci_high": ci_high})
 
 
-def comparison(table: pd.DataFrame) -> pd.DataFrame:
-    """Per condition, firm and policy: mean and 95% CI of long-run share, NPV and advocacy."""
+def comparison(table: pd.DataFrame, metrics=METRICS) -> pd.DataFrame:
+    """Per condition, firm and policy: mean and 95% CI of each of ``metrics`` (long-run share, NPV, advocacy)."""
     keys = [*conditions(table), "firm", "policy"]
     parts = []
-    for metric in METRICS:
+    for metric in metrics:
         m = table.groupby(keys, sort=True, dropna=False)[metric].apply(mean_ci).unstack()
         parts.append(m.assign(metric=metric).reset_index())
     return pd.concat(parts, ignore_index=True)
@@ -418,7 +425,15 @@ def recorded_command(sweep_dir: Path, runs: list[str]) -> str | None:
                 values[key].append(value)
     if not values:
         return _last_launch(sweep_dir)
-    return "python -m sim -m " + " ".join(shlex.quote(f"{k}={_sweep_values(v)}") for k, v in values.items())
+    return "python -m sim -m " + " ".join(_shell(f"{k}={_sweep_values(v)}") for k, v in values.items())
+
+
+def _shell(word: str) -> str:
+    """A word as a shell reads it back: bare if safe, in double quotes if it holds Hydra's single quotes."""
+    quoted = shlex.quote(word)
+    if quoted != word and "'" in word and not any(c in word for c in '"$`\\!'):
+        return f'"{word}"'
+    return quoted
 
 
 def _sweep_values(values: list[str]) -> str:
@@ -492,6 +507,12 @@ def report(sweep_dir: Path, table: pd.DataFrame, out: Path, map_axes: list[str] 
     for metric_name, label in METRICS.items():
         part = comp[comp.metric == metric_name].drop(columns="metric")
         lines += [f"## {label}: mean and 95% confidence interval", "", _md(part), ""]
+    economics = {k: v for k, v in ECONOMICS.items() if k in table.columns and table[k].notna().any()}
+    if economics:
+        lines += ["## The firms' economics: mean and 95% confidence interval", ""]
+        econ = comparison(table, economics)
+        for metric_name, label in economics.items():
+            lines += [f"### {label}", "", _md(econ[econ.metric == metric_name].drop(columns="metric")), ""]
     lines += ["## Overtaking week (profit_lead_week)", "", _md(leads), "", "![](lead_week.png)", ""]
     lines += ["## Trajectories (mean, 95% band)", "", *(f"![]({c}.png)" for c in TRAJECTORIES), ""]
     if map_axes:

@@ -39,6 +39,16 @@ DEFAULT_CONDITIONS: dict[str, tuple[float, float] | list[str]] = {
     "network.mean_degree": (2, 20),
     "customers.incident_rate": (0.02, 0.2),
     "market.annual_discount_rate": (0.0, 0.2),
+    # The economics: regulation, the upsell's size, acceptance and fit, finding out, advice taken up, what a call
+    # costs, the fixed share of running costs (ranges around the sourced defaults, docs/ODD.md)
+    "market.regulation": ["none", "notices", "no_price_walking"],
+    "market.upsell_step": (0.05, 0.3),
+    "market.upsell_accept": (0.1, 0.5),
+    "market.upsell_fit": (0.0, 0.5),
+    "customers.discovery": (0.0, 0.01),
+    "customers.advice_uptake": (0.05, 1.0),
+    "market.costs.contact": (5.0, 30.0),
+    "market.costs.fixed_share": (0.0, 0.6),
 }
 OUTCOME = "taking_wins"
 

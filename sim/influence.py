@@ -46,6 +46,30 @@ MECHANISMS: dict[str, tuple[list[str], str]] = {
     "trust": (["customers.trust_weight=0"], "trust does not enter the choice"),
     "community": (["customers.community_bond=0"], "devoted neighbours do not strengthen the bond"),
     "loyal by logic": (["customers.loyal_margin=100"], "nobody is ever classed loyal"),
+    # The economics (docs/ODD.md, D6 and D12): each switched off, or set where its default is neutral.
+    "advice taken up by few": (["customers.advice_uptake=1"], "every customer told of a cheaper tariff moves to it"),
+    "overpaying found out": (["customers.discovery=0"], "nobody finds out alone that they pay above their need"),
+    "upsells that meet a need": (["market.upsell_fit=0"], "no upsell meets a need: every one is overpaying"),
+    "self-service spares calls": (["customers.self_service=0"], "every incident is a call, whatever the ease"),
+    "repeat calls": (["customers.first_fix=1"], "every call fixes the problem the first time"),
+    "calls cost": (["market.costs.contact=0"], "calls cost nothing"),
+    "fixed costs (scale)": (["market.costs.fixed_share=0"], "every running cost is per customer: no scale economies"),
+    "service levers at their old cost": (
+        ["market.costs.speed=0.6", "market.costs.ease=0.6", "market.costs.humanity=1.0", "market.costs.listening=0.3"],
+        "speed, ease, humanity and listening cost what they did before the care budget was sourced",
+    ),
+    "referred customers stay longer": (["customers.referred_restlessness=1"], "a referral holds no longer"),
+    "regulation: annual notices": (
+        ["market.regulation=notices"],
+        "each customer told once a year of their best tariff",
+    ),
+    "regulation: no price walking": (
+        ["market.regulation=no_price_walking"],
+        "no existing customer pays more than a new one for the same need; no new-customer discount",
+    ),
+    "a community answers calls": (["market.community_support=0.3"], "devoted customers answer calls for their firm"),
+    "devoted customers spend more": (["customers.devoted_premium=0.05"], "a devoted customer spends 5% more"),
+    "giving pays referral rewards": (["firms.giving.referral_reward=29"], "giffgaff's payback, £5 + £5 (29 units)"),
 }
 METRICS = {"long_run_share": "share", "npv": "NPV", "advocacy": "advocacy", "annual_churn": "churn"}
 NUDGE = 0.2  # a lever both firms share moves this far (up if it can, else down)
@@ -70,6 +94,14 @@ def lever_changes(firms: dict) -> dict[str, list[str]]:
     return changes
 
 
+def _value(text: str) -> float | str:
+    """An override's value: a number, or a word (``notices``)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def design(changes: dict[str, list[str]], seeds: int) -> tuple[pd.DataFrame, list[str]]:
     """One row per change (the base first) per seed; every row names every changed key (base values elsewhere)."""
     base_cfg = compose([])
@@ -77,7 +109,7 @@ def design(changes: dict[str, list[str]], seeds: int) -> tuple[pd.DataFrame, lis
     defaults = {k: OmegaConf.select(base_cfg, k) for k in keys}
     rows, labels = [], []
     for label, overrides in {"base": [], **changes}.items():
-        values = {**defaults, **{o.split("=", 1)[0]: float(o.split("=", 1)[1]) for o in overrides}}
+        values = {**defaults, **{o.split("=", 1)[0]: _value(o.split("=", 1)[1]) for o in overrides}}
         for seed in range(seeds):
             rows.append({**values, "seed": seed})
             labels.append(label)
