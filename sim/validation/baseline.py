@@ -21,7 +21,18 @@ from ..runs.run import simulate
 BASELINE = Path("tests") / "baseline" / "summary_metrics.csv"
 SEEDS = (0, 1, 2)
 OVERRIDES = ["customers.n=2000", "steps=156", "progress=false"]
-METRICS = ["long_run_share", "npv", "cumulative_profit", "advocacy", "devoted_share", "acquisitions", "defections"]
+METRICS = [
+    "long_run_share",
+    "npv",
+    "cumulative_profit",
+    "advocacy",
+    "devoted_share",
+    "acquisitions",
+    "defections",
+    "margin",
+    "contact_cost_share",
+    "failure_demand_share",
+]
 RTOL, ATOL = 1e-6, 1e-9  # float32 arithmetic on the same platform
 
 
