@@ -23,7 +23,6 @@ import copy
 import fnmatch
 import math
 import re
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +45,7 @@ from .runs.errors import (
     failing_as,
     number,
     reason,
+    run_child,
 )
 from .runs.sweep import SAFE_NAME
 
@@ -431,11 +431,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_sweep(cmd: list[str]) -> None:
     """Run the design's sweep; if it fails, say why in one line (its own, when it said one)."""
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = run_child(cmd)  # stopped with this command: its workers too
     if done.returncode == 0:
         return
     lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
-    ours = [ln for ln in lines if re.match(r"((config |argument )?error: |interrupted)", ln)]
+    ours = [ln for ln in lines if re.match(r"((config |argument )?error: |interrupted|stopped: )", ln)]
     said = (
         ours[-1] if ours else f"error: the sweep failed ({exit_status(done.returncode)}): {lines[-1] if lines else ''}"
     )

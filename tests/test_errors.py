@@ -5,12 +5,14 @@ disk or a read-only folder, a child or worker process that dies (no wait may han
 run in-process (``main(argv)``, fast); a few run the command itself, to see exactly what a user sees.
 """
 
+import contextlib
 import errno
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +22,19 @@ from conftest import ROOT, cli
 
 from sim import __main__ as sim_main
 from sim import aggregate, bench, calibrate, discover, docking, influence, pairing, sensitivity, validate, whatif
-from sim.runs.errors import ArgumentParser, Failure, command, describe, exit_status, failing_as, number
+from sim.runs.errors import (
+    ArgumentParser,
+    Failure,
+    Stopped,
+    command,
+    describe,
+    exit_status,
+    failing_as,
+    group_members,
+    number,
+    run_child,
+    stopping_on_sigterm,
+)
 
 
 def one_line(text: str) -> str:
@@ -83,6 +97,134 @@ def test_os_errors_say_what_failed_and_where(tmp_path, capsys):
         raise OSError(errno.EROFS, "Read-only file system", "/results")
 
     assert stops(main, [], capsys, code=1) == "error: /results: read-only file system"
+
+
+# --- stopped: Ctrl-C and SIGTERM end every process a command started ---------------------------
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, finished but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def session(sid: int) -> list[int]:
+    """The live processes of session ``sid``: a command started with ``start_new_session`` and all it started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat and int(stat[stat.rindex(")") + 2 :].split()[3]) == sid and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_stops_a_command_in_one_line(capsys):
+    @command
+    def main(argv):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+
+    assert stops(main, [], capsys, code=128 + signal.SIGTERM) == "stopped: terminated (SIGTERM)"
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the command's handler is its own
+
+
+def test_a_stopped_command_stops_its_child_and_what_the_child_started(tmp_path):
+    """The child's own child ignores Ctrl-C: it is killed with its process group, not left behind."""
+    pids = tmp_path / "pids"
+    code = (
+        "import os, signal, subprocess, sys, time\n"
+        "deaf = 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(300)'\n"
+        "worker = subprocess.Popen([sys.executable, '-c', deaf])\n"
+        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{worker.pid}}')\n"
+        "time.sleep(300)\n"
+    )
+
+    def stop_when_started():
+        while not (pids.exists() and len(pids.read_text().split()) == 2):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=stop_when_started, daemon=True)
+    t0 = time.monotonic()
+    with pytest.raises(Stopped), stopping_on_sigterm():
+        sender.start()
+        run_child([sys.executable, "-c", code], grace=5)
+    child, worker = map(int, pids.read_text().split())
+    assert not alive(child) and not alive(worker)
+    assert group_members(child) == []
+    assert time.monotonic() - t0 < 30
+
+
+def test_a_child_that_fails_leaves_no_worker_behind(tmp_path):
+    pids = tmp_path / "pids"
+    code = (
+        "import os, subprocess, sys\n"
+        "worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        f"open({str(pids)!r}, 'w').write(str(worker.pid))\n"
+        "sys.exit('error: a worker process died')\n"
+    )
+    done = run_child([sys.executable, "-c", code])
+    assert done.returncode == 1 and done.stderr.strip() == "error: a worker process died"
+    assert not alive(int(pids.read_text()))
+
+
+STOPPED_SWEEPS = {
+    "sim": ["sim", "-m", "seed=range(0,40)", "customers.n=50000", "progress=false", "hydra/launcher=joblib"],
+    "discover": ["sim.discover", "--launcher", "joblib", "--points", "20", "--n", "50000"],
+    "sensitivity": ["sim.sensitivity", "--launcher", "joblib", "--trajectories", "6", "--n", "50000"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "which, signum",
+    [("sim", signal.SIGINT), ("sim", signal.SIGTERM), ("discover", signal.SIGINT), ("sensitivity", signal.SIGTERM)],
+    ids=["sim-SIGINT", "sim-SIGTERM", "discover-SIGINT", "sensitivity-SIGTERM"],
+)
+def test_a_stopped_sweep_leaves_no_worker_and_writes_nothing_after(which, signum, tmp_path):
+    """Stopped while its joblib workers run: the command exits at once, in one line; none of its processes
+    lives on, and nothing is written after it exits."""
+    results = tmp_path / "results"
+    module, *args = STOPPED_SWEEPS[which]
+    args += [f"results_dir={results}"] if module == "sim" else ["--jobs", "2", "--results-dir", str(results)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its session holds every process it starts, however they are parented
+    )
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not [c for c in results.rglob(".*.claim") if c.stat().st_size]:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.1)
+        assert len(session(proc.pid)) >= 3, "runs under way in worker processes"
+        time.sleep(1)
+        os.kill(proc.pid, signum)
+        t0 = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        assert time.monotonic() - t0 < 20
+        assert proc.returncode == (130 if signum == signal.SIGINT else 128 + signum)
+        assert one_line(err) == ("interrupted" if signum == signal.SIGINT else "stopped: terminated (SIGTERM)")
+        files = sorted(results.rglob("*"))
+        deadline = time.time() + 5
+        while session(proc.pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert session(proc.pid) == []
+        time.sleep(3)
+        assert sorted(results.rglob("*")) == files
+    finally:
+        for pid in session(proc.pid):  # only if the test failed: leave nothing running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 # --- python -m sim --------------------------------------------------------------------------------
