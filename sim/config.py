@@ -37,7 +37,11 @@ Week = Annotated[int, Field(ge=0, le=100_000)]
 # Top-level keys that say how a run is launched (a design row, the sweep's folder), not what runs:
 # declared in conf/config.yaml, applied or read by the launch machinery, stripped before validation.
 RUN_CONTROL = ("design", "design_row", "sweep")
+# Keys that say where a run's results go and how it is shown: set for a whole command, never by a design row.
+NOT_DESIGN_COLUMNS = ("experiment", "results_dir", "progress")
 PRESETS_DIR = CONF_DIR / "policy"
+FOLDER_NAME = re.compile(r"[A-Za-z0-9._,=@+-]{1,255}")
+FOLDER_NAME_ALLOWED = "one folder name of letters, digits and . _ , = @ + - (not starting with .)"
 
 
 class ConfigError(ValueError):
@@ -45,6 +49,18 @@ class ConfigError(ValueError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))  # a typed value may hold a newline
+
+
+def is_folder_name(name: Any) -> bool:
+    """Whether ``name`` is one plain folder name, so a path made with it stays inside its parent folder."""
+    return isinstance(name, str) and bool(FOLDER_NAME.fullmatch(name)) and not name.startswith(".")
+
+
+def check_folder_name(key: str, name: Any) -> str:
+    """``name`` (an experiment, a sweep, a card: it becomes a folder under ``results_dir``), or a ``ConfigError``."""
+    if not is_folder_name(name):
+        raise ConfigError(f"config error: {key} = {name!r}: allowed: {FOLDER_NAME_ALLOWED}")
+    return name
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -483,6 +499,7 @@ def _check_management(name: str, firm: FirmConfig) -> None:
 
 
 def _check_cross(s: Settings) -> None:
+    check_folder_name("experiment", s.experiment)
     names = set(s.firms)
     for name, firm in s.firms.items():
         for i, ch in enumerate(firm.changes):
@@ -669,8 +686,10 @@ def apply_design(cfg: Any) -> tuple[Any, dict[str, Any]]:
         values = design_values(design, row)
         with open_dict(out):
             for key, value in values.items():
-                if key in RUN_CONTROL or key.startswith("hydra"):
-                    raise ConfigError(f"config error: design column '{key}': not a model parameter")
+                if key in (*RUN_CONTROL, *NOT_DESIGN_COLUMNS) or key.startswith("hydra"):
+                    raise ConfigError(
+                        f"config error: design column '{key}': not a model parameter (set it for the whole command)"
+                    )
                 with _resolving(key):
                     if OmegaConf.select(out, key, default="__absent__") == "__absent__":
                         raise ConfigError(f"config error: unknown key '{key}' (design column of {design})")

@@ -32,7 +32,7 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .config import ConfigError, check, compose, load
+from .config import FOLDER_NAME_ALLOWED, ConfigError, check, compose, is_folder_name, load
 from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
 from .runs.errors import (
     BAD_INPUT,
@@ -47,7 +47,6 @@ from .runs.errors import (
     reason,
     run_child,
 )
-from .runs.sweep import SAFE_NAME
 
 DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
     "customers.bond_weight": (1.0, 5.0),
@@ -202,8 +201,8 @@ def outputs(table: pd.DataFrame, giving: str, taking: str) -> pd.DataFrame:
 
 def check_name(name: str) -> None:
     """``--name``, of an analysis folder and its sweep, is one folder name."""
-    if not SAFE_NAME.fullmatch(name) or name.startswith("."):
-        raise ArgumentError(f"--name = {name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    if not is_folder_name(name):
+        raise ArgumentError(f"--name = {name}: allowed: {FOLDER_NAME_ALLOWED}")
 
 
 def check_design(a: argparse.Namespace, fixed: list[str]) -> None:

@@ -61,6 +61,14 @@ def test_empty_firm_list_is_rejected():
         sim.config.validate({**sim.config.to_plain(sim.config.compose(["customers.n=100"])), "firms": {}})
 
 
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", ".hidden", "a/b", ""])
+def test_the_experiment_name_is_one_folder_name(name):
+    """It names the results folder: an experiment file cannot send results outside ``results_dir``."""
+    raw = {**sim.config.to_plain(sim.config.compose(["customers.n=100"])), "experiment": name}
+    with pytest.raises(ConfigError, match=r"^config error: experiment = .*: allowed: one folder name"):
+        sim.config.validate(raw)
+
+
 def test_shock_must_name_a_firm():
     with pytest.raises(ConfigError, match=r"market.shocks.0.firm"):
         settings("market.shocks=[{kind: outage, week: 5, duration: 2, size: 0.5, firm: nobody}]")

@@ -242,7 +242,9 @@ SIM_BAD = [
     (["design=missing.csv", "design_row=0"], "design = 'missing.csv': no such file"),
     (["design_row=1"], "design: needed too"),
     (["seed=[1,"], "override 'seed=[1,'"),
-    (["-m", "sweep=../elsewhere", "seed=0,1"], "sweep = '../elsewhere'"),
+    (["-m", "sweep=../elsewhere", "seed=0,1"], "sweep = '../elsewhere': allowed: one folder name"),
+    (["-m", "sweep=/elsewhere", "seed=0,1"], "sweep = '/elsewhere': allowed: one folder name"),
+    (["-m", "sweep=a,b", "seed=0,1"], "sweep = 'a,b': one name for the whole sweep"),
     (["-m", "customers.n=300,-5"], "customers.n = -5"),
     (["-m", "design_row=range(0,2)"], "design_row: needs design=path.csv"),
     (["--nope"], "unrecognized arguments: --nope (allowed: --hydra-help, --version, --cfg"),
@@ -257,6 +259,30 @@ def test_sim_bad_input_is_one_line_and_writes_nothing(argv, expected, tmp_path, 
     line = stops(lambda _: sim_main.cli(), None, capsys)
     assert line.startswith(("config error: ", "argument error: ")) and expected in line
     assert written(tmp_path) == []
+
+
+ESCAPES = [
+    ("experiment", "../../x", []),
+    ("experiment", "/tmp/x", []),
+    ("experiment", "../../x", ["-m", "design_row=range(0,1)"]),
+    ("results_dir", "/tmp/elsewhere", []),
+    ("results_dir", "../../x", ["-m", "design_row=range(0,1)"]),
+    ("progress", "true", []),
+]
+
+
+@pytest.mark.parametrize("column, value, sweep", ESCAPES, ids=[f"{c}={v} {' '.join(s)}" for c, v, s in ESCAPES])
+def test_no_design_value_leads_outside_results_dir(column, value, sweep, tmp_path, monkeypatch, capsys):
+    """The experiment and where results go are the command's: a design row sets neither."""
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    pd.DataFrame({"customers.review_rate": [0.01], column: [value]}).to_csv(work / "design.csv", index=False)
+    row = sweep or ["design_row=0"]
+    monkeypatch.setattr(sys, "argv", ["sim", *row, "design=design.csv", "customers.n=100", "results_dir=results"])
+    line = stops(lambda _: sim_main.cli(), None, capsys)
+    assert line == f"config error: design column '{column}': not a model parameter (set it for the whole command)"
+    assert written(tmp_path, "a", "b", "design.csv") == []
 
 
 def test_sim_full_disk_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
@@ -740,6 +766,12 @@ ANALYSES_BAD = [
     (discover, ["--points", "5"], "argument error: --points = 5: allowed: an integer, 10 ≤ value ≤ 1000000"),
     (discover, ["--param", "market.reach=0.3:0.3"], "config error: --param market.reach=0.3:0.3: empty range"),
     (discover, ["--taking", "nobody"], "argument error: --taking = nobody: not a firm of this experiment"),
+    (discover, ["--name", "/tmp/x"], "argument error: --name = /tmp/x: allowed: one folder name"),
+    (
+        calibrate,
+        ["market_data=synthetic", "market_data.name=../../escape"],
+        "config error: market_data.name = '../../escape': allowed: one folder name of letters, digits",
+    ),
     (whatif, ["--changes", "missing.yaml"], "argument error: --changes = missing.yaml: no such file"),
 ]
 

@@ -20,7 +20,7 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..config import ConfigError, check, compose, culprit, hydra_error
+from ..config import FOLDER_NAME_ALLOWED, ConfigError, check, check_folder_name, compose, culprit, hydra_error
 
 # Keys that never change a run's results (how and where it runs), so never name a sweep or a
 # run and are not among a run's parameters; the experiment names the folder above the sweep.
@@ -28,7 +28,6 @@ RESULT_NEUTRAL = ("progress", "results_dir", "sweep", "hydra")
 NAMED_ABOVE = ("experiment",)
 MULTIRUN_FLAGS = {"-m", "--multirun"}
 MAX_NAME = 150  # characters; longer names keep a readable head and a hash
-SAFE_NAME = re.compile(r"[A-Za-z0-9._,=@+-]+")
 
 
 def key_of(o: Override) -> str:
@@ -57,13 +56,12 @@ def file_safe(text: str) -> str:
 
 def check_name(o: Override) -> str:
     """The folder name given with ``sweep=<name>``: one plain folder name, or a ``ConfigError``."""
-    text = o.get_value_element_as_str()
-    if o.is_sweep_override() or not SAFE_NAME.fullmatch(text) or text.startswith(".") or len(text) > 255:
+    if o.is_sweep_override():
         raise ConfigError(
-            f"config error: sweep = {text!r}: allowed: one folder name of letters, digits and . _ , = @ + -"
-            " (not starting with .)"
+            f"config error: sweep = {o.input_line.split('=', 1)[1]!r}: one name for the whole sweep;"
+            f" allowed: {FOLDER_NAME_ALLOWED}"
         )
-    return text
+    return check_folder_name("sweep", o.get_value_element_as_str())
 
 
 def _design_tag(path: str) -> str:
