@@ -458,7 +458,12 @@ def _preset_levers(name: Any, where: str) -> dict[str, float]:
 
     if not isinstance(name, str) or name not in presets():
         raise ConfigError(f"config error: {where} = {name!r}: no such preset (allowed: {', '.join(presets())})")
-    preset = OmegaConf.to_container(OmegaConf.load(PRESETS_DIR / f"{name}.yaml"))
+    try:
+        preset = OmegaConf.to_container(OmegaConf.load(PRESETS_DIR / f"{name}.yaml"))
+    except Exception as err:
+        if (said := yaml_error(err)) is None:
+            raise
+        raise said from None
     return {k: v for k, v in preset.items() if k in LEVERS}  # type: ignore[union-attr]
 
 
@@ -594,6 +599,22 @@ def hydra_error(err: Exception, find_culprit: Callable[[], tuple[str, Exception]
     return ConfigError(f"config error: could not read the overrides: {_first_line(err)}")
 
 
+def yaml_error(err: BaseException) -> ConfigError | None:
+    """A config file that is not valid YAML, in one line naming the file and the line; None if ``err`` is not that."""
+    import yaml
+
+    if not isinstance(err, yaml.YAMLError):
+        return None
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or _first_line(err)
+    if mark is None:
+        return ConfigError(f"config error: a config file is not valid YAML ({problem})")
+    path = Path(mark.name)
+    if path.is_relative_to(CONF_DIR):
+        path = Path(CONF_DIR.name) / path.relative_to(CONF_DIR)
+    return ConfigError(f"config error: {path}, line {mark.line + 1}: not valid YAML ({problem})")
+
+
 def _named(text: str) -> ConfigError | None:
     if m := re.search(r"Could not override '([^']+)'", text):
         return ConfigError(f"config error: unknown key '{m.group(1)}' (use +{m.group(1)}=... to add a key on purpose)")
@@ -636,6 +657,10 @@ def compose(overrides: list[str] | tuple[str, ...] = (), return_hydra_config: bo
         return composed(list(overrides))
     except (HydraException, OmegaConfBaseException, ValueError, TypeError) as err:  # Hydra checks some values itself
         raise hydra_error(err, lambda: culprit(overrides, composed)) from None
+    except Exception as err:  # a config file in conf/ that is not valid YAML
+        if (said := yaml_error(err)) is None:
+            raise
+        raise said from None
 
 
 def design_values(path: str | Path, row: int) -> dict[str, Any]:

@@ -369,6 +369,77 @@ def test_sim_sweep_with_a_worker_killed_stops_in_one_line(tmp_path):
     assert not (results / "giving_vs_taking" / "pilot" / "seed=0").exists()
 
 
+# --- a config file in conf/ that is not valid YAML -------------------------------------------------
+
+BROKEN = {  # file in conf/, its text, the line of the error
+    "experiment/broken.yaml": ("experiment: broken\nfirms:\n  a: [1, 2\n  b: 3\n", 4),
+    "policy/broken.yaml": ("price: 10\n  generosity: : 1\n", 2),
+    "market_data/broken.yaml": ("name: broken\ncustomers: 5000\n\tweeks: 208\n", 3),
+}
+
+
+@pytest.fixture
+def broken_conf(tmp_path, monkeypatch):
+    """A copy of conf/ with files that are not valid YAML, which the commands compose instead of conf/."""
+    import shutil
+
+    from sim import config
+
+    conf = tmp_path / "copy" / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    for name, (text, _) in BROKEN.items():
+        (conf / name).write_text(text)
+    monkeypatch.setattr(config, "CONF_DIR", conf)
+    monkeypatch.setattr(config, "PRESETS_DIR", conf / "policy")
+    return conf
+
+
+def _sim(*argv):
+    def main(_):
+        sys.argv[1:] = argv
+        sim_main.cli()
+
+    return main
+
+
+BROKEN_YAML = [
+    (_sim("experiment=broken"), "experiment/broken.yaml"),
+    (_sim("-m", "seed=0,1", "experiment=broken"), "experiment/broken.yaml"),
+    (_sim("policy@firms.giving=broken"), "policy/broken.yaml"),
+    (_sim("firms.giving.changes=[{week: 5, ramp: 1, policy: broken}]"), "policy/broken.yaml"),
+    (lambda _: docking.main(["experiment=broken"]), "experiment/broken.yaml"),
+    (lambda _: discover.main(["--experiment", "broken"]), "experiment/broken.yaml"),
+    (lambda _: sensitivity.main(["policy@firms.taking=broken"]), "policy/broken.yaml"),
+    (lambda _: whatif.main(["firms.giving.price=9", "--base", "experiment=broken"]), "experiment/broken.yaml"),
+    (lambda _: calibrate.main(["market_data=broken"]), "market_data/broken.yaml"),
+]
+
+
+@pytest.mark.parametrize(
+    "main, name",
+    BROKEN_YAML,
+    ids=[
+        "sim",
+        "sim -m",
+        "sim preset",
+        "sim planned change",
+        "docking",
+        "discover",
+        "sensitivity",
+        "whatif",
+        "calibrate",
+    ],
+)
+def test_a_config_file_that_is_not_yaml_is_one_line_naming_it(main, name, broken_conf, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "argv", ["sim"])
+    line = stops(main, [], capsys)
+    assert line.startswith(f"config error: conf/{name}, line {BROKEN[name][1]}: not valid YAML ("), line
+    assert written(work) == []
+
+
 # --- python -m sim.aggregate ----------------------------------------------------------------------
 
 
