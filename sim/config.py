@@ -438,12 +438,36 @@ def _one_line(err: dict, root: type) -> str:
     return f"config error: {key} = {value!r}: {err['msg'].lower()}{extra}"
 
 
+def _noun(cls: type) -> str:
+    """What a dataclass of settings is called in a message: ``Segment``: segment, ``FirmConfig``: firm."""
+    return " ".join(re.findall(r"[A-Z][a-z]*", re.sub(r"Config$", "", cls.__name__))).lower()
+
+
+def _needs_all(key: str, cls: type, missing: list[str]) -> str:
+    return f"config error: {key}: a {_noun(cls)} needs all its keys; missing: {', '.join(missing)}"
+
+
+def _error_line(errors: list, root: type) -> str:
+    """The first validation error in one line; keys missing side by side (a segment given only its share) together."""
+    first = errors[0]
+    if first["type"] in ("missing", "missing_argument") and len(first["loc"]) > 1:
+        parent = tuple(first["loc"][:-1])
+        missing = [
+            str(e["loc"][-1])
+            for e in errors
+            if e["type"] in ("missing", "missing_argument") and tuple(e["loc"][:-1]) == parent
+        ]
+        if len(missing) > 1:
+            return _needs_all(".".join(str(p) for p in parent), _field_info(root, parent)[0], missing)
+    return _one_line(first, root)
+
+
 def validated(cls: type, raw: Any, prefix: str = "") -> Any:
     """``raw`` validated as the pydantic dataclass ``cls``, or a one-line ``ConfigError`` (keys under ``prefix``)."""
     try:
         return TypeAdapter(cls).validate_python(raw)
     except ValidationError as exc:
-        line = _one_line(exc.errors()[0], cls)
+        line = _error_line(exc.errors(), cls)
         raise ConfigError(line.replace("config error: ", f"config error: {prefix}", 1) if prefix else line) from None
 
 
@@ -559,7 +583,7 @@ def validate(raw: dict) -> Settings:
     try:
         settings = TypeAdapter(Settings).validate_python(raw)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc.errors()[0], Settings)) from None
+        raise ConfigError(_error_line(exc.errors(), Settings)) from None
     _check_cross(settings)
     return settings
 
@@ -595,8 +619,41 @@ def hydra_error(err: Exception, find_culprit: Callable[[], tuple[str, Exception]
         return named
     if find_culprit is not None and (found := find_culprit()) is not None:
         bad, bad_err = found
-        return _named(str(bad_err)) or ConfigError(f"config error: override {bad!r}: {_first_line(bad_err)}")
+        return (
+            _named(str(bad_err))
+            or _unreadable(bad, str(bad_err))
+            or ConfigError(f"config error: override {bad!r}: {_first_line(bad_err)}")
+        )
     return ConfigError(f"config error: could not read the overrides: {_first_line(err)}")
+
+
+LEXER_FAILED = "LexerNoViableAltException: "
+EXAMPLE = "e.g. customers.n=500"
+
+
+def _unreadable(override: str, text: str) -> ConfigError | None:
+    """An override Hydra's parser cannot read (its message a ``LexerNoViableAltException``), in one line saying
+    which character, and what is allowed there; None for other errors."""
+    key, eq, value = override.partition("=")
+    if not eq and not override.startswith("~"):
+        return ConfigError(f"config error: {override!r} is not an override; allowed: key=value ({EXAMPLE})")
+    m = re.search(rf"{LEXER_FAILED}.*\n( *)\^", text)
+    if m is None:
+        return None
+    at = len(m[1]) - len(LEXER_FAILED)
+    if not 0 <= at < len(override):
+        return None
+    where = f"{override[at]!r} (character {at + 1})"
+    if at < len(key):
+        return ConfigError(
+            f"config error: override {override!r}: {where} cannot be in a key; allowed: key=value, a key of"
+            f" letters a-z, digits, _ and - joined by dots ({EXAMPLE})"
+        )
+    quote = '"' if "'" in value else "'"
+    return ConfigError(
+        f"config error: override {override!r}: {where} cannot be in a value unless it is quoted;"
+        f" allowed: {key}={quote}{value}{quote}"
+    )
 
 
 def yaml_error(err: BaseException) -> ConfigError | None:
@@ -656,11 +713,40 @@ def compose(overrides: list[str] | tuple[str, ...] = (), return_hydra_config: bo
     try:
         return composed(list(overrides))
     except (HydraException, OmegaConfBaseException, ValueError, TypeError) as err:  # Hydra checks some values itself
-        raise hydra_error(err, lambda: culprit(overrides, composed)) from None
+        raise (_not_merged(err, overrides) or hydra_error(err, lambda: culprit(overrides, composed))) from None
     except Exception as err:  # a config file in conf/ that is not valid YAML
         if (said := yaml_error(err)) is None:
             raise
         raise said from None
+
+
+def _not_merged(err: Exception, overrides: list[str] | tuple[str, ...]) -> ConfigError | None:
+    """``key={...}`` that Hydra cannot merge, a key inside it unknown: a new entry of a mapping of the config (a
+    segment, a firm) said with what it lacks, or the unknown key named in full. None for any other error."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    m = re.search(r"Could not override '([^']+)'", str(err))
+    full = getattr(err.__cause__, "full_key", None)
+    if m is None or not isinstance(full, str) or not full.startswith(f"{m[1]}."):
+        return None
+    given = [o.value() for o in OverridesParser.create().parse_overrides(list(overrides)) if o.key_or_group == m[1]]
+    value = given[-1] if given else None
+    parts, top = full.split("."), len(m[1].split("."))
+    owner, _ = _field_info(Settings, tuple(parts[:-2]))
+    info = getattr(owner, "__pydantic_fields__", {}).get(parts[-2])
+    kinds = getattr(getattr(info, "annotation", None), "__args__", ())
+    if len(kinds) == 2 and dataclasses.is_dataclass(kinds[1]):  # a new entry of a mapping: a segment, a firm
+        kind, entry = kinds[1], value
+        for part in parts[top:]:
+            entry = entry.get(part) if isinstance(entry, dict) else None
+        missing = [f for f, field in kind.__pydantic_fields__.items() if field.is_required()]
+        missing = [f for f in missing if f not in entry] if isinstance(entry, dict) else []
+        if missing:
+            return ConfigError(_needs_all(full, kind, missing))
+        return ConfigError(f"config error: {full}: no such {_noun(kind)}; add one with +{full}={{...}}")
+    inner, _ = _field_info(Settings, tuple(parts[:-1]))
+    allowed = ", ".join(getattr(inner, "__pydantic_fields__", {}) or [])
+    return ConfigError(f"config error: unknown key '{full}'" + (f" (allowed keys here: {allowed})" if allowed else ""))
 
 
 def design_values(path: str | Path, row: int) -> dict[str, Any]:

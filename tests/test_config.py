@@ -112,6 +112,25 @@ def test_bad_config_on_cli_exits_nonzero_writes_nothing(results_dir: Path, overr
         ),
         ("customers/segments=nope", "customers/segments=nope: no such option (allowed: alike, default)"),
         ("customers.segments.groups.vip.share=0.1", "unknown key 'customers.segments.groups.vip.share'"),
+        (
+            "customers.segments.groups={a: {share: 1}}",
+            "customers.segments.groups.a: a segment needs all its keys; "
+            "missing: price_sensitivity, restlessness, bonding, outspokenness, talkativeness",
+        ),
+        (
+            "+customers.segments.groups.a={share: 1, bonding: 1}",
+            "customers.segments.groups.a: a segment needs all its keys; "
+            "missing: price_sensitivity, restlessness, outspokenness, talkativeness",
+        ),
+        (
+            "customers.segments.groups={a: {share: 1, price_sensitivity: 1, restlessness: 1, bonding: 1, "
+            "outspokenness: 1, talkativeness: 1}}",
+            "customers.segments.groups.a: no such segment; add one with +customers.segments.groups.a={...}",
+        ),
+        (
+            "customers.segments.groups.deal={share: 0.2, nope: 3}",
+            "unknown key 'customers.segments.groups.deal.nope' (allowed keys here: share, price_sensitivity, ",
+        ),
     ],
 )
 def test_bad_segments_are_one_line(override, expected):

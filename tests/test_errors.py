@@ -242,6 +242,12 @@ SIM_BAD = [
     (["design=missing.csv", "design_row=0"], "design = 'missing.csv': no such file"),
     (["design_row=1"], "design: needed too"),
     (["seed=[1,"], "override 'seed=[1,'"),
+    (
+        ["firms.café.price=9"],
+        "override 'firms.café.price=9': 'é' (character 10) cannot be in a key; allowed: key=value, a key of letters",
+    ),
+    (["market.reach=0.1 é"], "override 'market.reach=0.1 é': 'é' (character 18) cannot be in a value unless it is"),
+    (["-m", "seed=0,1", "firms.café.price=9,8"], "override 'firms.café.price=9,8': 'é' (character 10) cannot"),
     (["-m", "sweep=../elsewhere", "seed=0,1"], "sweep = '../elsewhere': allowed: one folder name"),
     (["-m", "sweep=/elsewhere", "seed=0,1"], "sweep = '/elsewhere': allowed: one folder name"),
     (["-m", "sweep=a,b", "seed=0,1"], "sweep = 'a,b': one name for the whole sweep"),
@@ -680,6 +686,8 @@ DOCKING_BAD = [
     (["experiment=nope"], "experiment=nope: no such option"),
     (["seed=[1,"], "override 'seed=[1,'"),
     (["market.shocks=[{kind: outage, week: 5, duration: 2, size: 0.5, firm: nobody}]"], "market.shocks.0.firm"),
+    (["firms.café.price=9"], "override 'firms.café.price=9': 'é' (character 10) cannot be in a key; allowed: "),
+    (["--", "--n", "100"], "'--n' is not an override; allowed: key=value (e.g. customers.n=500)"),
 ]
 
 
@@ -687,6 +695,11 @@ DOCKING_BAD = [
 def test_docking_bad_input_is_one_line(argv, expected, capsys):
     line = stops(docking.main, argv, capsys)
     assert line.startswith("config error: ") and expected in line
+
+
+def test_docking_size_as_an_option_is_one_line(capsys):
+    line = stops(docking.main, ["--n", "100"], capsys)
+    assert line.startswith("argument error: ") and "--n" in line and "allowed: --chunk" in line
 
 
 def test_docking_command_bad_input(tmp_path):
