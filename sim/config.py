@@ -566,12 +566,18 @@ def _check_cross(s: Settings) -> None:
         raise ConfigError(
             f"config error: customers.segments.groups.*.share: the shares sum to {shares:g}; allowed: they sum to 1"
         )
-    graph_kinds = (NetworkKind.WATTS_STROGATZ, NetworkKind.BARABASI_ALBERT, NetworkKind.ERDOS_RENYI)
-    if s.network.kind in graph_kinds and s.network.mean_degree >= s.customers.n:
+    if s.customers.n < fewest_customers(s.network):
         raise ConfigError(
             f"config error: network.mean_degree = {s.network.mean_degree}: "
             f"allowed: 0 ≤ value < customers.n ({s.customers.n})"
         )
+
+
+def fewest_customers(network: NetworkConfig) -> int:
+    """The fewest customers a market on this network can have: more than a graph's mean degree."""
+    fewest = int(allowed_range("customers.n")[0] or 1)
+    graph = network.kind in (NetworkKind.WATTS_STROGATZ, NetworkKind.BARABASI_ALBERT, NetworkKind.ERDOS_RENYI)
+    return max(fewest, network.mean_degree + 1) if graph else fewest
 
 
 def validate(raw: dict) -> Settings:

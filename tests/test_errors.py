@@ -576,7 +576,11 @@ def test_aggregate_command_on_a_damaged_sweep(sweep):
 # --- python -m sim.bench --------------------------------------------------------------------------
 
 BENCH_BAD = [
-    (["--sizes", "-5"], "argument error: --sizes = -5: allowed: an integer, 10 ≤ value ≤ 20000000"),
+    (["--sizes", "-5"], "argument error: --sizes = -5: allowed: an integer, 11 ≤ value ≤ 20000000"),
+    (["--sizes", "10"], "argument error: --sizes = 10: allowed: an integer, 11 ≤ value ≤ 20000000"),
+    (["--sizes", "5", "--network", "none"], "argument error: --sizes = 5: allowed: an integer, 10 ≤ value ≤ 20000000"),
+    (["--sizes", "20", "network.mean_degree=30"], "argument error: --sizes = 20: allowed: an integer, 31 ≤ value"),
+    (["--agents-sizes", "10"], "argument error: --agents-sizes = 10: allowed: an integer, 11 ≤ value"),
     (["--sizes", "5"], "argument error: --sizes = 5: allowed"),
     (["--sizes", "many"], "argument error: --sizes = many: allowed"),
     (["--sizes"], "argument error: --sizes: expected at least one argument"),
@@ -608,10 +612,21 @@ def test_bench_bad_input_is_one_line_before_any_child(argv, expected, tmp_path, 
     assert written(tmp_path) == []
 
 
+def test_bench_accepts_the_range_it_shows(tmp_path, monkeypatch, capsys):
+    """The fewest customers a case takes is the network's: more than a graph's mean degree, 10 without a graph."""
+    row = {"engine": "compiled", "threads": 1, "import_s": 0.1, "customers": 10, "edges": 0, "steps": 2}
+    row |= {"setup_s": 0.1, "first_week_s": 0.1, "run_s": 0.1, "wall_s": 0.3, "s_per_step": 0.1}
+    row |= {"customer_steps_per_s": 1000.0, "peak_mb": 100.0}
+    monkeypatch.setattr(bench, "measure", lambda *a, **k: dict(row))
+    for argv in (["--sizes", "10", "--network", "none"], ["--sizes", "11"]):
+        bench.main([*argv, "--agents-sizes", "--steps", "2", "--out", str(tmp_path / "bench")])
+        assert "written:" in capsys.readouterr().out
+
+
 def test_bench_negative_size_from_the_command_line_does_not_hang(tmp_path):
     proc = run("sim.bench", "--sizes", "-5", cwd=tmp_path, timeout=60)
     assert proc.returncode == 2
-    assert one_line(proc.stderr) == "argument error: --sizes = -5: allowed: an integer, 10 ≤ value ≤ 20000000"
+    assert one_line(proc.stderr) == "argument error: --sizes = -5: allowed: an integer, 11 ≤ value ≤ 20000000"
     assert written(tmp_path) == []
 
 
