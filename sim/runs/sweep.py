@@ -146,6 +146,9 @@ def preflight(overrides: list[str]) -> DictConfig:
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     given = {key_of(o) for o in parsed}
     parsed += [o for o in parse(grid(fixed)) if key_of(o) not in given]
+    for o in parsed:
+        if o.is_sweep_override() and not o.is_hydra_override() and not list(o.sweep_string_iterator()):
+            raise ConfigError(f"config error: {o.input_line}: an empty sweep, no run to do; allowed: one value or more")
     base = compose(fixed)
     if not any(o.is_sweep_override() and key_of(o) == "design_row" for o in parsed):
         check(base)
