@@ -476,9 +476,18 @@ AGGREGATE_BAD = [
     (["{tmp}/missing"], "sweep = {tmp}/missing: no such folder"),
     (["{tmp}"], "no completed runs"),
     (["{sweep}", "--map", "seed"], "--map: expected 2 arguments"),
-    (["{sweep}", "--map", "seed", "market.reach"], "--map market.reach: not a parameter of this sweep (allowed: seed"),
-    (["{sweep}", "--map", "seed", "seed"], "--map seed seed: allowed: two different parameters"),
-    (["{sweep}", "--map", "seed", "steps", "--metric", "vibes"], "--metric = vibes: allowed: "),
+    (
+        ["{sweep}", "--map", "steps", "market.reach"],
+        "--map market.reach: not a parameter of this sweep (allowed: customers.n, steps)",
+    ),
+    (
+        ["{sweep}", "--map", "seed", "steps"],
+        "--map seed: it tells the replicates apart, which each cell of the map averages over (paired by seed), so it "
+        "is no axis (allowed: customers.n, steps)",
+    ),
+    (["{sweep}", "--map", "steps", "design_row"], "--map design_row: it tells the replicates apart"),
+    (["{sweep}", "--map", "steps", "steps"], "--map steps steps: allowed: two different parameters"),
+    (["{sweep}", "--map", "customers.n", "steps", "--metric", "vibes"], "--metric = vibes: allowed: "),
     (["{sweep}", "--strictly"], "unrecognized arguments: --strictly (allowed: --map, --metric, --strict)"),
 ]
 
