@@ -253,6 +253,10 @@ SIM_BAD = [
     (["-m", "sweep=a,b", "seed=0,1"], "sweep = 'a,b': one name for the whole sweep"),
     (["-m", "customers.n=300,-5"], "customers.n = -5"),
     (["-m", "design_row=range(0,2)"], "design_row: needs design=path.csv"),
+    (
+        ["-m", "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
+        "hydra.launcher.n_jobs = 0: allowed: worker processes, 1 ≤ value ≤ 4096, or -1 for one per core",
+    ),
     (["-m", "seed=range(0,0)"], "seed=range(0,0): an empty sweep, no run to do; allowed: one value or more"),
     (["-m", "seed=0,1", "customers.n=range(5,2)"], "customers.n=range(5,2): an empty sweep, no run to do"),
     (["--nope"], "unrecognized arguments: --nope (allowed: --hydra-help, --version, --cfg"),

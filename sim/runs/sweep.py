@@ -21,6 +21,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..config import FOLDER_NAME_ALLOWED, ConfigError, check, check_folder_name, compose, culprit, hydra_error
+from .arguments import JOBS
 
 # Keys that never change a run's results (how and where it runs), so never name a sweep or a
 # run and are not among a run's parameters; the experiment names the folder above the sweep.
@@ -128,11 +129,20 @@ def _with_value(base: DictConfig, o: Override, value: Any) -> DictConfig | None:
     return cfg
 
 
-def grid(fixed: list[str]) -> list[str]:
-    """Sweeps an experiment declares itself (``hydra.sweeper.params``), as overrides."""
-    cfg = compose(fixed, return_hydra_config=True)
+def grid(cfg: DictConfig) -> list[str]:
+    """Sweeps an experiment declares itself (``hydra.sweeper.params`` of the config with Hydra's), as overrides."""
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
     return [f"{k}={v}" for k, v in params.items()]
+
+
+def check_launcher(cfg: DictConfig) -> None:
+    """What the launcher (of the config with Hydra's) would refuse only once the sweep runs: joblib's workers."""
+    n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
+    if isinstance(n_jobs, int) and (n_jobs == 0 or n_jobs > JOBS[1]):
+        raise ConfigError(
+            f"config error: hydra.launcher.n_jobs = {n_jobs}: allowed: worker processes, 1 ≤ value ≤ {JOBS[1]},"
+            " or -1 for one per core (-2 all but one, ...)"
+        )
 
 
 def preflight(overrides: list[str]) -> DictConfig:
@@ -145,7 +155,9 @@ def preflight(overrides: list[str]) -> DictConfig:
     parsed = parse(overrides)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     given = {key_of(o) for o in parsed}
-    parsed += [o for o in parse(grid(fixed)) if key_of(o) not in given]
+    with_hydra = compose(fixed, return_hydra_config=True)
+    check_launcher(with_hydra)
+    parsed += [o for o in parse(grid(with_hydra)) if key_of(o) not in given]
     for o in parsed:
         if o.is_sweep_override() and not o.is_hydra_override() and not list(o.sweep_string_iterator()):
             raise ConfigError(f"config error: {o.input_line}: an empty sweep, no run to do; allowed: one value or more")
