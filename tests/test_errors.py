@@ -843,6 +843,30 @@ def test_validate_bad_input_is_one_line_and_writes_nothing(argv, expected, tmp_p
     assert written(tmp_path) == []
 
 
+BASELINE_BAD = {
+    "empty": ("", "not a readable CSV file (no columns to parse from file)"),
+    "ragged": ('a,b\n1,2,3,4\n"unclosed\n', "not a readable CSV file (error tokenizing data"),
+    "columns": ("seed,firm\n0,giving\n", "not a baseline (no column long_run_share, npv, "),
+    "seed": ("{header}\nx,giving,1,2,3,4,5,6,7\n", "not a baseline (a seed is not a whole number ≥ 0)"),
+    "value": ("{header}\n0,giving,a,2,3,4,5,6,7\n", "not a baseline (long_run_share: a value is not a number)"),
+}
+
+
+@pytest.mark.parametrize("name", BASELINE_BAD)
+def test_validate_a_malformed_baseline_is_one_line(name, tmp_path, monkeypatch, capsys):
+    from sim.validation import baseline
+
+    text, why = BASELINE_BAD[name]
+    (tmp_path / "b.csv").write_text(text.format(header=",".join(["seed", "firm", *baseline.METRICS])))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(baseline, "summaries", lambda *a: pytest.fail("the baseline ran"))
+    line = stops(validate.main, ["baseline", "--file", "b.csv"], capsys)
+    assert (
+        line.startswith(f"argument error: --file = b.csv: {why}") and "allowed: a CSV with columns seed, firm" in line
+    )
+    assert written(tmp_path, "b.csv") == []
+
+
 def test_validate_unwritable_output_is_one_line(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     proc = run(
