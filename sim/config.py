@@ -561,6 +561,12 @@ def _check_cross(s: Settings) -> None:
             raise ConfigError(
                 f"config error: market.shocks.{i}.size = {shock.size}: allowed: 0 ≤ value ≤ 1 for a {shock.kind.value}"
             )
+        if shock.week > s.steps:  # it would never strike
+            what = f"{shock.kind.value}{f' of {shock.firm}' if shock.firm else ''}"
+            raise ConfigError(
+                f"config error: market.shocks.{i}.week = {shock.week}: the {what} starts after the last week"
+                f" (steps = {s.steps}); allowed: 0 ≤ value ≤ {s.steps}"
+            )
     shares = sum(g.share for g in s.customers.segments.groups.values())
     if abs(shares - 1) > 1e-6:
         raise ConfigError(

@@ -74,6 +74,19 @@ def test_shock_must_name_a_firm():
         settings("market.shocks=[{kind: outage, week: 5, duration: 2, size: 0.5, firm: nobody}]")
 
 
+def test_a_shock_after_the_last_week_is_refused():
+    shock = "market.shocks=[{kind: outage, week: 600, duration: 4, size: 0.8, firm: giving}]"
+    with pytest.raises(ConfigError) as err:
+        settings(shock, "steps=520")
+    assert str(err.value) == (
+        "config error: market.shocks.0.week = 600: the outage of giving starts after the last week (steps = 520);"
+        " allowed: 0 ≤ value ≤ 520"
+    )
+    with pytest.raises(ConfigError, match=r"the recession starts after the last week \(steps = 100\)"):
+        settings("experiment=recession", "steps=100")
+    assert settings("experiment=recession", "steps=260").market.shocks[0].week == 260  # in the last week: it strikes
+
+
 def test_policy_change_lever_validated():
     with pytest.raises(ConfigError, match=r"firms.giving.changes.0.levers.upsell"):
         settings("firms.giving.changes=[{week: 5, ramp: 0, levers: {upsell: 3}}]")

@@ -236,6 +236,10 @@ SIM_BAD = [
     (["engine=turbo"], "engine = 'turbo'"),
     (["network=lattice"], "network=lattice: no such option"),
     (["market.shocks=[{kind: flood, week: 1, duration: 1, size: 1}]"], "market.shocks.0.kind"),
+    (
+        ["market.shocks=[{kind: outage, week: 600, duration: 4, size: 0.8, firm: giving}]"],
+        "market.shocks.0.week = 600: the outage of giving starts after the last week (steps = 520)",
+    ),
     (["firms.giving.changes=[{week: soon, ramp: 1}]"], "firms.giving.changes.0.week"),
     (["seed=${nope}"], "seed: could not resolve"),
     (["customers=3"], "override 'customers=3'"),
