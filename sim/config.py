@@ -736,12 +736,16 @@ def _not_merged(err: Exception, overrides: list[str] | tuple[str, ...]) -> Confi
     """``key={...}`` that Hydra cannot merge, a key inside it unknown: a new entry of a mapping of the config (a
     segment, a firm) said with what it lacks, or the unknown key named in full. None for any other error."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
 
     m = re.search(r"Could not override '([^']+)'", str(err))
     full = getattr(err.__cause__, "full_key", None)
     if m is None or not isinstance(full, str) or not full.startswith(f"{m[1]}."):
         return None
-    given = [o.value() for o in OverridesParser.create().parse_overrides(list(overrides)) if o.key_or_group == m[1]]
+    try:
+        given = [o.value() for o in OverridesParser.create().parse_overrides(list(overrides)) if o.key_or_group == m[1]]
+    except HydraException:
+        given = []
     value = given[-1] if given else None
     parts, top = full.split("."), len(m[1].split("."))
     owner, _ = _field_info(Settings, tuple(parts[:-2]))
