@@ -25,7 +25,17 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .config import CONF_DIR, ConfigError, Settings, apply_design, hydra_error, load, to_plain, validate
+from .config import (
+    CONF_DIR,
+    ConfigError,
+    Settings,
+    apply_design,
+    hydra_error,
+    load,
+    to_plain,
+    validate,
+    yaml_error,
+)
 from .runs import fingerprint, sweep
 from .runs.claims import claim
 from .runs.errors import BAD_INPUT, FAILED, ArgumentParser, Failure, command, failing_as, stop
@@ -169,6 +179,10 @@ def hydra_reraising() -> Iterator[None]:
             yield
     except (HydraException, OmegaConfBaseException) as err:
         raise hydra_error(err) from None
+    except Exception as err:  # a config file in conf/ that is not valid YAML
+        if (said := yaml_error(err)) is None:
+            raise
+        raise said from None
     finally:
         if before is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)

@@ -304,9 +304,15 @@ def lead_weeks(table: pd.DataFrame) -> pd.DataFrame:
 def check_map(table: pd.DataFrame, x: str, y: str, metric: str, better: str = "giving", worse: str = "taking") -> None:
     """The map's axes are two swept parameters, its metric a numeric summary column, both policies ran."""
     params = parameters(table)
+    axes = ", ".join(p for p in params if p not in REPLICATION) or "none"
     for key in (x, y):
+        if key in REPLICATION:
+            raise ArgumentError(
+                f"--map {key}: it tells the replicates apart, which each cell of the map averages over (paired by"
+                f" seed), so it is no axis (allowed: {axes})"
+            )
         if key not in params:
-            raise ArgumentError(f"--map {key}: not a parameter of this sweep (allowed: {', '.join(params)})")
+            raise ArgumentError(f"--map {key}: not a parameter of this sweep (allowed: {axes})")
     if x == y:
         raise ArgumentError(f"--map {x} {y}: allowed: two different parameters")
     numeric = [c for c in table.columns[table.columns.get_loc("firm") :] if pd.api.types.is_numeric_dtype(table[c])]

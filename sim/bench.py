@@ -30,10 +30,11 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from .config import ConfigError, load
+from .config import ConfigError, NetworkConfig, allowed_range, compose, fewest_customers, load, to_plain, validated
 from .runs.arguments import setting
 from .runs.errors import ArgumentParser, Failure, command, exit_status, failing_as, number, one_line
 from .runs.results import atomic_folder
@@ -44,6 +45,7 @@ THREADS = (1, 256)
 DEFAULT_TIMEOUT = 6 * 3600.0  # seconds per case: far beyond the largest case measured (10M customers, 52 weeks)
 POLL = 1.0  # seconds between looks at the child
 EXIT_GRACE = 60.0  # seconds a child that delivered may take to exit (freeing a large population)
+NETWORK = "watts_strogatz"
 
 
 def _case(work, args: dict, out: mp.Queue) -> None:
@@ -308,12 +310,29 @@ def _row(r: dict) -> str:
     )
 
 
+def customers_allowed(argv: list[str]) -> Callable[[str], int]:
+    """An argparse ``type`` for ``--sizes``: the customers a case accepts on the network the command gives
+    (``--network`` and overrides), so the range an error shows is the range accepted."""
+    pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    pre.add_argument("--network", default=NETWORK)
+    fewest, most = allowed_range("customers.n")
+    try:
+        known, rest = pre.parse_known_args(argv)
+        overrides = [r for r in rest if "=" in r and not r.startswith("-")]
+        network = validated(NetworkConfig, to_plain(compose([f"network={known.network}", *overrides]))["network"])
+        fewest = fewest_customers(network)
+    except (argparse.ArgumentError, ConfigError):  # said when the arguments and the cases are checked
+        pass
+    return number(int, fewest, most)
+
+
 @command
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     ap = ArgumentParser(
         prog="python -m sim.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    customers, weeks, degrees = setting("customers.n"), setting("steps"), setting("network.mean_degree")
+    customers, weeks, degrees = customers_allowed(argv), setting("steps"), setting("network.mean_degree")
     ap.add_argument("--sizes", type=customers, nargs="+", default=[1_000, 10_000, 100_000], help="compiled engine")
     ap.add_argument("--threads", type=number(int, *THREADS), nargs="+", default=[1], help="compiled engine's threads")
     ap.add_argument("--agents-sizes", type=customers, nargs="*", default=[1_000, 10_000], help="agents engine")
@@ -323,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cold", action="store_true", help="time the compiled engine's first run, compiling")
     ap.add_argument("--sweep", type=number(int, 0, 100_000), default=0, help="runs of a joblib sweep (2 workers)")
     ap.add_argument("--profile", action="store_true", help="where a week of the compiled engine goes, per size")
-    ap.add_argument("--network", default="watts_strogatz")
+    ap.add_argument("--network", default=NETWORK)
     ap.add_argument("--repeat", type=number(int, 1, 100), default=1, help="runs of each case (the median is kept)")
     ap.add_argument("--seed", type=number(int, 0), default=0)
     ap.add_argument("--timeout", type=number(float, 1), default=DEFAULT_TIMEOUT, help="seconds per case at most")
@@ -338,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
         load(case_overrides({**base, "overrides": a.overrides}))
     import pandas as pd
 
-    print(f"command: python -m sim.bench {' '.join(sys.argv[1:] if argv is None else argv)}")
+    print(f"command: python -m sim.bench {' '.join(argv)}")
     print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     # The kernels compiled (or loaded) once, so no case below pays for it.
     measure(1_000, 1, a.network, "compiled", a.seed, None, a.overrides, timeout=a.timeout)

@@ -45,7 +45,11 @@ Week = Annotated[int, Field(ge=0, le=100_000)]
 # Top-level keys that say how a run is launched (a design row, the sweep's folder), not what runs:
 # declared in conf/config.yaml, applied or read by the launch machinery, stripped before validation.
 RUN_CONTROL = ("design", "design_row", "sweep", "strict", "reuse")
+# Keys that say where a run's results go and how it is shown: set for a whole command, never by a design row.
+NOT_DESIGN_COLUMNS = ("experiment", "results_dir", "progress")
 PRESETS_DIR = CONF_DIR / "policy"
+FOLDER_NAME = re.compile(r"[A-Za-z0-9._,=@+-]{1,255}")
+FOLDER_NAME_ALLOWED = "one folder name of letters, digits and . _ , = @ + - (not starting with .)"
 
 
 class ConfigError(ValueError):
@@ -53,6 +57,18 @@ class ConfigError(ValueError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))  # a typed value may hold a newline
+
+
+def is_folder_name(name: Any) -> bool:
+    """Whether ``name`` is one plain folder name, so a path made with it stays inside its parent folder."""
+    return isinstance(name, str) and bool(FOLDER_NAME.fullmatch(name)) and not name.startswith(".")
+
+
+def check_folder_name(key: str, name: Any) -> str:
+    """``name`` (an experiment, a sweep, a card: it becomes a folder under ``results_dir``), or a ``ConfigError``."""
+    if not is_folder_name(name):
+        raise ConfigError(f"config error: {key} = {name!r}: allowed: {FOLDER_NAME_ALLOWED}")
+    return name
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -447,12 +463,36 @@ def _one_line(err: dict, root: type) -> str:
     return f"config error: {key} = {value!r}: {err['msg'].lower()}{extra}"
 
 
+def _noun(cls: type) -> str:
+    """What a dataclass of settings is called in a message: ``Segment``: segment, ``FirmConfig``: firm."""
+    return " ".join(re.findall(r"[A-Z][a-z]*", re.sub(r"Config$", "", cls.__name__))).lower()
+
+
+def _needs_all(key: str, cls: type, missing: list[str]) -> str:
+    return f"config error: {key}: a {_noun(cls)} needs all its keys; missing: {', '.join(missing)}"
+
+
+def _error_line(errors: list, root: type) -> str:
+    """The first validation error in one line; keys missing side by side (a segment given only its share) together."""
+    first = errors[0]
+    if first["type"] in ("missing", "missing_argument") and len(first["loc"]) > 1:
+        parent = tuple(first["loc"][:-1])
+        missing = [
+            str(e["loc"][-1])
+            for e in errors
+            if e["type"] in ("missing", "missing_argument") and tuple(e["loc"][:-1]) == parent
+        ]
+        if len(missing) > 1:
+            return _needs_all(".".join(str(p) for p in parent), _field_info(root, parent)[0], missing)
+    return _one_line(first, root)
+
+
 def validated(cls: type, raw: Any, prefix: str = "") -> Any:
     """``raw`` validated as the pydantic dataclass ``cls``, or a one-line ``ConfigError`` (keys under ``prefix``)."""
     try:
         return TypeAdapter(cls).validate_python(raw)
     except ValidationError as exc:
-        line = _one_line(exc.errors()[0], cls)
+        line = _error_line(exc.errors(), cls)
         raise ConfigError(line.replace("config error: ", f"config error: {prefix}", 1) if prefix else line) from None
 
 
@@ -467,7 +507,12 @@ def _preset_levers(name: Any, where: str) -> dict[str, float]:
 
     if not isinstance(name, str) or name not in presets():
         raise ConfigError(f"config error: {where} = {name!r}: no such preset (allowed: {', '.join(presets())})")
-    preset = OmegaConf.to_container(OmegaConf.load(PRESETS_DIR / f"{name}.yaml"))
+    try:
+        preset = OmegaConf.to_container(OmegaConf.load(PRESETS_DIR / f"{name}.yaml"))
+    except Exception as err:
+        if (said := yaml_error(err)) is None:
+            raise
+        raise said from None
     return {k: v for k, v in preset.items() if k in LEVERS}  # type: ignore[union-attr]
 
 
@@ -508,6 +553,7 @@ def _check_management(name: str, firm: FirmConfig) -> None:
 
 
 def _check_cross(s: Settings) -> None:
+    check_folder_name("experiment", s.experiment)
     names = set(s.firms)
     for name, firm in s.firms.items():
         for i, ch in enumerate(firm.changes):
@@ -545,17 +591,29 @@ def _check_cross(s: Settings) -> None:
                 f"config error: market.shocks.{i}.size = {shock.size}: allowed: 0 ≤ value < 1 for a price_cut"
                 " (the fraction of the price cut)"
             )
+        if shock.week > s.steps:  # it would never strike
+            what = f"{shock.kind.value}{f' of {shock.firm}' if shock.firm else ''}"
+            raise ConfigError(
+                f"config error: market.shocks.{i}.week = {shock.week}: the {what} starts after the last week"
+                f" (steps = {s.steps}); allowed: 0 ≤ value ≤ {s.steps}"
+            )
     shares = sum(g.share for g in s.customers.segments.groups.values())
     if abs(shares - 1) > 1e-6:
         raise ConfigError(
             f"config error: customers.segments.groups.*.share: the shares sum to {shares:g}; allowed: they sum to 1"
         )
-    graph_kinds = (NetworkKind.WATTS_STROGATZ, NetworkKind.BARABASI_ALBERT, NetworkKind.ERDOS_RENYI)
-    if s.network.kind in graph_kinds and s.network.mean_degree >= s.customers.n:
+    if s.customers.n < fewest_customers(s.network):
         raise ConfigError(
             f"config error: network.mean_degree = {s.network.mean_degree}: "
             f"allowed: 0 ≤ value < customers.n ({s.customers.n})"
         )
+
+
+def fewest_customers(network: NetworkConfig) -> int:
+    """The fewest customers a market on this network can have: more than a graph's mean degree."""
+    fewest = int(allowed_range("customers.n")[0] or 1)
+    graph = network.kind in (NetworkKind.WATTS_STROGATZ, NetworkKind.BARABASI_ALBERT, NetworkKind.ERDOS_RENYI)
+    return max(fewest, network.mean_degree + 1) if graph else fewest
 
 
 def validate(raw: dict) -> Settings:
@@ -567,7 +625,7 @@ def validate(raw: dict) -> Settings:
     try:
         settings = TypeAdapter(Settings).validate_python(raw)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc.errors()[0], Settings)) from None
+        raise ConfigError(_error_line(exc.errors(), Settings)) from None
     _check_cross(settings)
     return settings
 
@@ -603,8 +661,57 @@ def hydra_error(err: Exception, find_culprit: Callable[[], tuple[str, Exception]
         return named
     if find_culprit is not None and (found := find_culprit()) is not None:
         bad, bad_err = found
-        return _named(str(bad_err)) or ConfigError(f"config error: override {bad!r}: {_first_line(bad_err)}")
+        return (
+            _named(str(bad_err))
+            or _unreadable(bad, str(bad_err))
+            or ConfigError(f"config error: override {bad!r}: {_first_line(bad_err)}")
+        )
     return ConfigError(f"config error: could not read the overrides: {_first_line(err)}")
+
+
+LEXER_FAILED = "LexerNoViableAltException: "
+EXAMPLE = "e.g. customers.n=500"
+
+
+def _unreadable(override: str, text: str) -> ConfigError | None:
+    """An override Hydra's parser cannot read (its message a ``LexerNoViableAltException``), in one line saying
+    which character, and what is allowed there; None for other errors."""
+    key, eq, value = override.partition("=")
+    if not eq and not override.startswith("~"):
+        return ConfigError(f"config error: {override!r} is not an override; allowed: key=value ({EXAMPLE})")
+    m = re.search(rf"{LEXER_FAILED}.*\n( *)\^", text)
+    if m is None:
+        return None
+    at = len(m[1]) - len(LEXER_FAILED)
+    if not 0 <= at < len(override):
+        return None
+    where = f"{override[at]!r} (character {at + 1})"
+    if at < len(key):
+        return ConfigError(
+            f"config error: override {override!r}: {where} cannot be in a key; allowed: key=value, a key of"
+            f" letters a-z, digits, _ and - joined by dots ({EXAMPLE})"
+        )
+    quote = '"' if "'" in value else "'"
+    return ConfigError(
+        f"config error: override {override!r}: {where} cannot be in a value unless it is quoted;"
+        f" allowed: {key}={quote}{value}{quote}"
+    )
+
+
+def yaml_error(err: BaseException) -> ConfigError | None:
+    """A config file that is not valid YAML, in one line naming the file and the line; None if ``err`` is not that."""
+    import yaml
+
+    if not isinstance(err, yaml.YAMLError):
+        return None
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or _first_line(err)
+    if mark is None:
+        return ConfigError(f"config error: a config file is not valid YAML ({problem})")
+    path = Path(mark.name)
+    if path.is_relative_to(CONF_DIR):
+        path = Path(CONF_DIR.name) / path.relative_to(CONF_DIR)
+    return ConfigError(f"config error: {path}, line {mark.line + 1}: not valid YAML ({problem})")
 
 
 def _named(text: str) -> ConfigError | None:
@@ -648,7 +755,44 @@ def compose(overrides: list[str] | tuple[str, ...] = (), return_hydra_config: bo
     try:
         return composed(list(overrides))
     except (HydraException, OmegaConfBaseException, ValueError, TypeError) as err:  # Hydra checks some values itself
-        raise hydra_error(err, lambda: culprit(overrides, composed)) from None
+        raise (_not_merged(err, overrides) or hydra_error(err, lambda: culprit(overrides, composed))) from None
+    except Exception as err:  # a config file in conf/ that is not valid YAML
+        if (said := yaml_error(err)) is None:
+            raise
+        raise said from None
+
+
+def _not_merged(err: Exception, overrides: list[str] | tuple[str, ...]) -> ConfigError | None:
+    """``key={...}`` that Hydra cannot merge, a key inside it unknown: a new entry of a mapping of the config (a
+    segment, a firm) said with what it lacks, or the unknown key named in full. None for any other error."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    m = re.search(r"Could not override '([^']+)'", str(err))
+    full = getattr(err.__cause__, "full_key", None)
+    if m is None or not isinstance(full, str) or not full.startswith(f"{m[1]}."):
+        return None
+    try:
+        given = [o.value() for o in OverridesParser.create().parse_overrides(list(overrides)) if o.key_or_group == m[1]]
+    except HydraException:
+        given = []
+    value = given[-1] if given else None
+    parts, top = full.split("."), len(m[1].split("."))
+    owner, _ = _field_info(Settings, tuple(parts[:-2]))
+    info = getattr(owner, "__pydantic_fields__", {}).get(parts[-2])
+    kinds = getattr(getattr(info, "annotation", None), "__args__", ())
+    if len(kinds) == 2 and dataclasses.is_dataclass(kinds[1]):  # a new entry of a mapping: a segment, a firm
+        kind, entry = kinds[1], value
+        for part in parts[top:]:
+            entry = entry.get(part) if isinstance(entry, dict) else None
+        missing = [f for f, field in kind.__pydantic_fields__.items() if field.is_required()]
+        missing = [f for f in missing if f not in entry] if isinstance(entry, dict) else []
+        if missing:
+            return ConfigError(_needs_all(full, kind, missing))
+        return ConfigError(f"config error: {full}: no such {_noun(kind)}; add one with +{full}={{...}}")
+    inner, _ = _field_info(Settings, tuple(parts[:-1]))
+    allowed = ", ".join(getattr(inner, "__pydantic_fields__", {}) or [])
+    return ConfigError(f"config error: unknown key '{full}'" + (f" (allowed keys here: {allowed})" if allowed else ""))
 
 
 def design_values(path: str | Path, row: int) -> dict[str, Any]:
@@ -699,8 +843,10 @@ def apply_design(cfg: Any) -> tuple[Any, dict[str, Any]]:
         values = design_values(design, row)
         with open_dict(out):
             for key, value in values.items():
-                if key in RUN_CONTROL or key.startswith("hydra"):
-                    raise ConfigError(f"config error: design column '{key}': not a model parameter")
+                if key in (*RUN_CONTROL, *NOT_DESIGN_COLUMNS) or key.startswith("hydra"):
+                    raise ConfigError(
+                        f"config error: design column '{key}': not a model parameter (set it for the whole command)"
+                    )
                 with _resolving(key):
                     if OmegaConf.select(out, key, default="__absent__") == "__absent__":
                         raise ConfigError(f"config error: unknown key '{key}' (design column of {design})")

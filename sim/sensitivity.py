@@ -23,7 +23,6 @@ import copy
 import fnmatch
 import math
 import re
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +32,7 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .config import ConfigError, check, compose, load
+from .config import FOLDER_NAME_ALLOWED, ConfigError, check, compose, is_folder_name, load
 from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
 from .runs.errors import (
     BAD_INPUT,
@@ -46,8 +45,8 @@ from .runs.errors import (
     failing_as,
     number,
     reason,
+    run_child,
 )
-from .runs.sweep import SAFE_NAME
 
 DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
     "customers.bond_weight": (1.0, 5.0),
@@ -202,8 +201,8 @@ def outputs(table: pd.DataFrame, giving: str, taking: str) -> pd.DataFrame:
 
 def check_name(name: str) -> None:
     """``--name``, of an analysis folder and its sweep, is one folder name."""
-    if not SAFE_NAME.fullmatch(name) or name.startswith("."):
-        raise ArgumentError(f"--name = {name}: allowed: one folder name of letters, digits and . _ , = @ + -")
+    if not is_folder_name(name):
+        raise ArgumentError(f"--name = {name}: allowed: {FOLDER_NAME_ALLOWED}")
 
 
 def check_design(a: argparse.Namespace, fixed: list[str]) -> None:
@@ -431,11 +430,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_sweep(cmd: list[str]) -> None:
     """Run the design's sweep; if it fails, say why in one line (its own, when it said one)."""
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = run_child(cmd)  # stopped with this command: its workers too
     if done.returncode == 0:
         return
     lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
-    ours = [ln for ln in lines if re.match(r"((config |argument )?error: |interrupted)", ln)]
+    ours = [ln for ln in lines if re.match(r"((config |argument )?error: |interrupted|stopped: )", ln)]
     said = (
         ours[-1] if ours else f"error: the sweep failed ({exit_status(done.returncode)}): {lines[-1] if lines else ''}"
     )

@@ -61,9 +61,30 @@ def test_empty_firm_list_is_rejected():
         sim.config.validate({**sim.config.to_plain(sim.config.compose(["customers.n=100"])), "firms": {}})
 
 
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", ".hidden", "a/b", ""])
+def test_the_experiment_name_is_one_folder_name(name):
+    """It names the results folder: an experiment file cannot send results outside ``results_dir``."""
+    raw = {**sim.config.to_plain(sim.config.compose(["customers.n=100"])), "experiment": name}
+    with pytest.raises(ConfigError, match=r"^config error: experiment = .*: allowed: one folder name"):
+        sim.config.validate(raw)
+
+
 def test_shock_must_name_a_firm():
     with pytest.raises(ConfigError, match=r"market.shocks.0.firm"):
         settings("market.shocks=[{kind: outage, week: 5, duration: 2, size: 0.5, firm: nobody}]")
+
+
+def test_a_shock_after_the_last_week_is_refused():
+    shock = "market.shocks=[{kind: outage, week: 600, duration: 4, size: 0.8, firm: giving}]"
+    with pytest.raises(ConfigError) as err:
+        settings(shock, "steps=520")
+    assert str(err.value) == (
+        "config error: market.shocks.0.week = 600: the outage of giving starts after the last week (steps = 520);"
+        " allowed: 0 ≤ value ≤ 520"
+    )
+    with pytest.raises(ConfigError, match=r"the recession starts after the last week \(steps = 100\)"):
+        settings("experiment=recession", "steps=100")
+    assert settings("experiment=recession", "steps=260").market.shocks[0].week == 260  # in the last week: it strikes
 
 
 def test_policy_change_lever_validated():
@@ -104,6 +125,25 @@ def test_bad_config_on_cli_exits_nonzero_writes_nothing(results_dir: Path, overr
         ),
         ("customers/segments=nope", "customers/segments=nope: no such option (allowed: alike, default)"),
         ("customers.segments.groups.vip.share=0.1", "unknown key 'customers.segments.groups.vip.share'"),
+        (
+            "customers.segments.groups={a: {share: 1}}",
+            "customers.segments.groups.a: a segment needs all its keys; "
+            "missing: price_sensitivity, restlessness, bonding, outspokenness, talkativeness",
+        ),
+        (
+            "+customers.segments.groups.a={share: 1, bonding: 1}",
+            "customers.segments.groups.a: a segment needs all its keys; "
+            "missing: price_sensitivity, restlessness, outspokenness, talkativeness",
+        ),
+        (
+            "customers.segments.groups={a: {share: 1, price_sensitivity: 1, restlessness: 1, bonding: 1, "
+            "outspokenness: 1, talkativeness: 1}}",
+            "customers.segments.groups.a: no such segment; add one with +customers.segments.groups.a={...}",
+        ),
+        (
+            "customers.segments.groups.deal={share: 0.2, nope: 3}",
+            "unknown key 'customers.segments.groups.deal.nope' (allowed keys here: share, price_sensitivity, ",
+        ),
     ],
 )
 def test_bad_segments_are_one_line(override, expected):

@@ -5,12 +5,14 @@ disk or a read-only folder, a child or worker process that dies (no wait may han
 run in-process (``main(argv)``, fast); a few run the command itself, to see exactly what a user sees.
 """
 
+import contextlib
 import errno
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +22,19 @@ from conftest import ROOT, cli
 
 from sim import __main__ as sim_main
 from sim import aggregate, bench, calibrate, discover, docking, influence, pairing, sensitivity, validate, whatif
-from sim.runs.errors import ArgumentParser, Failure, command, describe, exit_status, failing_as, number
+from sim.runs.errors import (
+    ArgumentParser,
+    Failure,
+    Stopped,
+    command,
+    describe,
+    exit_status,
+    failing_as,
+    group_members,
+    number,
+    run_child,
+    stopping_on_sigterm,
+)
 
 
 def one_line(text: str) -> str:
@@ -85,6 +99,134 @@ def test_os_errors_say_what_failed_and_where(tmp_path, capsys):
     assert stops(main, [], capsys, code=1) == "error: /results: read-only file system"
 
 
+# --- stopped: Ctrl-C and SIGTERM end every process a command started ---------------------------
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, finished but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def session(sid: int) -> list[int]:
+    """The live processes of session ``sid``: a command started with ``start_new_session`` and all it started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat and int(stat[stat.rindex(")") + 2 :].split()[3]) == sid and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_stops_a_command_in_one_line(capsys):
+    @command
+    def main(argv):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+
+    assert stops(main, [], capsys, code=128 + signal.SIGTERM) == "stopped: terminated (SIGTERM)"
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the command's handler is its own
+
+
+def test_a_stopped_command_stops_its_child_and_what_the_child_started(tmp_path):
+    """The child's own child ignores Ctrl-C: it is killed with its process group, not left behind."""
+    pids = tmp_path / "pids"
+    code = (
+        "import os, signal, subprocess, sys, time\n"
+        "deaf = 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(300)'\n"
+        "worker = subprocess.Popen([sys.executable, '-c', deaf])\n"
+        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{worker.pid}}')\n"
+        "time.sleep(300)\n"
+    )
+
+    def stop_when_started():
+        while not (pids.exists() and len(pids.read_text().split()) == 2):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=stop_when_started, daemon=True)
+    t0 = time.monotonic()
+    with pytest.raises(Stopped), stopping_on_sigterm():
+        sender.start()
+        run_child([sys.executable, "-c", code], grace=5)
+    child, worker = map(int, pids.read_text().split())
+    assert not alive(child) and not alive(worker)
+    assert group_members(child) == []
+    assert time.monotonic() - t0 < 30
+
+
+def test_a_child_that_fails_leaves_no_worker_behind(tmp_path):
+    pids = tmp_path / "pids"
+    code = (
+        "import os, subprocess, sys\n"
+        "worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        f"open({str(pids)!r}, 'w').write(str(worker.pid))\n"
+        "sys.exit('error: a worker process died')\n"
+    )
+    done = run_child([sys.executable, "-c", code])
+    assert done.returncode == 1 and done.stderr.strip() == "error: a worker process died"
+    assert not alive(int(pids.read_text()))
+
+
+STOPPED_SWEEPS = {
+    "sim": ["sim", "-m", "seed=range(0,40)", "customers.n=50000", "progress=false", "hydra/launcher=joblib"],
+    "discover": ["sim.discover", "--launcher", "joblib", "--points", "20", "--n", "50000"],
+    "sensitivity": ["sim.sensitivity", "--launcher", "joblib", "--trajectories", "6", "--n", "50000"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "which, signum",
+    [("sim", signal.SIGINT), ("sim", signal.SIGTERM), ("discover", signal.SIGINT), ("sensitivity", signal.SIGTERM)],
+    ids=["sim-SIGINT", "sim-SIGTERM", "discover-SIGINT", "sensitivity-SIGTERM"],
+)
+def test_a_stopped_sweep_leaves_no_worker_and_writes_nothing_after(which, signum, tmp_path):
+    """Stopped while its joblib workers run: the command exits at once, in one line; none of its processes
+    lives on, and nothing is written after it exits."""
+    results = tmp_path / "results"
+    module, *args = STOPPED_SWEEPS[which]
+    args += [f"results_dir={results}"] if module == "sim" else ["--jobs", "2", "--results-dir", str(results)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its session holds every process it starts, however they are parented
+    )
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not [c for c in results.rglob(".*.claim") if c.stat().st_size]:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.1)
+        assert len(session(proc.pid)) >= 3, "runs under way in worker processes"
+        time.sleep(1)
+        os.kill(proc.pid, signum)
+        t0 = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        assert time.monotonic() - t0 < 20
+        assert proc.returncode == (130 if signum == signal.SIGINT else 128 + signum)
+        assert one_line(err) == ("interrupted" if signum == signal.SIGINT else "stopped: terminated (SIGTERM)")
+        files = sorted(results.rglob("*"))
+        deadline = time.time() + 5
+        while session(proc.pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert session(proc.pid) == []
+        time.sleep(3)
+        assert sorted(results.rglob("*")) == files
+    finally:
+        for pid in session(proc.pid):  # only if the test failed: leave nothing running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 # --- python -m sim --------------------------------------------------------------------------------
 
 SIM_BAD = [
@@ -94,15 +236,33 @@ SIM_BAD = [
     (["engine=turbo"], "engine = 'turbo'"),
     (["network=lattice"], "network=lattice: no such option"),
     (["market.shocks=[{kind: flood, week: 1, duration: 1, size: 1}]"], "market.shocks.0.kind"),
+    (
+        ["market.shocks=[{kind: outage, week: 600, duration: 4, size: 0.8, firm: giving}]"],
+        "market.shocks.0.week = 600: the outage of giving starts after the last week (steps = 520)",
+    ),
     (["firms.giving.changes=[{week: soon, ramp: 1}]"], "firms.giving.changes.0.week"),
     (["seed=${nope}"], "seed: could not resolve"),
     (["customers=3"], "override 'customers=3'"),
     (["design=missing.csv", "design_row=0"], "design = 'missing.csv': no such file"),
     (["design_row=1"], "design: needed too"),
     (["seed=[1,"], "override 'seed=[1,'"),
-    (["-m", "sweep=../elsewhere", "seed=0,1"], "sweep = '../elsewhere'"),
+    (
+        ["firms.café.price=9"],
+        "override 'firms.café.price=9': 'é' (character 10) cannot be in a key; allowed: key=value, a key of letters",
+    ),
+    (["market.reach=0.1 é"], "override 'market.reach=0.1 é': 'é' (character 18) cannot be in a value unless it is"),
+    (["-m", "seed=0,1", "firms.café.price=9,8"], "override 'firms.café.price=9,8': 'é' (character 10) cannot"),
+    (["-m", "sweep=../elsewhere", "seed=0,1"], "sweep = '../elsewhere': allowed: one folder name"),
+    (["-m", "sweep=/elsewhere", "seed=0,1"], "sweep = '/elsewhere': allowed: one folder name"),
+    (["-m", "sweep=a,b", "seed=0,1"], "sweep = 'a,b': one name for the whole sweep"),
     (["-m", "customers.n=300,-5"], "customers.n = -5"),
     (["-m", "design_row=range(0,2)"], "design_row: needs design=path.csv"),
+    (
+        ["-m", "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
+        "hydra.launcher.n_jobs = 0: allowed: worker processes, 1 ≤ value ≤ 4096, or -1 for one per core",
+    ),
+    (["-m", "seed=range(0,0)"], "seed=range(0,0): an empty sweep, no run to do; allowed: one value or more"),
+    (["-m", "seed=0,1", "customers.n=range(5,2)"], "customers.n=range(5,2): an empty sweep, no run to do"),
     (["--nope"], "unrecognized arguments: --nope (allowed: --hydra-help, --version, --cfg"),
     (["--cfg", "everything"], "--cfg/-c: invalid choice: 'everything'"),
 ]
@@ -115,6 +275,30 @@ def test_sim_bad_input_is_one_line_and_writes_nothing(argv, expected, tmp_path, 
     line = stops(lambda _: sim_main.cli(), None, capsys)
     assert line.startswith(("config error: ", "argument error: ")) and expected in line
     assert written(tmp_path) == []
+
+
+ESCAPES = [
+    ("experiment", "../../x", []),
+    ("experiment", "/tmp/x", []),
+    ("experiment", "../../x", ["-m", "design_row=range(0,1)"]),
+    ("results_dir", "/tmp/elsewhere", []),
+    ("results_dir", "../../x", ["-m", "design_row=range(0,1)"]),
+    ("progress", "true", []),
+]
+
+
+@pytest.mark.parametrize("column, value, sweep", ESCAPES, ids=[f"{c}={v} {' '.join(s)}" for c, v, s in ESCAPES])
+def test_no_design_value_leads_outside_results_dir(column, value, sweep, tmp_path, monkeypatch, capsys):
+    """The experiment and where results go are the command's: a design row sets neither."""
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    pd.DataFrame({"customers.review_rate": [0.01], column: [value]}).to_csv(work / "design.csv", index=False)
+    row = sweep or ["design_row=0"]
+    monkeypatch.setattr(sys, "argv", ["sim", *row, "design=design.csv", "customers.n=100", "results_dir=results"])
+    line = stops(lambda _: sim_main.cli(), None, capsys)
+    assert line == f"config error: design column '{column}': not a model parameter (set it for the whole command)"
+    assert written(tmp_path, "a", "b", "design.csv") == []
 
 
 def test_sim_full_disk_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
@@ -201,6 +385,77 @@ def test_sim_sweep_with_a_worker_killed_stops_in_one_line(tmp_path):
     assert not (results / "giving_vs_taking" / "pilot" / "seed=0").exists()
 
 
+# --- a config file in conf/ that is not valid YAML -------------------------------------------------
+
+BROKEN = {  # file in conf/, its text, the line of the error
+    "experiment/broken.yaml": ("experiment: broken\nfirms:\n  a: [1, 2\n  b: 3\n", 4),
+    "policy/broken.yaml": ("price: 10\n  generosity: : 1\n", 2),
+    "market_data/broken.yaml": ("name: broken\ncustomers: 5000\n\tweeks: 208\n", 3),
+}
+
+
+@pytest.fixture
+def broken_conf(tmp_path, monkeypatch):
+    """A copy of conf/ with files that are not valid YAML, which the commands compose instead of conf/."""
+    import shutil
+
+    from sim import config
+
+    conf = tmp_path / "copy" / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    for name, (text, _) in BROKEN.items():
+        (conf / name).write_text(text)
+    monkeypatch.setattr(config, "CONF_DIR", conf)
+    monkeypatch.setattr(config, "PRESETS_DIR", conf / "policy")
+    return conf
+
+
+def _sim(*argv):
+    def main(_):
+        sys.argv[1:] = argv
+        sim_main.cli()
+
+    return main
+
+
+BROKEN_YAML = [
+    (_sim("experiment=broken"), "experiment/broken.yaml"),
+    (_sim("-m", "seed=0,1", "experiment=broken"), "experiment/broken.yaml"),
+    (_sim("policy@firms.giving=broken"), "policy/broken.yaml"),
+    (_sim("firms.giving.changes=[{week: 5, ramp: 1, policy: broken}]"), "policy/broken.yaml"),
+    (lambda _: docking.main(["experiment=broken"]), "experiment/broken.yaml"),
+    (lambda _: discover.main(["--experiment", "broken"]), "experiment/broken.yaml"),
+    (lambda _: sensitivity.main(["policy@firms.taking=broken"]), "policy/broken.yaml"),
+    (lambda _: whatif.main(["firms.giving.price=9", "--base", "experiment=broken"]), "experiment/broken.yaml"),
+    (lambda _: calibrate.main(["market_data=broken"]), "market_data/broken.yaml"),
+]
+
+
+@pytest.mark.parametrize(
+    "main, name",
+    BROKEN_YAML,
+    ids=[
+        "sim",
+        "sim -m",
+        "sim preset",
+        "sim planned change",
+        "docking",
+        "discover",
+        "sensitivity",
+        "whatif",
+        "calibrate",
+    ],
+)
+def test_a_config_file_that_is_not_yaml_is_one_line_naming_it(main, name, broken_conf, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "argv", ["sim"])
+    line = stops(main, [], capsys)
+    assert line.startswith(f"config error: conf/{name}, line {BROKEN[name][1]}: not valid YAML ("), line
+    assert written(work) == []
+
+
 # --- python -m sim.aggregate ----------------------------------------------------------------------
 
 
@@ -229,9 +484,18 @@ AGGREGATE_BAD = [
     (["{tmp}/missing"], "sweep = {tmp}/missing: no such folder"),
     (["{tmp}"], "no completed runs"),
     (["{sweep}", "--map", "seed"], "--map: expected 2 arguments"),
-    (["{sweep}", "--map", "seed", "market.reach"], "--map market.reach: not a parameter of this sweep (allowed: seed"),
-    (["{sweep}", "--map", "seed", "seed"], "--map seed seed: allowed: two different parameters"),
-    (["{sweep}", "--map", "seed", "steps", "--metric", "vibes"], "--metric = vibes: allowed: "),
+    (
+        ["{sweep}", "--map", "steps", "market.reach"],
+        "--map market.reach: not a parameter of this sweep (allowed: customers.n, steps)",
+    ),
+    (
+        ["{sweep}", "--map", "seed", "steps"],
+        "--map seed: it tells the replicates apart, which each cell of the map averages over (paired by seed), so it "
+        "is no axis (allowed: customers.n, steps)",
+    ),
+    (["{sweep}", "--map", "steps", "design_row"], "--map design_row: it tells the replicates apart"),
+    (["{sweep}", "--map", "steps", "steps"], "--map steps steps: allowed: two different parameters"),
+    (["{sweep}", "--map", "customers.n", "steps", "--metric", "vibes"], "--metric = vibes: allowed: "),
     (["{sweep}", "--strictly"], "unrecognized arguments: --strictly (allowed: --map, --metric, --strict)"),
 ]
 
@@ -331,7 +595,11 @@ def test_aggregate_command_on_a_damaged_sweep(sweep):
 # --- python -m sim.bench --------------------------------------------------------------------------
 
 BENCH_BAD = [
-    (["--sizes", "-5"], "argument error: --sizes = -5: allowed: an integer, 10 ≤ value ≤ 20000000"),
+    (["--sizes", "-5"], "argument error: --sizes = -5: allowed: an integer, 11 ≤ value ≤ 20000000"),
+    (["--sizes", "10"], "argument error: --sizes = 10: allowed: an integer, 11 ≤ value ≤ 20000000"),
+    (["--sizes", "5", "--network", "none"], "argument error: --sizes = 5: allowed: an integer, 10 ≤ value ≤ 20000000"),
+    (["--sizes", "20", "network.mean_degree=30"], "argument error: --sizes = 20: allowed: an integer, 31 ≤ value"),
+    (["--agents-sizes", "10"], "argument error: --agents-sizes = 10: allowed: an integer, 11 ≤ value"),
     (["--sizes", "5"], "argument error: --sizes = 5: allowed"),
     (["--sizes", "many"], "argument error: --sizes = many: allowed"),
     (["--sizes"], "argument error: --sizes: expected at least one argument"),
@@ -363,10 +631,21 @@ def test_bench_bad_input_is_one_line_before_any_child(argv, expected, tmp_path, 
     assert written(tmp_path) == []
 
 
+def test_bench_accepts_the_range_it_shows(tmp_path, monkeypatch, capsys):
+    """The fewest customers a case takes is the network's: more than a graph's mean degree, 10 without a graph."""
+    row = {"engine": "compiled", "threads": 1, "import_s": 0.1, "customers": 10, "edges": 0, "steps": 2}
+    row |= {"setup_s": 0.1, "first_week_s": 0.1, "run_s": 0.1, "wall_s": 0.3, "s_per_step": 0.1}
+    row |= {"customer_steps_per_s": 1000.0, "peak_mb": 100.0}
+    monkeypatch.setattr(bench, "measure", lambda *a, **k: dict(row))
+    for argv in (["--sizes", "10", "--network", "none"], ["--sizes", "11"]):
+        bench.main([*argv, "--agents-sizes", "--steps", "2", "--out", str(tmp_path / "bench")])
+        assert "written:" in capsys.readouterr().out
+
+
 def test_bench_negative_size_from_the_command_line_does_not_hang(tmp_path):
     proc = run("sim.bench", "--sizes", "-5", cwd=tmp_path, timeout=60)
     assert proc.returncode == 2
-    assert one_line(proc.stderr) == "argument error: --sizes = -5: allowed: an integer, 10 ≤ value ≤ 20000000"
+    assert one_line(proc.stderr) == "argument error: --sizes = -5: allowed: an integer, 11 ≤ value ≤ 20000000"
     assert written(tmp_path) == []
 
 
@@ -441,6 +720,8 @@ DOCKING_BAD = [
     (["experiment=nope"], "experiment=nope: no such option"),
     (["seed=[1,"], "override 'seed=[1,'"),
     (["market.shocks=[{kind: outage, week: 5, duration: 2, size: 0.5, firm: nobody}]"], "market.shocks.0.firm"),
+    (["firms.café.price=9"], "override 'firms.café.price=9': 'é' (character 10) cannot be in a key; allowed: "),
+    (["--", "--n", "100"], "'--n' is not an override; allowed: key=value (e.g. customers.n=500)"),
 ]
 
 
@@ -448,6 +729,11 @@ DOCKING_BAD = [
 def test_docking_bad_input_is_one_line(argv, expected, capsys):
     line = stops(docking.main, argv, capsys)
     assert line.startswith("config error: ") and expected in line
+
+
+def test_docking_size_as_an_option_is_one_line(capsys):
+    line = stops(docking.main, ["--n", "100"], capsys)
+    assert line.startswith("argument error: ") and "--n" in line and "allowed: --chunk" in line
 
 
 def test_docking_command_bad_input(tmp_path):
@@ -561,6 +847,30 @@ def test_validate_bad_input_is_one_line_and_writes_nothing(argv, expected, tmp_p
     assert written(tmp_path) == []
 
 
+BASELINE_BAD = {
+    "empty": ("", "not a readable CSV file (no columns to parse from file)"),
+    "ragged": ('a,b\n1,2,3,4\n"unclosed\n', "not a readable CSV file (error tokenizing data"),
+    "columns": ("seed,firm\n0,giving\n", "not a baseline (no column long_run_share, npv, "),
+    "seed": ("{header}\nx,giving,1,2,3,4,5,6,7\n", "not a baseline (a seed is not a whole number ≥ 0)"),
+    "value": ("{header}\n0,giving,a,2,3,4,5,6,7\n", "not a baseline (long_run_share: a value is not a number)"),
+}
+
+
+@pytest.mark.parametrize("name", BASELINE_BAD)
+def test_validate_a_malformed_baseline_is_one_line(name, tmp_path, monkeypatch, capsys):
+    from sim.validation import baseline
+
+    text, why = BASELINE_BAD[name]
+    (tmp_path / "b.csv").write_text(text.format(header=",".join(["seed", "firm", *baseline.METRICS])))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(baseline, "summaries", lambda *a: pytest.fail("the baseline ran"))
+    line = stops(validate.main, ["baseline", "--file", "b.csv"], capsys)
+    assert (
+        line.startswith(f"argument error: --file = b.csv: {why}") and "allowed: a CSV with columns seed, firm" in line
+    )
+    assert written(tmp_path, "b.csv") == []
+
+
 def test_validate_unwritable_output_is_one_line(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     proc = run(
@@ -598,6 +908,12 @@ ANALYSES_BAD = [
     (discover, ["--points", "5"], "argument error: --points = 5: allowed: an integer, 10 ≤ value ≤ 1000000"),
     (discover, ["--param", "market.reach=0.3:0.3"], "config error: --param market.reach=0.3:0.3: empty range"),
     (discover, ["--taking", "nobody"], "argument error: --taking = nobody: not a firm of this experiment"),
+    (discover, ["--name", "/tmp/x"], "argument error: --name = /tmp/x: allowed: one folder name"),
+    (
+        calibrate,
+        ["market_data=synthetic", "market_data.name=../../escape"],
+        "config error: market_data.name = '../../escape': allowed: one folder name of letters, digits",
+    ),
     (whatif, ["--changes", "missing.yaml"], "argument error: --changes = missing.yaml: no such file"),
 ]
 

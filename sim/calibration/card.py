@@ -18,6 +18,7 @@ from pydantic.dataclasses import dataclass
 from ..config import (
     ConfigError,
     Settings,
+    check_folder_name,
     compose,
     presets,
     to_plain,
@@ -73,6 +74,7 @@ def load_card(name: str) -> MarketCard:
 def check_card(raw: dict) -> MarketCard:
     """Validate a card's plain mapping, and its cross-references, into a ``MarketCard``."""
     card = validated(MarketCard, raw, "market_data.")
+    check_folder_name("market_data.name", card.name)  # its calibrations go to <results_dir>/calibration/<name>/
     for firm, spec in card.firms.items():
         if spec.preset not in presets():
             raise ConfigError(

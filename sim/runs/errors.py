@@ -6,6 +6,11 @@
   saying what failed and where, exit code 1. Results are written atomically, so nothing left
   behind looks complete, and every wait on a child process or worker has an end.
 
+- Stopped (Ctrl-C, SIGTERM): one line (``interrupted``, ``stopped: terminated (SIGTERM)``), exit code
+  130 or 128 + the signal, and every process the command started is stopped with it: a worker launcher
+  (joblib) kills its workers as it does on Ctrl-C, and a command's child sweep (``run_child``) runs in a
+  process group of its own, stopped whole.
+
 ``command`` applies the rule to a command's ``main``; ``ArgumentParser`` and ``number`` make
 argparse's errors one line that names the argument and its allowed values; ``failing_as`` says
 what was being done, and where, when an ``OSError`` strikes.
@@ -20,9 +25,12 @@ import math
 import os
 import re
 import signal
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +39,7 @@ from ..config import ConfigError
 BAD_INPUT = 2
 FAILED = 1
 INTERRUPTED = 130  # the shell's convention for Ctrl-C
+STOP_GRACE = 10.0  # seconds a child process group asked to stop (as Ctrl-C asks) may take before it is killed
 
 
 class ArgumentError(ConfigError):
@@ -44,6 +53,35 @@ class ArgumentError(ConfigError):
 
 class Failure(Exception):
     """An environment failure, already said in one line: what failed and where."""
+
+
+class Stopped(KeyboardInterrupt):
+    """A command told to stop by a signal other than Ctrl-C (SIGTERM): unwinds as Ctrl-C does, so whatever
+    cleans up after Ctrl-C (a worker launcher killing its workers, temporary folders removed) does it too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return f"stopped: terminated ({signal.Signals(self.signum).name})"
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def stopping_on_sigterm() -> Iterator[None]:
+    """SIGTERM raises ``Stopped`` in the main thread while the block runs (unless SIGTERM is already handled)."""
+    ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if ours:
+        signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        yield
+    finally:
+        if ours:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def one_line(text: str) -> str:
@@ -117,7 +155,8 @@ def command(main: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(main)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return main(*args, **kwargs)
+            with stopping_on_sigterm():
+                return main(*args, **kwargs)
         except ConfigError as err:
             stop(str(err), BAD_INPUT)
         except Failure as err:
@@ -126,6 +165,8 @@ def command(main: Callable[..., Any]) -> Callable[..., Any]:
             stop(describe(err), FAILED)
         except MemoryError:
             stop("error: out of memory", FAILED)
+        except Stopped as err:
+            stop(str(err), 128 + err.signum)
         except KeyboardInterrupt:
             stop("interrupted", INTERRUPTED)
         except Exception as err:
@@ -184,3 +225,81 @@ def existing(kind: str = "folder") -> Callable[[str], Path]:
 
     parse.__name__ = kind
     return parse
+
+
+def _exit_code(pid: int, timeout: float | None = None) -> int | None:
+    """Wait until the child ``pid`` has exited, without reaping it (its process group cannot be reused meanwhile);
+    its exit code (``-N``: killed by signal N), or None if it still runs after ``timeout`` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        if info is not None and info.si_pid:
+            return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+        if deadline is not None and time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
+
+
+def group_members(pgid: int) -> list[int] | None:
+    """The live processes of the process group ``pgid`` (zombies aside), from /proc; None without /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    members = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        state, _, group = stat[stat.rindex(")") + 2 :].split()[:3]
+        if int(group) == pgid and state not in "ZX":
+            members.append(int(entry.name))
+    return members
+
+
+def _end_group(pgid: int, linger: float = 3.0) -> None:
+    """Kill what is left of a process group whose leader has exited (not yet reaped), after ``linger`` seconds
+    for helpers that leave by themselves (loky's resource tracker, cleaning up) to do so."""
+    deadline = time.monotonic() + linger
+    while (members := group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if members != []:
+        _signal_group(pgid, signal.SIGKILL)
+        deadline = time.monotonic() + 2.0  # gone by the time this returns
+        while group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+def run_child(cmd: list[str], grace: float = STOP_GRACE) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (stdout discarded, stderr kept) in a process group of its own, which its workers join.
+
+    If this command is stopped (Ctrl-C, SIGTERM) the group is asked to stop as Ctrl-C asks (SIGINT), given
+    ``grace`` seconds, then killed; if the child fails, what is left of its group is killed. Either way no
+    process it started outlives it (nor writes a run folder afterwards).
+    """
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, process_group=0)
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.append(child.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    clean = False
+    try:
+        try:
+            clean = _exit_code(child.pid) == 0
+        except BaseException:
+            _signal_group(child.pid, signal.SIGINT)
+            if _exit_code(child.pid, grace) is None:
+                _signal_group(child.pid, signal.SIGKILL)  # it did not stop in time
+            raise
+    finally:
+        if not clean:
+            _end_group(child.pid)  # what is left of it: workers, their helpers
+        child.wait()
+        reader.join(timeout=None if clean else 5)
+    return subprocess.CompletedProcess(cmd, child.returncode, None, said[0] if said else "")

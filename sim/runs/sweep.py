@@ -20,7 +20,8 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..config import ConfigError, check, compose, culprit, hydra_error
+from ..config import FOLDER_NAME_ALLOWED, ConfigError, check, check_folder_name, compose, culprit, hydra_error
+from .arguments import JOBS
 
 # Keys that never change a run's results (how and where it runs), so never name a sweep or a
 # run and are not among a run's parameters; the experiment names the folder above the sweep.
@@ -28,7 +29,6 @@ RESULT_NEUTRAL = ("progress", "results_dir", "engine", "sweep", "strict", "reuse
 NAMED_ABOVE = ("experiment",)
 MULTIRUN_FLAGS = {"-m", "--multirun"}
 MAX_NAME = 150  # characters; longer names keep a readable head and a hash
-SAFE_NAME = re.compile(r"[A-Za-z0-9._,=@+-]+")
 
 
 def key_of(o: Override) -> str:
@@ -57,13 +57,12 @@ def file_safe(text: str) -> str:
 
 def check_name(o: Override) -> str:
     """The folder name given with ``sweep=<name>``: one plain folder name, or a ``ConfigError``."""
-    text = o.get_value_element_as_str()
-    if o.is_sweep_override() or not SAFE_NAME.fullmatch(text) or text.startswith(".") or len(text) > 255:
+    if o.is_sweep_override():
         raise ConfigError(
-            f"config error: sweep = {text!r}: allowed: one folder name of letters, digits and . _ , = @ + -"
-            " (not starting with .)"
+            f"config error: sweep = {o.input_line.split('=', 1)[1]!r}: one name for the whole sweep;"
+            f" allowed: {FOLDER_NAME_ALLOWED}"
         )
-    return text
+    return check_folder_name("sweep", o.get_value_element_as_str())
 
 
 def _design_tag(path: str) -> str:
@@ -130,11 +129,20 @@ def _with_value(base: DictConfig, o: Override, value: Any) -> DictConfig | None:
     return cfg
 
 
-def grid(fixed: list[str]) -> list[str]:
-    """Sweeps an experiment declares itself (``hydra.sweeper.params``), as overrides."""
-    cfg = compose(fixed, return_hydra_config=True)
+def grid(cfg: DictConfig) -> list[str]:
+    """Sweeps an experiment declares itself (``hydra.sweeper.params`` of the config with Hydra's), as overrides."""
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
     return [f"{k}={v}" for k, v in params.items()]
+
+
+def check_launcher(cfg: DictConfig) -> None:
+    """What the launcher (of the config with Hydra's) would refuse only once the sweep runs: joblib's workers."""
+    n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
+    if isinstance(n_jobs, int) and (n_jobs == 0 or n_jobs > JOBS[1]):
+        raise ConfigError(
+            f"config error: hydra.launcher.n_jobs = {n_jobs}: allowed: worker processes, 1 ≤ value ≤ {JOBS[1]},"
+            " or -1 for one per core (-2 all but one, ...)"
+        )
 
 
 def preflight(overrides: list[str]) -> DictConfig:
@@ -147,7 +155,12 @@ def preflight(overrides: list[str]) -> DictConfig:
     parsed = parse(overrides)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     given = {key_of(o) for o in parsed}
-    parsed += [o for o in parse(grid(fixed)) if key_of(o) not in given]
+    with_hydra = compose(fixed, return_hydra_config=True)
+    check_launcher(with_hydra)
+    parsed += [o for o in parse(grid(with_hydra)) if key_of(o) not in given]
+    for o in parsed:
+        if o.is_sweep_override() and not o.is_hydra_override() and not list(o.sweep_string_iterator()):
+            raise ConfigError(f"config error: {o.input_line}: an empty sweep, no run to do; allowed: one value or more")
     base = compose(fixed)
     if not any(o.is_sweep_override() and key_of(o) == "design_row" for o in parsed):
         check(base)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import load
-from ..runs.errors import ArgumentError, ArgumentParser, failing_as
+from ..runs.errors import ArgumentError, ArgumentParser, failing_as, reason
 from ..runs.run import simulate
 
 BASELINE = Path("tests") / "baseline" / "summary_metrics.csv"
@@ -47,9 +47,30 @@ def summaries(seeds=SEEDS) -> pd.DataFrame:
     return df[["seed", "firm", *METRICS]]
 
 
+def read(path: Path = BASELINE) -> pd.DataFrame:
+    """The stored baseline, or an ``ArgumentError`` in one line saying why ``path`` is not one."""
+    columns = ["seed", "firm", *METRICS]
+    allowed = f"allowed: a CSV with columns {', '.join(columns)}, as --refresh writes it"
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ArgumentError(f"--file = {path}: not a readable CSV file ({reason(err)}); {allowed}") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing or table.empty:
+        why = f"no column {', '.join(missing)}" if missing else "no rows"
+        raise ArgumentError(f"--file = {path}: not a baseline ({why}); {allowed}")
+    seeds = pd.to_numeric(table.seed, errors="coerce")
+    if seeds.isna().any() or (seeds < 0).any() or (seeds % 1 != 0).any():
+        raise ArgumentError(f"--file = {path}: not a baseline (a seed is not a whole number ≥ 0); {allowed}")
+    for metric in METRICS:
+        if pd.to_numeric(table[metric], errors="coerce").isna().any():
+            raise ArgumentError(f"--file = {path}: not a baseline ({metric}: a value is not a number); {allowed}")
+    return table
+
+
 def compare(path: Path = BASELINE) -> None:
     """Raise ``AssertionError`` naming the first metric that moved from the stored baseline."""
-    expected = pd.read_csv(path)
+    expected = read(path)
     got = summaries(tuple(expected.seed.unique()))
     pd.testing.assert_frame_equal(
         got.reset_index(drop=True), expected, check_dtype=False, rtol=RTOL, atol=ATOL, obj="summary metrics"
