@@ -599,6 +599,26 @@ ANALYSES_BAD = [
     (discover, ["--param", "market.reach=0.3:0.3"], "config error: --param market.reach=0.3:0.3: empty range"),
     (discover, ["--taking", "nobody"], "argument error: --taking = nobody: not a firm of this experiment"),
     (whatif, ["--changes", "missing.yaml"], "argument error: --changes = missing.yaml: no such file"),
+    (
+        calibrate,
+        ["market_data=synthetic", "market_data.kpis.us.advocacy.value=nan"],
+        "config error: market_data.kpis.us.advocacy.value = nan: input should be a finite number",
+    ),
+    (
+        calibrate,
+        ["market_data=synthetic", "market_data.kpis.us.advocacy.sd=inf"],
+        "config error: market_data.kpis.us.advocacy.sd = inf: input should be a finite number",
+    ),
+    (
+        calibrate,
+        ["market_data=synthetic", "market_data.kpis.us.advocacy.sd=1e-300"],
+        "config error: market_data.kpis.us.advocacy.sd = 1e-300: input should be greater than or equal to 0.000001",
+    ),
+    (
+        calibrate,
+        ["market_data=synthetic", "+market_data.free.progress=[0,1]"],
+        "config error: market_data.free.progress: 'progress' is not a parameter of the market (it only shows",
+    ),
 ]
 
 
