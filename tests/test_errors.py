@@ -659,3 +659,56 @@ def test_bench_with_threads_but_no_one_thread_case_summarises(tmp_path, monkeypa
     bench.main([*argv, "--out", str(out)])
     assert "written:" in capsys.readouterr().out
     assert len(list(out.glob("*/bench.csv"))) == 1
+
+
+# --- keys that are not parameters of the market ---------------------------------------------------
+
+REFUSED = [
+    (
+        pairing,
+        ["seed=3"],
+        "config error: change seed=3: 'seed' is not a parameter of the market (the seeds are the replicates: --seeds)",
+    ),
+    (
+        pairing,
+        ["+engine=agents"],
+        "config error: change +engine=agents: 'engine' is not a parameter of the market (both engines give the same",
+    ),
+    (pairing, ["market.reach=0.2", "--base", "steps=10"], "config error: --base steps=10: 'steps' is not a parameter"),
+    (
+        discover,
+        ["--param", "seed=0:100"],
+        "config error: --param seed=0:100: 'seed' is not a parameter of the market "
+        "(the seeds are the replicates: --replicates)",
+    ),
+    (discover, ["--param", "engine=agents,compiled"], "config error: --param engine=agents,compiled: 'engine' is not"),
+    (
+        sensitivity,
+        ["--param", "progress=0:1"],
+        "config error: --param progress=0:1: 'progress' is not a parameter of the market (it only shows a progress bar)",
+    ),
+    (sensitivity, ["--params", "free.yaml"], "config error: --params free.yaml: seed: 'seed' is not a parameter"),
+    (sensitivity, ["--param", "design_row=0:3"], "config error: --param design_row=0:3: 'design_row' is not a"),
+]
+REFUSED_INPUTS = {
+    "free.yaml": "seed: [0, 9]\n",
+}
+
+
+@pytest.mark.parametrize(
+    "module, argv, expected",
+    REFUSED,
+    ids=[f"{m.__name__.split('.')[-1]} {' '.join(a)}" for m, a, _ in REFUSED],
+)
+def test_refused_before_any_run_in_one_line(module, argv, expected, tmp_path, monkeypatch, capsys):
+    """A key that is not a parameter of the market."""
+    from sim.calibration import coverage
+    from sim.calibration import whatif as wi
+
+    monkeypatch.chdir(tmp_path)
+    for name, text in REFUSED_INPUTS.items():
+        (tmp_path / name).write_text(text)
+    for owner, name in ((wi, "run"), (pairing, "measure"), (sensitivity, "run_sweep"), (coverage, "recover")):
+        monkeypatch.setattr(owner, name, lambda *a, **k: pytest.fail("a run started"))
+    assert stops(module.main, argv, capsys).startswith(expected)
+    assert written(tmp_path, *REFUSED_INPUTS) == []
