@@ -661,9 +661,41 @@ def test_bench_with_threads_but_no_one_thread_case_summarises(tmp_path, monkeypa
     assert len(list(out.glob("*/bench.csv"))) == 1
 
 
-# --- keys that are not parameters of the market ---------------------------------------------------
+# --- keys that are not parameters of the market; what-if scenarios -------------------------------
 
 REFUSED = [
+    (
+        whatif,
+        ["seed=5"],
+        "config error: change seed=5: 'seed' is not a parameter of the market (the seeds are the replicates: --seeds)",
+    ),
+    (
+        whatif,
+        ["steps=10"],
+        "config error: change steps=10: 'steps' is not a parameter of the market "
+        "(the weeks simulated are the horizon: --weeks)",
+    ),
+    (whatif, ["firms.giving.price=9", "--base", "seed=3"], "config error: --base seed=3: 'seed' is not a parameter"),
+    (whatif, ["--changes", "seed.yaml"], "config error: --changes seed.yaml: a: seed=3: 'seed' is not a parameter"),
+    (whatif, ["hydra.launcher.n_jobs=2"], "config error: change hydra.launcher.n_jobs=2: 'hydra' is not a parameter"),
+    (whatif, ["--changes", "empty.yaml"], "argument error: --changes = empty.yaml: no scenario in it"),
+    (
+        whatif,
+        ["--changes", "baseline.yaml"],
+        "argument error: --changes baseline.yaml: baseline: 'baseline' names the unchanged world; allowed: any other",
+    ),
+    (whatif, ["market.reach=0.1", "--name", "baseline"], "argument error: --name = baseline: 'baseline' names the"),
+    (whatif, ["--changes", "nochange.yaml"], "argument error: --changes nochange.yaml: a: no overrides; allowed:"),
+    (
+        whatif,
+        ["market.reach=0.2", "--name", "a", "--changes", "a.yaml"],
+        "argument error: --changes = a.yaml: scenario",
+    ),
+    (
+        whatif,
+        ["market.reach=0.2", "--base", "x=1", "--calibration", "."],
+        "argument error: --base: only for the default",
+    ),
     (
         pairing,
         ["seed=3"],
@@ -691,6 +723,11 @@ REFUSED = [
     (sensitivity, ["--param", "design_row=0:3"], "config error: --param design_row=0:3: 'design_row' is not a"),
 ]
 REFUSED_INPUTS = {
+    "seed.yaml": "a: [seed=3]\n",
+    "empty.yaml": "",
+    "baseline.yaml": "baseline: [firms.giving.price=9]\n",
+    "nochange.yaml": "a: []\n",
+    "a.yaml": "a: [market.reach=0.1]\n",
     "free.yaml": "seed: [0, 9]\n",
 }
 
@@ -701,7 +738,7 @@ REFUSED_INPUTS = {
     ids=[f"{m.__name__.split('.')[-1]} {' '.join(a)}" for m, a, _ in REFUSED],
 )
 def test_refused_before_any_run_in_one_line(module, argv, expected, tmp_path, monkeypatch, capsys):
-    """A key that is not a parameter of the market."""
+    """A key that is not a parameter of the market, a scenario that is no change."""
     from sim.calibration import coverage
     from sim.calibration import whatif as wi
 
@@ -712,3 +749,83 @@ def test_refused_before_any_run_in_one_line(module, argv, expected, tmp_path, mo
         monkeypatch.setattr(owner, name, lambda *a, **k: pytest.fail("a run started"))
     assert stops(module.main, argv, capsys).startswith(expected)
     assert written(tmp_path, *REFUSED_INPUTS) == []
+
+
+# --- python -m sim.whatif on a damaged calibration folder -----------------------------------------
+
+
+@pytest.fixture
+def calibration_folder(tmp_path):
+    """A finished calibration of the synthetic card as ``sim.calibrate`` leaves it (its posterior made up)."""
+    import dataclasses
+
+    import numpy as np
+
+    from sim.calibration.card import load_card, priors
+
+    card = load_card("synthetic")
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    (folder / "card.json").write_text(json.dumps(dataclasses.asdict(card), indent=1))
+    post = pd.DataFrame({p.key: np.linspace(p.low, p.high, 4) for p in priors(card)}).assign(weight=0.25)
+    post.to_parquet(folder / "posterior.parquet", index=False)
+    (folder / "report.md").write_text("# a calibration\n")
+    return folder
+
+
+def _posterior(change):
+    def damage(folder: Path) -> None:
+        path = folder / "posterior.parquet"
+        change(pd.read_parquet(path)).to_parquet(path, index=False)
+
+    return damage
+
+
+def _cut(name: str, keep: int):
+    def damage(folder: Path) -> None:
+        (folder / name).write_bytes((folder / name).read_bytes()[:keep])
+
+    return damage
+
+
+POSTERIOR_DAMAGE = {
+    "cut short": (_cut("posterior.parquet", 300), "posterior.parquet: not a Parquet file (damaged or cut short)"),
+    "empty": (_cut("posterior.parquet", 0), "posterior.parquet: not a Parquet file (damaged or cut short)"),
+    "no particles": (_posterior(lambda p: p.iloc[:0]), "posterior.parquet: no particles"),
+    "NaN weights": (_posterior(lambda p: p.assign(weight=float("nan"))), "posterior.parquet: weight: a value that"),
+    "no weights": (_posterior(lambda p: p.drop(columns="weight")), "posterior.parquet: no weight column (expected: "),
+    "extra column": (_posterior(lambda p: p.assign(seed=3)), "posterior.parquet: column seed: not a free parameter"),
+    "negative weight": (
+        _posterior(lambda p: p.assign(weight=[-0.25, 0.5, 0.5, 0.25])),
+        "posterior.parquet: weight: allowed: weights ≥ 0 with a positive sum",
+    ),
+    "outside the prior": (
+        _posterior(lambda p: p.assign(**{"market.reach": 0.5})),
+        "posterior.parquet: market.reach: values outside its prior range [0.0, 0.2]",
+    ),
+    "card cut short": (_cut("card.json", 200), "card.json: not valid JSON ("),
+    "card edited": (
+        lambda f: (f / "card.json").write_text((f / "card.json").read_text().replace('"seeds": 2', '"seeds": 0')),
+        "card.json: market_data.seeds = 0: input should be greater than or equal to 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage, expected", POSTERIOR_DAMAGE.values(), ids=POSTERIOR_DAMAGE)
+def test_whatif_on_a_damaged_calibration_is_one_line(
+    calibration_folder, damage, expected, tmp_path, monkeypatch, capsys
+):
+    from sim.calibration import whatif as wi
+
+    monkeypatch.setattr(wi, "run", lambda *a, **k: pytest.fail("a run started"))
+    damage(calibration_folder)
+    argv = ["firms.us.price=9", "--calibration", str(calibration_folder), "--results-dir", str(tmp_path / "results")]
+    line = stops(whatif.main, argv, capsys)
+    assert line.startswith(f"argument error: --calibration = {calibration_folder}: {expected}")
+    assert not (tmp_path / "results").exists()
+
+
+def test_whatif_reads_a_sound_calibration_as_written(calibration_folder):
+    card, post = whatif.calibration(calibration_folder)
+    assert card.name == "synthetic"
+    pd.testing.assert_frame_equal(post, pd.read_parquet(calibration_folder / "posterior.parquet"))
