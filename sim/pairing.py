@@ -22,7 +22,7 @@ from joblib import Parallel, delayed
 
 from .config import load, parameter
 from .intervals import mean_interval
-from .runs.arguments import add_customers, add_jobs, add_seeds, add_weeks
+from .runs.arguments import add_customers, add_jobs, add_out, add_seeds, add_weeks
 from .runs.errors import ArgumentParser, command, failing_as
 from .runs.results import write_atomic
 from .runs.run import simulate
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     add_customers(ap, 3000, "customers")
     add_weeks(ap, 260, "weeks")
     add_jobs(ap, "parallel runs")
-    ap.add_argument("--out", default="results/pairing", help="where the table goes")
+    add_out(ap, "results/pairing", "the folder the table goes to")
     a = ap.parse_args(argv)
     own = {"seed": "--seeds", "steps": "--steps"}
     for where, items in (("change", a.change), ("--base", a.base)):

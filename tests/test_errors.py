@@ -661,7 +661,7 @@ def test_bench_with_threads_but_no_one_thread_case_summarises(tmp_path, monkeypa
     assert len(list(out.glob("*/bench.csv"))) == 1
 
 
-# --- keys that are not parameters of the market; what-if scenarios -------------------------------
+# --- keys that are not parameters of the market; what-if scenarios; --out ----------------------------
 
 REFUSED = [
     (
@@ -708,6 +708,17 @@ REFUSED = [
     ),
     (pairing, ["market.reach=0.2", "--base", "steps=10"], "config error: --base steps=10: 'steps' is not a parameter"),
     (
+        pairing,
+        ["market.reach=0.2", "--out", "file.txt"],
+        "argument error: --out = file.txt: file.txt is a file; allowed",
+    ),
+    (
+        pairing,
+        ["market.reach=0.2", "--out", "file.txt/sub"],
+        "argument error: --out = file.txt/sub: file.txt is a file",
+    ),
+    (validate, ["coverage", "--out", "file.txt"], "argument error: --out = file.txt: file.txt is a file; allowed"),
+    (
         discover,
         ["--param", "seed=0:100"],
         "config error: --param seed=0:100: 'seed' is not a parameter of the market "
@@ -729,6 +740,7 @@ REFUSED_INPUTS = {
     "nochange.yaml": "a: []\n",
     "a.yaml": "a: [market.reach=0.1]\n",
     "free.yaml": "seed: [0, 9]\n",
+    "file.txt": "not a folder\n",
 }
 
 
@@ -738,7 +750,7 @@ REFUSED_INPUTS = {
     ids=[f"{m.__name__.split('.')[-1]} {' '.join(a)}" for m, a, _ in REFUSED],
 )
 def test_refused_before_any_run_in_one_line(module, argv, expected, tmp_path, monkeypatch, capsys):
-    """A key that is not a parameter of the market, a scenario that is no change."""
+    """A key that is not a parameter of the market, a scenario that is no change, an --out that is a file."""
     from sim.calibration import coverage
     from sim.calibration import whatif as wi
 
