@@ -619,6 +619,16 @@ ANALYSES_BAD = [
         ["market_data=synthetic", "+market_data.free.progress=[0,1]"],
         "config error: market_data.free.progress: 'progress' is not a parameter of the market (it only shows",
     ),
+    (
+        calibrate,
+        ["market_data=synthetic", "--sampler", "redis", "--redis", "localhost:abc"],
+        "argument error: --redis = localhost:abc: allowed: host:port, an integer port 1 ≤ port ≤ 65535",
+    ),
+    (
+        calibrate,
+        ["market_data=synthetic", "--redis", "localhost:6379"],
+        "argument error: --redis = localhost:6379: only with --sampler redis",
+    ),
 ]
 
 
@@ -841,3 +851,164 @@ def test_whatif_reads_a_sound_calibration_as_written(calibration_folder):
     card, post = whatif.calibration(calibration_folder)
     assert card.name == "synthetic"
     pd.testing.assert_frame_equal(post, pd.read_parquet(calibration_folder / "posterior.parquet"))
+
+
+# --- python -m sim.calibrate: one launch at a time, a damaged history, a full disk, no Redis ----------
+
+CALIBRATE = ["market_data=synthetic", "--population", "10", "--predictive", "2", "--jobs", "1", "--no-progress"]
+
+
+@pytest.fixture
+def instant_market(monkeypatch):
+    """The card's market simulated at once: its KPIs as observed, moved by the parameters' distances from the
+    middle of their priors (several observation sds apart, so the fit takes every generation planned); the
+    plots left blank."""
+    pytest.importorskip("pyabc")
+    from sim.calibration import inference, report
+    from sim.calibration.card import observed, priors, uncertainty
+
+    def simulate(card, params):
+        off = sum((params[p.key] - p.low) / (p.high - p.low) - 0.5 for p in priors(card))
+        sd = uncertainty(card)
+        return {key: value + 10 * sd[key] * off for key, value in observed(card).items()}
+
+    monkeypatch.setattr(inference, "simulate", simulate)
+    monkeypatch.setattr(report, "simulate", simulate)
+    for plot in ("pairs_plot", "kpi_plot"):
+        monkeypatch.setattr(report, plot, lambda *args: args[-1].write_bytes(b""))
+
+
+def generations(folder: Path) -> list[int]:
+    import pyabc
+
+    pops = pyabc.History(f"sqlite:///{folder / 'history.db'}").get_all_populations()
+    return sorted(pops[pops.t >= 0].t)
+
+
+def test_calibrate_while_the_same_calibration_runs_stops_naming_it(instant_market, tmp_path, capsys):
+    import socket
+
+    from sim.runs.claims import claim, claim_path
+
+    argv = [*CALIBRATE, "--generations", "2", "--results-dir", str(tmp_path)]
+    a, card = calibrate.parse(argv)
+    root, key = tmp_path / "calibration" / "synthetic", calibrate.fingerprint(card, a)
+    running = root / "2030-01-01_00-00-00"
+    running.mkdir(parents=True)
+    (running / "fingerprint").write_text(key)
+    with claim(root / key):  # held, as by the process running that calibration
+        line = stops(calibrate.main, argv, capsys, code=1)
+    assert line == (
+        f"error: this calibration is already running in {running} (pid {os.getpid()} on {socket.gethostname()}); "
+        "wait for it to finish, or stop it and run this again to continue it"
+    )
+    assert sorted(p.name for p in running.iterdir()) == ["fingerprint"]
+    # a claim left by a process that died (its file, not its lock) does not block: the calibration continues
+    claim_path(root / key).write_text(json.dumps({"host": "elsewhere", "pid": 2**22 + 1}))
+    calibrate.main(argv)
+    assert f"continuing: {running}" in capsys.readouterr().out
+    assert (running / "report.md").is_file() and generations(running) == [0, 1]
+    assert not claim_path(root / key).exists()
+
+
+HISTORY_DAMAGE = {
+    "zero bytes": (_cut("history.db", 0), None),  # nothing recorded yet: it starts again
+    "cut short": (_cut("history.db", 20_000), "database disk image is malformed (damaged or cut short)"),
+    "not a database": (
+        lambda folder: (folder / "history.db").write_bytes(b"sqlite? no" * 1000),
+        "file is not a database (damaged or cut short)",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage, why", HISTORY_DAMAGE.values(), ids=HISTORY_DAMAGE)
+def test_calibrate_continuing_a_damaged_history(instant_market, damage, why, tmp_path, capsys):
+    argv = [*CALIBRATE, "--results-dir", str(tmp_path)]
+    calibrate.main([*argv, "--generations", "1"])
+    (folder,) = (tmp_path / "calibration" / "synthetic").iterdir()
+    (folder / "report.md").unlink()  # as if stopped before it finished
+    db = folder / "history.db"
+    damage(folder)
+    capsys.readouterr()
+    if why is None:
+        calibrate.main([*argv, "--generations", "2"])
+        assert (folder / "report.md").is_file() and generations(folder) == [0, 1]
+        return
+    line = stops(calibrate.main, [*argv, "--generations", "2"], capsys, code=1)
+    assert line == f"error: reading {db}: {why}: move {folder} away to start again"
+    assert not (folder / "report.md").exists()
+
+
+def test_calibrate_on_a_full_disk_is_one_line_and_a_rerun_continues(instant_market, tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    from sqlalchemy.engine.default import DefaultDialect
+
+    real = DefaultDialect.do_execute
+
+    def full(self, cursor, statement, parameters, context=None):  # SQLite's own error when the disk is full
+        if statement.lstrip().upper().startswith("INSERT INTO SAMPLES"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, cursor, statement, parameters, context)
+
+    argv = [*CALIBRATE, "--generations", "2", "--results-dir", str(tmp_path)]
+    with monkeypatch.context() as disk:
+        disk.setattr(DefaultDialect, "do_execute", full)
+        line = stops(calibrate.main, argv, capsys, code=1)
+    (folder,) = (tmp_path / "calibration" / "synthetic").iterdir()
+    assert (
+        line
+        == f"error: writing {folder / 'history.db'}: database or disk is full; run the same command again to continue"
+    )
+    assert not (folder / "report.md").exists()
+    calibrate.main(argv)
+    assert (folder / "report.md").is_file() and generations(folder) == [0, 1]
+
+
+def test_calibrate_without_its_redis_server_is_one_line_and_writes_nothing(tmp_path, capsys):
+    import socket
+
+    pytest.importorskip("redis")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = [
+        "market_data=synthetic",
+        "--sampler",
+        "redis",
+        "--redis",
+        f"localhost:{port}",
+        "--results-dir",
+        str(tmp_path),
+    ]
+    line = stops(calibrate.main, argv, capsys, code=1)
+    assert line == f"error: the Redis server at localhost:{port} (--redis): connection refused"
+    assert written(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_two_launches_of_one_calibration_and_a_killed_one(tmp_path):
+    """The second launch stops while the first runs; a killed first one's claim blocks nothing; no generation twice."""
+    args = ["market_data=synthetic", "market_data.customers=300", "market_data.weeks=104", "market_data.seeds=1"]
+    args += ["--population", "10", "--generations", "2", "--predictive", "2", "--jobs", "2", "--no-progress"]
+    args += ["--results-dir", str(tmp_path)]
+    command = [sys.executable, "-m", "sim.calibrate", *args]
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    root = tmp_path / "calibration" / "synthetic"
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.read_text() for p in root.glob(".*.claim")):
+        time.sleep(0.1)
+    while time.time() < deadline and not list(root.glob("*/history.db")):
+        time.sleep(0.1)
+    second = run("sim.calibrate", *args, cwd=ROOT, timeout=300)
+    assert second.returncode == 1
+    (folder,) = [p for p in root.iterdir() if not p.name.startswith(".")]
+    assert one_line(second.stderr).startswith(
+        f"error: this calibration is already running in {folder} (pid {first.pid} on "
+    )
+    os.kill(first.pid, signal.SIGKILL)  # its sampler's forked workers may outlive it: they hold no claim
+    first.communicate(timeout=60)
+    third = run("sim.calibrate", *args, cwd=ROOT, timeout=900)
+    assert third.returncode == 0, third.stderr
+    assert f"continuing: {folder}" in third.stdout
+    assert (folder / "report.md").is_file() and generations(folder) == [0, 1]
