@@ -39,10 +39,14 @@ def truths(card: MarketCard, k: int, seed: int) -> list[dict[str, float]]:
 
 
 def card_for(card: MarketCard, truth: dict[str, float], customers: int, weeks: int) -> MarketCard:
-    """The card with its KPIs made by the model at ``truth`` (seeds ``SEEDS``)."""
+    """The card with its KPIs made by the model at ``truth`` (seeds ``SEEDS``); a KPI the runs could not measure
+    (a referral share without acquisitions) is left out, as a card leaves out what was not observed."""
     sized = dataclasses.replace(card, customers=customers, weeks=weeks, truth=truth)
     made = kpis_at(sized, truth)
-    kpis = {firm: {kpi: Observed(value, SD[kpi]) for kpi, value in table.items()} for firm, table in made.items()}
+    kpis = {
+        firm: {kpi: Observed(value, SD[kpi]) for kpi, value in table.items() if np.isfinite(value)}
+        for firm, table in made.items()
+    }
     return dataclasses.replace(sized, kpis=kpis)
 
 
