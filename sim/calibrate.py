@@ -10,7 +10,9 @@ card's market and keeps those whose KPIs come close to the observed ones, genera
 Writes ``results/calibration/<card>/<date_time>/``: ``posterior.parquet``, ``pairs.png``, ``kpis.png``
 with ``predictive.parquet`` (the KPIs the fitted model predicts), ``history.db`` (every generation) and
 ``report.md`` (written last: a folder without it is unfinished). Run the same command again after an
-interruption and it continues the unfinished calibration of that card with the same settings.
+interruption and it continues the unfinished calibration of that card with the same settings. A calibration
+is claimed while it runs (``sim.runs.claims``): launched again meanwhile, it stops in one line naming the
+process that runs it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import logging
 import shlex
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from multiprocessing import ProcessError
 from pathlib import Path
@@ -31,10 +35,20 @@ from .calibration import inference, report
 from .calibration.card import MarketCard, check_card, load_card
 from .config import compose, to_plain
 from .runs.arguments import add_jobs, add_results_dir
+from .runs.claims import claim
 from .runs.errors import ArgumentError, ArgumentParser, Failure, command, failing_as, number
 from .runs.results import write_atomic
 
 COMPLETE = "report.md"
+
+
+def address(text: str) -> str:
+    """An argparse ``type``: ``host:port`` of a Redis server (port 6379 if left out)."""
+    host, _, port = text.partition(":")
+    port = port or "6379"
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"= {text}: allowed: host:port, an integer port 1 ≤ port ≤ 65535")
+    return f"{host}:{port}"
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
@@ -47,11 +61,13 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
     )
     ap.add_argument("--sampler", choices=["multicore", "redis"], default="multicore")
     add_jobs(ap, "processes for the multicore sampler")
-    ap.add_argument("--redis", default=None, help="host:port of the Redis server the workers listen to")
+    ap.add_argument("--redis", type=address, default=None, help="host:port of the Redis server the workers listen to")
     ap.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed of the inference's own proposals")
     add_results_dir(ap)
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
+    if a.redis is not None and a.sampler != "redis":
+        raise ArgumentError(f"--redis = {a.redis}: only with --sampler redis")
     first, *overrides = a.card
     if not first.lstrip("+").startswith("market_data="):
         raise ArgumentError(f"{first}: expected market_data=<card> first (cards: conf/market_data/)")
@@ -73,20 +89,49 @@ def fingerprint(card: MarketCard, a: argparse.Namespace) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def folder(card: MarketCard, a: argparse.Namespace) -> tuple[Path, bool]:
-    """The unfinished folder of this calibration to continue, or a new dated one."""
-    root = Path(a.results_dir) / "calibration" / card.name
-    key = fingerprint(card, a)
+def unfinished(root: Path, key: str) -> Path | None:
+    """The newest unfinished folder of the calibration ``key`` under ``root``, if any."""
     if root.is_dir():
         for old in sorted(root.iterdir(), reverse=True):
             marker = old / "fingerprint"
-            unfinished = (old / "history.db").is_file() and not (old / COMPLETE).is_file()
-            if unfinished and marker.is_file() and marker.read_text().strip() == key:
-                return old, True
-    new = root / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    new.mkdir(parents=True, exist_ok=False)
+            if not (old / COMPLETE).is_file() and marker.is_file() and marker.read_text().strip() == key:
+                return old
+    return None
+
+
+def folder(root: Path, key: str) -> tuple[Path, bool]:
+    """The unfinished folder of this calibration to continue, or a new dated one."""
+    if (old := unfinished(root, key)) is not None:
+        return old, True
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    root.mkdir(parents=True, exist_ok=True)
+    taken = 0  # another calibration of the card, with other settings, may have started in the same second
+    while True:
+        new = root / (stamp if not taken else f"{stamp}_{taken}")
+        try:
+            new.mkdir()
+            break
+        except FileExistsError:
+            taken += 1
     (new / "fingerprint").write_text(key)
     return new, False
+
+
+@contextmanager
+def claimed(root: Path, key: str) -> Iterator[None]:
+    """The calibration ``key`` claimed for the block (``sim.runs.claims``: a lock its owner's death releases):
+    launched again while it runs, it stops in one line naming the process that runs it."""
+    with ExitStack() as stack:
+        with failing_as("writing", root):
+            mine = stack.enter_context(claim(root / key))
+        if not mine.held and mine.supported:
+            running = unfinished(root, key)
+            raise Failure(
+                f"error: this calibration is already running{f' in {running}' if running else ''} "
+                f"({mine.owner or 'another process'}); wait for it to finish, or stop it and run this again to "
+                "continue it"
+            )
+        yield
 
 
 @command
@@ -95,9 +140,19 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)
     inference.require_pyabc()
     a, card = parse(argv)
-    with failing_as("writing", Path(a.results_dir) / "calibration" / card.name):
-        out, resumed = folder(card, a)
-        (out / "card.json").write_text(json.dumps(dataclasses.asdict(card), indent=1))
+    if a.sampler == "redis":
+        inference.reach(a.redis or "localhost:6379")
+    root, key = Path(a.results_dir) / "calibration" / card.name, fingerprint(card, a)
+    with claimed(root, key):
+        calibrate(argv, a, card, root, key)
+
+
+def calibrate(argv: list[str], a: argparse.Namespace, card: MarketCard, root: Path, key: str) -> None:
+    """Run (or continue) the calibration ``key`` under ``root``, then write its results, ``report.md`` last."""
+    with failing_as("writing", root):
+        out, resumed = folder(root, key)
+        card_text = json.dumps(dataclasses.asdict(card), indent=1)
+        write_atomic(out / "card.json", lambda p: p.write_text(card_text))
     print(f"{'continuing' if resumed else 'calibration'}: {out}", flush=True)
     start = time.perf_counter()
     try:
@@ -114,11 +169,12 @@ def main(argv: list[str] | None = None) -> None:
         )
     except ProcessError as err:  # a simulation worker died; its own error is printed above
         raise Failure(f"error: a simulation worker died ({err}); run the same command again to continue") from None
-    post = inference.posterior(history, card)
+    with inference.stored(out / "history.db"):
+        post = inference.posterior(history, card)
+        pops = history.get_all_populations()
     params = report.summary(post, card)
     pred = report.predictive(card, post, a.predictive, a.jobs)
     fit = report.fit_table(card, pred)
-    pops = history.get_all_populations()
     meta = {
         "command": "python -m sim.calibrate " + " ".join(shlex.quote(x) for x in argv),
         "generations": history.max_t + 1,

@@ -51,6 +51,32 @@ PRESETS_DIR = CONF_DIR / "policy"
 FOLDER_NAME = re.compile(r"[A-Za-z0-9._,=@+-]{1,255}")
 FOLDER_NAME_ALLOWED = "one folder name of letters, digits and . _ , = @ + - (not starting with .)"
 
+# Keys that are not parameters of the market, each with the reason: a what-if cannot change one, a fit cannot
+# free one, an analysis cannot vary one. A command about one of them has its own flag for it (``--seeds``).
+NOT_PARAMETERS: dict[str, str] = {
+    "seed": "the seeds are the replicates",
+    "steps": "the weeks simulated are the horizon",
+    "progress": "it only shows a progress bar",
+    "engine": "both engines give the same numbers",
+    "results_dir": "it only says where results go",
+    **dict.fromkeys((*RUN_CONTROL, "strict", "reuse"), "it says how runs are launched, not what runs"),
+    "hydra": "the launcher's own settings",
+}
+
+
+def parameter(key: str, where: str, own: dict[str, str] | None = None) -> str:
+    """``key`` (a dotted key, or a Hydra override's key) if it is a parameter of the market, else a one-line
+    ``ConfigError`` naming ``where`` it was given and why: ``config error: --param seed=0:9: 'seed' is not a
+    parameter of the market (the seeds are the replicates: --replicates)``; ``own`` names the command's own
+    flag for such a key."""
+    top = re.split(r"[./@]", key.lstrip("+~"), maxsplit=1)[0]
+    if top in NOT_PARAMETERS:
+        flag = f": {own[top]}" if own and top in own else ""
+        raise ConfigError(
+            f"config error: {where}: '{top}' is not a parameter of the market ({NOT_PARAMETERS[top]}{flag})"
+        )
+    return key
+
 
 class ConfigError(ValueError):
     """A configuration value is unknown, missing, mistyped or out of range: always one line."""

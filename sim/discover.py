@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, compose, to_plain, validate
+from .config import ConfigError, compose, parameter, to_plain, validate
 from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
 from .runs.errors import ArgumentParser, command, failing_as, number
 
@@ -58,6 +58,7 @@ def parse_conditions(items: list[str]) -> dict[str, tuple[float, float] | list[s
     conditions: dict[str, tuple[float, float] | list[str]] = {}
     for item in items:
         key, _, spec = item.partition("=")
+        parameter(key, f"--param {item}", {"seed": "--replicates", "steps": "--steps"})
         if ":" in spec:
             _, conditions[key] = param_range(item, "key=low:high or key=a,b,c")
         else:

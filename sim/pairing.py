@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from .config import load
+from .config import load, parameter
 from .intervals import mean_interval
-from .runs.arguments import add_customers, add_jobs, add_seeds, add_weeks
+from .runs.arguments import add_customers, add_jobs, add_out, add_seeds, add_weeks
 from .runs.errors import ArgumentParser, command, failing_as
 from .runs.results import write_atomic
 from .runs.run import simulate
@@ -75,8 +75,12 @@ def main(argv: list[str] | None = None) -> None:
     add_customers(ap, 3000, "customers")
     add_weeks(ap, 260, "weeks")
     add_jobs(ap, "parallel runs")
-    ap.add_argument("--out", default="results/pairing", help="where the table goes")
+    add_out(ap, "results/pairing", "the folder the table goes to")
     a = ap.parse_args(argv)
+    own = {"seed": "--seeds", "steps": "--steps"}
+    for where, items in (("change", a.change), ("--base", a.base)):
+        for item in items:
+            parameter(item.partition("=")[0], f"{where} {item}", own)
     load([*a.base, *a.change, f"customers.n={a.n}", f"steps={a.steps}"])  # one-line errors before any run
     table = measure(a.change, a.base, a.seeds, a.n, a.steps, a.jobs)
     cmdline = "python -m sim.pairing " + " ".join(argv if argv is not None else sys.argv[1:])

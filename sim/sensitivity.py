@@ -32,7 +32,7 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .config import FOLDER_NAME_ALLOWED, ConfigError, check, compose, is_folder_name, load
+from .config import FOLDER_NAME_ALLOWED, ConfigError, check, compose, is_folder_name, load, parameter
 from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
 from .runs.errors import (
     BAD_INPUT,
@@ -58,6 +58,7 @@ DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
     "market.negativity": (1.0, 4.0),
     "market.reach": (0.0, 0.3),
 }
+OWN = {"seed": "--seed", "steps": "--steps"}  # this command's own flags for keys that are not parameters
 OUTPUTS = ("giving_long_run_share", "giving_npv", "npv_difference", "giving_advocacy", "giving_churn", "taking_churn")
 # Keys --all leaves out: the population size (a scale, not a behaviour), list-valued keys, and the segments'
 # shares (a composition: they sum to 1, so none can move alone). Shell-style patterns.
@@ -75,13 +76,16 @@ def parse_params(items: list[str], path: str | Path | None) -> dict[str, tuple[f
         if not isinstance(raw, dict):
             raise ConfigError(f"config error: --params {path}: expected a mapping {{dotted.key: [low, high]}}")
         for key, bounds in raw.items():
+            parameter(str(key), f"--params {path}: {key}", OWN)
             try:
                 if not (isinstance(bounds, list) and len(bounds) == 2):
                     raise ValueError
                 params[str(key)] = (float(bounds[0]), float(bounds[1]))
             except (TypeError, ValueError):
                 raise ConfigError(f"config error: {path}: {key}: expected [low, high], two numbers") from None
-    params.update(param_range(item) for item in items)
+    for item in items:
+        key, bounds = param_range(item)
+        params[parameter(key, f"--param {item}", OWN)] = bounds
     params = params or dict(DEFAULT_PARAMETERS)
     for key, (lo, hi) in params.items():
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):

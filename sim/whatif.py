@@ -19,19 +19,22 @@ import html
 import io
 import json
 import logging
+import math
 import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
+from .aggregate import _why as unreadable
 from .calibration import whatif as wi
-from .calibration.card import check_card
+from .calibration.card import MarketCard, check_card, priors
 from .calibration.inference import draws as posterior_draws
-from .config import load
+from .config import ConfigError, load, parameter
 from .runs.arguments import add_jobs, add_results_dir, add_seeds
 from .runs.errors import ArgumentError, ArgumentParser, command, existing, failing_as, number
 from .runs.results import atomic_folder
@@ -53,13 +56,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     a = ap.parse_args(argv)
     if not a.change and not a.changes:
         raise ArgumentError("no change given: pass Hydra overrides or --changes file.yaml")
+    if a.base and a.calibration:
+        raise ArgumentError("--base: only for the default world; a calibrated world is its card's (--calibration)")
     return a
 
 
+OWN = {"seed": "--seeds", "steps": "--weeks"}  # this command's own flags for keys that are not parameters
+
+
 def scenarios(a: argparse.Namespace) -> dict[str, list[str]]:
+    """The scenarios by name, each a list of overrides of parameters of the market; checked before any run."""
     out: dict[str, list[str]] = {}
     if a.change:
         out[a.name or " ".join(a.change)] = list(a.change)
+    where = dict.fromkeys(out, "change")  # how each scenario was given, for messages
     if a.changes:
         path = Path(a.changes)
         try:
@@ -68,18 +78,73 @@ def scenarios(a: argparse.Namespace) -> dict[str, list[str]]:
             raw = None
         if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
             raise ArgumentError(f"--changes = {path}: expected a YAML mapping {{scenario name: [overrides...]}}")
-        out |= {str(k): [str(x) for x in v] for k, v in raw.items()}
+        if not raw:
+            raise ArgumentError(f"--changes = {path}: no scenario in it; expected {{scenario name: [overrides...]}}")
+        for name, change in raw.items():
+            if str(name) in out:
+                raise ArgumentError(f"--changes = {path}: scenario '{name}' given twice; allowed: one of each name")
+            out[str(name)] = [str(x) for x in change]
+            where[str(name)] = f"--changes {path}: {name}:"
+    for name, change in out.items():
+        if name == wi.BASELINE:
+            given = where[name] if where[name] != "change" else f"--name = {name}:"
+            raise ArgumentError(f"{given} '{name}' names the unchanged world; allowed: any other name")
+        if not change:
+            raise ArgumentError(f"{where[name]} no overrides; allowed: a list of overrides such as firms.us.price=9")
+        for item in change:
+            parameter(item.partition("=")[0], f"{where[name]} {item}", OWN)
+    for item in a.base:
+        parameter(item.partition("=")[0], f"--base {item}", OWN)
     return out
+
+
+def calibration(folder: Path) -> tuple[MarketCard, pd.DataFrame]:
+    """A finished calibration's card and posterior, read and checked: a damaged or foreign file is one line."""
+    if not (folder / "report.md").is_file() or not (folder / "card.json").is_file():
+        raise ArgumentError(f"--calibration = {folder}: not a finished calibration folder (it has no report.md)")
+
+    def bad(name: str, why: str) -> ArgumentError:
+        return ArgumentError(f"--calibration = {folder}: {name}: {why}")
+
+    try:
+        card = check_card(json.loads((folder / "card.json").read_text()))
+    except ConfigError as err:
+        raise bad("card.json", str(err).removeprefix("config error: ")) from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise bad("card.json", unreadable(err)) from None
+    try:
+        post = pd.read_parquet(folder / "posterior.parquet")
+    except Exception as err:  # damage takes many forms (pyarrow's, the OS's); whatever it is, it is named
+        raise bad("posterior.parquet", unreadable(err)) from None
+    keys = [p.key for p in priors(card)]
+    columns = [*keys, "weight"]
+    if missing := [c for c in columns if c not in post.columns]:
+        raise bad("posterior.parquet", f"no {', '.join(missing)} column (expected: {', '.join(columns)})")
+    if extra := [str(c) for c in post.columns if c not in columns]:
+        raise bad(
+            "posterior.parquet", f"column {', '.join(extra)}: not a free parameter of the card ({', '.join(keys)})"
+        )
+    if post.empty:
+        raise bad("posterior.parquet", "no particles")
+    values = post[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=math.nan)
+    if not np.isfinite(values).all():
+        column = columns[int(np.flatnonzero(~np.isfinite(values).all(axis=0))[0])]
+        raise bad("posterior.parquet", f"{column}: a value that is not a finite number")
+    for p in priors(card):
+        if not post[p.key].between(p.low, p.high).all():
+            raise bad("posterior.parquet", f"{p.key}: values outside its prior range [{p.low}, {p.high}]")
+    total = float(post.weight.sum())
+    if (post.weight < 0).any() or total <= 0:
+        raise bad("posterior.parquet", "weight: allowed: weights ≥ 0 with a positive sum")
+    if not math.isclose(total, 1.0, rel_tol=0, abs_tol=1e-9):
+        post["weight"] = post.weight / total
+    return card, post[columns]
 
 
 def world(a: argparse.Namespace) -> tuple[wi.World, pd.DataFrame, int]:
     """The world, its parameter draws, and seeds per draw."""
     if a.calibration:
-        folder = Path(a.calibration)
-        if not (folder / "report.md").is_file() or not (folder / "card.json").is_file():
-            raise ArgumentError(f"--calibration = {folder}: not a finished calibration folder (it has no report.md)")
-        card = check_card(json.loads((folder / "card.json").read_text()))
-        post = pd.read_parquet(folder / "posterior.parquet")
+        card, post = calibration(Path(a.calibration))
         return wi.World(card, [], a.weeks), posterior_draws(post, a.draws), a.seeds or 2
     load(a.base)  # one-line errors for a bad base
     return wi.World(None, list(a.base), a.weeks), pd.DataFrame([{}]), a.seeds or 10

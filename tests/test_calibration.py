@@ -2,8 +2,10 @@
 
 import copy
 import dataclasses
+import functools
 import subprocess
 import sys
+from math import inf, nan
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,13 @@ from sim.config import ConfigError
 pytest.importorskip("pyabc")
 
 
+@functools.cache
+def synthetic() -> dict:
+    return dataclasses.asdict(load_card("synthetic"))
+
+
 def raw_card(**changes) -> dict:
-    raw = dataclasses.asdict(load_card("synthetic"))
+    raw = copy.deepcopy(synthetic())
     for key, value in changes.items():
         node = raw
         *path, leaf = key.split(".")
@@ -48,12 +55,70 @@ def raw_card(**changes) -> dict:
         ({"kpis.us.loyalty": {"value": 0.5, "sd": 0.1}}, "market_data.kpis.us.loyalty: unknown KPI"),
         ({"firms.us.preset": "kind"}, "market_data.firms.us.preset = 'kind': no such preset"),
         ({"kpis.us.share": {"value": 0.5, "sd": 0}}, "market_data.kpis.us.share.sd = 0"),
+        (
+            {"kpis.us.advocacy": {"value": nan, "sd": 3}},
+            "market_data.kpis.us.advocacy.value = nan: input should be a finite",
+        ),
+        (
+            {"kpis.us.advocacy": {"value": 30, "sd": inf}},
+            "market_data.kpis.us.advocacy.sd = inf: input should be a finite",
+        ),
+        (
+            {"kpis.us.advocacy": {"value": 30, "sd": 1e-300}},
+            "market_data.kpis.us.advocacy.sd = 1e-300: input should be greater",
+        ),
+        (
+            {"kpis": {}},
+            r"^config error: market_data.kpis: nothing observed; allowed: \{firm: \{kpi: \{value, sd\}\}\}$",
+        ),
+        ({"kpis": {"us": {}, "rival": {}}}, "market_data.kpis: nothing observed"),
+        (
+            {"free": {"market.reach": [0, nan]}},
+            r"market_data.free.market.reach.1 = nan: input should be a finite number",
+        ),
+        ({"truth": {"market.reach": inf}}, r"market_data.truth.market.reach = inf: input should be a finite number"),
+        (
+            {"free": {"progress": [0, 1]}},
+            r"^config error: market_data.free.progress: 'progress' is not a parameter of the market \(it only shows",
+        ),
+        (
+            {"free": {"seed": [0, 1000]}},
+            r"market_data.free.seed: 'seed' is not a parameter of the market \(the seeds are the replicates: "
+            r"market_data.seeds\)$",
+        ),
+        ({"free": {"steps": [104, 200]}}, r"'steps' is not a parameter of the market \(.*: market_data.weeks\)$"),
+        ({"free": {"hydra.launcher.n_jobs": [1, 4]}}, r"market_data.free.hydra.launcher.n_jobs: 'hydra' is not a"),
+        ({"free": {"firms.giving.price": [5, 10]}}, "market_data.free.firms.giving.price: not a config key"),
+        ({"free": {"network.kind": [0, 1]}}, r"market_data.free.network.kind: 'watts_strogatz', not a number"),
+        (
+            {"free": {"customers.segments": [0, 1]}},
+            r"market_data.free.customers.segments: a group of keys, not a number",
+        ),
+        (
+            {"nickname": "x"},
+            r"^config error: unknown key 'market_data.nickname' \(allowed keys here: name, description",
+        ),
     ],
 )
 def test_a_bad_card_is_one_line(changes, message):
     with pytest.raises(ConfigError, match=message) as err:
         check_card(raw_card(**changes))
     assert "\n" not in str(err.value)
+
+
+def test_an_empty_or_partial_card_says_what_a_card_has():
+    for raw in ({}, None):
+        with pytest.raises(ConfigError, match=r"^config error: market_data: the card is empty; a card has name, "):
+            check_card(raw)
+    partial = raw_card()
+    del partial["name"]
+    with pytest.raises(ConfigError, match=r"^config error: missing key 'market_data.name'$"):
+        check_card(partial)
+
+
+def test_a_card_frees_the_levers_of_its_own_firms():
+    card = check_card(raw_card(free={"firms.us.generosity": [0.2, 0.9]}))
+    assert settings_for(card, {"firms.us.generosity": 0.4}).firms["us"].generosity == 0.4
 
 
 def test_the_cards_load_and_build_their_market():

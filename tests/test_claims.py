@@ -76,6 +76,38 @@ def test_without_locks_the_run_goes_ahead_unclaimed(tmp_path, monkeypatch):
         assert not mine.held and not mine.supported
 
 
+OWNER_WITH_A_CHILD = """
+import os, sys, time
+from pathlib import Path
+from sim.runs.claims import claim
+with claim(Path(sys.argv[1])) as mine:
+    assert mine.held
+    child = os.fork()  # as a worker pool forks its processes
+    if child == 0:
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1), os.dup2(quiet, 2)
+        time.sleep(60)
+        os._exit(0)
+    print(child, flush=True)
+    os._exit(0)  # the owner dies holding the claim, as if killed
+"""
+
+
+def test_a_claim_ends_with_its_owner_though_a_child_it_forked_lives_on(tmp_path):
+    dest = tmp_path / "seed=0"
+    done = subprocess.run(
+        [sys.executable, "-c", OWNER_WITH_A_CHILD, str(dest)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    child = int(done.stdout)
+    try:
+        os.kill(child, 0)  # still alive
+        with claim(dest) as mine:
+            assert mine.held
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
 def test_a_run_claimed_by_a_live_process_is_left_to_it(tmp_path):
     results = tmp_path / "results"
     sweep_dir = results / "giving_vs_taking" / "pilot"

@@ -915,6 +915,36 @@ ANALYSES_BAD = [
         "config error: market_data.name = '../../escape': allowed: one folder name of letters, digits",
     ),
     (whatif, ["--changes", "missing.yaml"], "argument error: --changes = missing.yaml: no such file"),
+    (
+        calibrate,
+        ["market_data=synthetic", "market_data.kpis.us.advocacy.value=nan"],
+        "config error: market_data.kpis.us.advocacy.value = nan: input should be a finite number",
+    ),
+    (
+        calibrate,
+        ["market_data=synthetic", "market_data.kpis.us.advocacy.sd=inf"],
+        "config error: market_data.kpis.us.advocacy.sd = inf: input should be a finite number",
+    ),
+    (
+        calibrate,
+        ["market_data=synthetic", "market_data.kpis.us.advocacy.sd=1e-300"],
+        "config error: market_data.kpis.us.advocacy.sd = 1e-300: input should be greater than or equal to 0.000001",
+    ),
+    (
+        calibrate,
+        ["market_data=synthetic", "+market_data.free.progress=[0,1]"],
+        "config error: market_data.free.progress: 'progress' is not a parameter of the market (it only shows",
+    ),
+    (
+        calibrate,
+        ["market_data=synthetic", "--sampler", "redis", "--redis", "localhost:abc"],
+        "argument error: --redis = localhost:abc: allowed: host:port, an integer port 1 ≤ port ≤ 65535",
+    ),
+    (
+        calibrate,
+        ["market_data=synthetic", "--redis", "localhost:6379"],
+        "argument error: --redis = localhost:6379: only with --sampler redis",
+    ),
 ]
 
 
@@ -955,3 +985,346 @@ def test_bench_with_threads_but_no_one_thread_case_summarises(tmp_path, monkeypa
     bench.main([*argv, "--out", str(out)])
     assert "written:" in capsys.readouterr().out
     assert len(list(out.glob("*/bench.csv"))) == 1
+
+
+# --- keys that are not parameters of the market; what-if scenarios; --out ----------------------------
+
+REFUSED = [
+    (
+        whatif,
+        ["seed=5"],
+        "config error: change seed=5: 'seed' is not a parameter of the market (the seeds are the replicates: --seeds)",
+    ),
+    (
+        whatif,
+        ["steps=10"],
+        "config error: change steps=10: 'steps' is not a parameter of the market "
+        "(the weeks simulated are the horizon: --weeks)",
+    ),
+    (whatif, ["firms.giving.price=9", "--base", "seed=3"], "config error: --base seed=3: 'seed' is not a parameter"),
+    (whatif, ["--changes", "seed.yaml"], "config error: --changes seed.yaml: a: seed=3: 'seed' is not a parameter"),
+    (whatif, ["hydra.launcher.n_jobs=2"], "config error: change hydra.launcher.n_jobs=2: 'hydra' is not a parameter"),
+    (whatif, ["--changes", "empty.yaml"], "argument error: --changes = empty.yaml: no scenario in it"),
+    (
+        whatif,
+        ["--changes", "baseline.yaml"],
+        "argument error: --changes baseline.yaml: baseline: 'baseline' names the unchanged world; allowed: any other",
+    ),
+    (whatif, ["market.reach=0.1", "--name", "baseline"], "argument error: --name = baseline: 'baseline' names the"),
+    (whatif, ["--changes", "nochange.yaml"], "argument error: --changes nochange.yaml: a: no overrides; allowed:"),
+    (
+        whatif,
+        ["market.reach=0.2", "--name", "a", "--changes", "a.yaml"],
+        "argument error: --changes = a.yaml: scenario",
+    ),
+    (
+        whatif,
+        ["market.reach=0.2", "--base", "x=1", "--calibration", "."],
+        "argument error: --base: only for the default",
+    ),
+    (
+        pairing,
+        ["seed=3"],
+        "config error: change seed=3: 'seed' is not a parameter of the market (the seeds are the replicates: --seeds)",
+    ),
+    (
+        pairing,
+        ["+engine=agents"],
+        "config error: change +engine=agents: 'engine' is not a parameter of the market (both engines give the same",
+    ),
+    (pairing, ["market.reach=0.2", "--base", "steps=10"], "config error: --base steps=10: 'steps' is not a parameter"),
+    (
+        pairing,
+        ["market.reach=0.2", "--out", "file.txt"],
+        "argument error: --out = file.txt: file.txt is a file; allowed",
+    ),
+    (
+        pairing,
+        ["market.reach=0.2", "--out", "file.txt/sub"],
+        "argument error: --out = file.txt/sub: file.txt is a file",
+    ),
+    (validate, ["coverage", "--out", "file.txt"], "argument error: --out = file.txt: file.txt is a file; allowed"),
+    (
+        discover,
+        ["--param", "seed=0:100"],
+        "config error: --param seed=0:100: 'seed' is not a parameter of the market "
+        "(the seeds are the replicates: --replicates)",
+    ),
+    (discover, ["--param", "engine=agents,compiled"], "config error: --param engine=agents,compiled: 'engine' is not"),
+    (
+        sensitivity,
+        ["--param", "progress=0:1"],
+        "config error: --param progress=0:1: 'progress' is not a parameter of the market (it only shows a progress bar)",
+    ),
+    (sensitivity, ["--params", "free.yaml"], "config error: --params free.yaml: seed: 'seed' is not a parameter"),
+    (sensitivity, ["--param", "design_row=0:3"], "config error: --param design_row=0:3: 'design_row' is not a"),
+]
+REFUSED_INPUTS = {
+    "seed.yaml": "a: [seed=3]\n",
+    "empty.yaml": "",
+    "baseline.yaml": "baseline: [firms.giving.price=9]\n",
+    "nochange.yaml": "a: []\n",
+    "a.yaml": "a: [market.reach=0.1]\n",
+    "free.yaml": "seed: [0, 9]\n",
+    "file.txt": "not a folder\n",
+}
+
+
+@pytest.mark.parametrize(
+    "module, argv, expected",
+    REFUSED,
+    ids=[f"{m.__name__.split('.')[-1]} {' '.join(a)}" for m, a, _ in REFUSED],
+)
+def test_refused_before_any_run_in_one_line(module, argv, expected, tmp_path, monkeypatch, capsys):
+    """A key that is not a parameter of the market, a scenario that is no change, an --out that is a file."""
+    from sim.calibration import coverage
+    from sim.calibration import whatif as wi
+
+    monkeypatch.chdir(tmp_path)
+    for name, text in REFUSED_INPUTS.items():
+        (tmp_path / name).write_text(text)
+    for owner, name in ((wi, "run"), (pairing, "measure"), (sensitivity, "run_sweep"), (coverage, "recover")):
+        monkeypatch.setattr(owner, name, lambda *a, **k: pytest.fail("a run started"))
+    assert stops(module.main, argv, capsys).startswith(expected)
+    assert written(tmp_path, *REFUSED_INPUTS) == []
+
+
+# --- python -m sim.whatif on a damaged calibration folder -----------------------------------------
+
+
+@pytest.fixture
+def calibration_folder(tmp_path):
+    """A finished calibration of the synthetic card as ``sim.calibrate`` leaves it (its posterior made up)."""
+    import dataclasses
+
+    import numpy as np
+
+    from sim.calibration.card import load_card, priors
+
+    card = load_card("synthetic")
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    (folder / "card.json").write_text(json.dumps(dataclasses.asdict(card), indent=1))
+    post = pd.DataFrame({p.key: np.linspace(p.low, p.high, 4) for p in priors(card)}).assign(weight=0.25)
+    post.to_parquet(folder / "posterior.parquet", index=False)
+    (folder / "report.md").write_text("# a calibration\n")
+    return folder
+
+
+def _posterior(change):
+    def damage(folder: Path) -> None:
+        path = folder / "posterior.parquet"
+        change(pd.read_parquet(path)).to_parquet(path, index=False)
+
+    return damage
+
+
+def _cut(name: str, keep: int):
+    def damage(folder: Path) -> None:
+        (folder / name).write_bytes((folder / name).read_bytes()[:keep])
+
+    return damage
+
+
+POSTERIOR_DAMAGE = {
+    "cut short": (_cut("posterior.parquet", 300), "posterior.parquet: not a Parquet file (damaged or cut short)"),
+    "empty": (_cut("posterior.parquet", 0), "posterior.parquet: not a Parquet file (damaged or cut short)"),
+    "no particles": (_posterior(lambda p: p.iloc[:0]), "posterior.parquet: no particles"),
+    "NaN weights": (_posterior(lambda p: p.assign(weight=float("nan"))), "posterior.parquet: weight: a value that"),
+    "no weights": (_posterior(lambda p: p.drop(columns="weight")), "posterior.parquet: no weight column (expected: "),
+    "extra column": (_posterior(lambda p: p.assign(seed=3)), "posterior.parquet: column seed: not a free parameter"),
+    "negative weight": (
+        _posterior(lambda p: p.assign(weight=[-0.25, 0.5, 0.5, 0.25])),
+        "posterior.parquet: weight: allowed: weights ≥ 0 with a positive sum",
+    ),
+    "outside the prior": (
+        _posterior(lambda p: p.assign(**{"market.reach": 0.5})),
+        "posterior.parquet: market.reach: values outside its prior range [0.0, 0.2]",
+    ),
+    "card cut short": (_cut("card.json", 200), "card.json: not valid JSON ("),
+    "card edited": (
+        lambda f: (f / "card.json").write_text((f / "card.json").read_text().replace('"seeds": 2', '"seeds": 0')),
+        "card.json: market_data.seeds = 0: input should be greater than or equal to 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage, expected", POSTERIOR_DAMAGE.values(), ids=POSTERIOR_DAMAGE)
+def test_whatif_on_a_damaged_calibration_is_one_line(
+    calibration_folder, damage, expected, tmp_path, monkeypatch, capsys
+):
+    from sim.calibration import whatif as wi
+
+    monkeypatch.setattr(wi, "run", lambda *a, **k: pytest.fail("a run started"))
+    damage(calibration_folder)
+    argv = ["firms.us.price=9", "--calibration", str(calibration_folder), "--results-dir", str(tmp_path / "results")]
+    line = stops(whatif.main, argv, capsys)
+    assert line.startswith(f"argument error: --calibration = {calibration_folder}: {expected}")
+    assert not (tmp_path / "results").exists()
+
+
+def test_whatif_reads_a_sound_calibration_as_written(calibration_folder):
+    card, post = whatif.calibration(calibration_folder)
+    assert card.name == "synthetic"
+    pd.testing.assert_frame_equal(post, pd.read_parquet(calibration_folder / "posterior.parquet"))
+
+
+# --- python -m sim.calibrate: one launch at a time, a damaged history, a full disk, no Redis ----------
+
+CALIBRATE = ["market_data=synthetic", "--population", "10", "--predictive", "2", "--jobs", "1", "--no-progress"]
+
+
+@pytest.fixture
+def instant_market(monkeypatch):
+    """The card's market simulated at once: its KPIs as observed, moved by the parameters' distances from the
+    middle of their priors (several observation sds apart, so the fit takes every generation planned); the
+    plots left blank."""
+    pytest.importorskip("pyabc")
+    from sim.calibration import inference, report
+    from sim.calibration.card import observed, priors, uncertainty
+
+    def simulate(card, params):
+        off = sum((params[p.key] - p.low) / (p.high - p.low) - 0.5 for p in priors(card))
+        sd = uncertainty(card)
+        return {key: value + 10 * sd[key] * off for key, value in observed(card).items()}
+
+    monkeypatch.setattr(inference, "simulate", simulate)
+    monkeypatch.setattr(report, "simulate", simulate)
+    for plot in ("pairs_plot", "kpi_plot"):
+        monkeypatch.setattr(report, plot, lambda *args: args[-1].write_bytes(b""))
+
+
+def generations(folder: Path) -> list[int]:
+    import pyabc
+
+    pops = pyabc.History(f"sqlite:///{folder / 'history.db'}").get_all_populations()
+    return sorted(pops[pops.t >= 0].t)
+
+
+def test_calibrate_while_the_same_calibration_runs_stops_naming_it(instant_market, tmp_path, capsys):
+    import socket
+
+    from sim.runs.claims import claim, claim_path
+
+    argv = [*CALIBRATE, "--generations", "2", "--results-dir", str(tmp_path)]
+    a, card = calibrate.parse(argv)
+    root, key = tmp_path / "calibration" / "synthetic", calibrate.fingerprint(card, a)
+    running = root / "2030-01-01_00-00-00"
+    running.mkdir(parents=True)
+    (running / "fingerprint").write_text(key)
+    with claim(root / key):  # held, as by the process running that calibration
+        line = stops(calibrate.main, argv, capsys, code=1)
+    assert line == (
+        f"error: this calibration is already running in {running} (pid {os.getpid()} on {socket.gethostname()}); "
+        "wait for it to finish, or stop it and run this again to continue it"
+    )
+    assert sorted(p.name for p in running.iterdir()) == ["fingerprint"]
+    # a claim left by a process that died (its file, not its lock) does not block: the calibration continues
+    claim_path(root / key).write_text(json.dumps({"host": "elsewhere", "pid": 2**22 + 1}))
+    calibrate.main(argv)
+    assert f"continuing: {running}" in capsys.readouterr().out
+    assert (running / "report.md").is_file() and generations(running) == [0, 1]
+    assert not claim_path(root / key).exists()
+
+
+HISTORY_DAMAGE = {
+    "zero bytes": (_cut("history.db", 0), None),  # nothing recorded yet: it starts again
+    "cut short": (_cut("history.db", 20_000), "database disk image is malformed (damaged or cut short)"),
+    "not a database": (
+        lambda folder: (folder / "history.db").write_bytes(b"sqlite? no" * 1000),
+        "file is not a database (damaged or cut short)",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage, why", HISTORY_DAMAGE.values(), ids=HISTORY_DAMAGE)
+def test_calibrate_continuing_a_damaged_history(instant_market, damage, why, tmp_path, capsys):
+    argv = [*CALIBRATE, "--results-dir", str(tmp_path)]
+    calibrate.main([*argv, "--generations", "1"])
+    (folder,) = (tmp_path / "calibration" / "synthetic").iterdir()
+    (folder / "report.md").unlink()  # as if stopped before it finished
+    db = folder / "history.db"
+    damage(folder)
+    capsys.readouterr()
+    if why is None:
+        calibrate.main([*argv, "--generations", "2"])
+        assert (folder / "report.md").is_file() and generations(folder) == [0, 1]
+        return
+    line = stops(calibrate.main, [*argv, "--generations", "2"], capsys, code=1)
+    assert line == f"error: reading {db}: {why}: move {folder} away to start again"
+    assert not (folder / "report.md").exists()
+
+
+def test_calibrate_on_a_full_disk_is_one_line_and_a_rerun_continues(instant_market, tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    from sqlalchemy.engine.default import DefaultDialect
+
+    real = DefaultDialect.do_execute
+
+    def full(self, cursor, statement, parameters, context=None):  # SQLite's own error when the disk is full
+        if statement.lstrip().upper().startswith("INSERT INTO SAMPLES"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, cursor, statement, parameters, context)
+
+    argv = [*CALIBRATE, "--generations", "2", "--results-dir", str(tmp_path)]
+    with monkeypatch.context() as disk:
+        disk.setattr(DefaultDialect, "do_execute", full)
+        line = stops(calibrate.main, argv, capsys, code=1)
+    (folder,) = (tmp_path / "calibration" / "synthetic").iterdir()
+    assert (
+        line
+        == f"error: writing {folder / 'history.db'}: database or disk is full; run the same command again to continue"
+    )
+    assert not (folder / "report.md").exists()
+    calibrate.main(argv)
+    assert (folder / "report.md").is_file() and generations(folder) == [0, 1]
+
+
+def test_calibrate_without_its_redis_server_is_one_line_and_writes_nothing(tmp_path, capsys):
+    import socket
+
+    pytest.importorskip("redis")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = [
+        "market_data=synthetic",
+        "--sampler",
+        "redis",
+        "--redis",
+        f"localhost:{port}",
+        "--results-dir",
+        str(tmp_path),
+    ]
+    line = stops(calibrate.main, argv, capsys, code=1)
+    assert line == f"error: the Redis server at localhost:{port} (--redis): connection refused"
+    assert written(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_two_launches_of_one_calibration_and_a_killed_one(tmp_path):
+    """The second launch stops while the first runs; a killed first one's claim blocks nothing; no generation twice."""
+    args = ["market_data=synthetic", "market_data.customers=300", "market_data.weeks=104", "market_data.seeds=1"]
+    args += ["--population", "10", "--generations", "2", "--predictive", "2", "--jobs", "2", "--no-progress"]
+    args += ["--results-dir", str(tmp_path)]
+    command = [sys.executable, "-m", "sim.calibrate", *args]
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    root = tmp_path / "calibration" / "synthetic"
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.read_text() for p in root.glob(".*.claim")):
+        time.sleep(0.1)
+    while time.time() < deadline and not list(root.glob("*/history.db")):
+        time.sleep(0.1)
+    second = run("sim.calibrate", *args, cwd=ROOT, timeout=300)
+    assert second.returncode == 1
+    (folder,) = [p for p in root.iterdir() if not p.name.startswith(".")]
+    assert one_line(second.stderr).startswith(
+        f"error: this calibration is already running in {folder} (pid {first.pid} on "
+    )
+    os.kill(first.pid, signal.SIGKILL)  # its sampler's forked workers may outlive it: they hold no claim
+    first.communicate(timeout=60)
+    third = run("sim.calibrate", *args, cwd=ROOT, timeout=900)
+    assert third.returncode == 0, third.stderr
+    assert f"continuing: {folder}" in third.stdout
+    assert (folder / "report.md").is_file() and generations(folder) == [0, 1]

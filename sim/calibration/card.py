@@ -8,6 +8,7 @@ parameters with their prior ranges. It is validated like every config: one line 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from dataclasses import dataclass as plain_dataclass
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from ..config import (
     Settings,
     check_folder_name,
     compose,
+    parameter,
     presets,
     to_plain,
     validate,
@@ -29,6 +31,8 @@ from ..config import _preset_levers as preset_levers
 from .kpis import KPIS
 
 _STRICT = ConfigDict(extra="forbid")
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+SMALLEST_SD = 1e-6  # below this an observation admits no simulated value: the fit would never end
 CARD_FIRM = "card_firm"  # where a card firm's preset is composed, before it takes the card's name
 
 
@@ -36,8 +40,8 @@ CARD_FIRM = "card_firm"  # where a card firm's preset is composed, before it tak
 class Observed:
     """An observed KPI: its value and the standard deviation of the observation (its uncertainty)."""
 
-    value: float
-    sd: Annotated[float, Field(gt=0.0)]
+    value: Finite
+    sd: Annotated[float, Field(ge=SMALLEST_SD, allow_inf_nan=False)]
 
 
 @dataclass(config=_STRICT, frozen=True)
@@ -59,9 +63,9 @@ class MarketCard:
     seeds: Annotated[int, Field(ge=1, le=100)]
     firms: Annotated[dict[str, CardFirm], Field(min_length=1, max_length=50)]
     kpis: dict[str, dict[str, Observed]]
-    free: Annotated[dict[str, tuple[float, float]], Field(min_length=1)]
+    free: Annotated[dict[str, tuple[Finite, Finite]], Field(min_length=1)]
     overrides: list[str]
-    truth: dict[str, float]
+    truth: dict[str, Finite]
     sources: dict[str, str]
 
 
@@ -71,9 +75,19 @@ def load_card(name: str) -> MarketCard:
     return check_card(to_plain(cfg)["market_data"])
 
 
+@dataclass(config=_STRICT, frozen=True)
+class _CardFile:
+    """A card where it is composed, so every message names its keys as ``market_data.<key>``."""
+
+    market_data: MarketCard
+
+
 def check_card(raw: dict) -> MarketCard:
     """Validate a card's plain mapping, and its cross-references, into a ``MarketCard``."""
-    card = validated(MarketCard, raw, "market_data.")
+    if not raw:
+        keys = ", ".join(f.name for f in dataclasses.fields(MarketCard))
+        raise ConfigError(f"config error: market_data: the card is empty; a card has {keys} (conf/market_data/)")
+    card = validated(_CardFile, {"market_data": raw}).market_data
     check_folder_name("market_data.name", card.name)  # its calibrations go to <results_dir>/calibration/<name>/
     for firm, spec in card.firms.items():
         if spec.preset not in presets():
@@ -81,6 +95,8 @@ def check_card(raw: dict) -> MarketCard:
                 f"config error: market_data.firms.{firm}.preset = {spec.preset!r}: no such preset "
                 f"(allowed: {', '.join(presets())})"
             )
+    if not any(card.kpis.values()):
+        raise ConfigError("config error: market_data.kpis: nothing observed; allowed: {firm: {kpi: {value, sd}}}")
     for firm, kpis in card.kpis.items():
         if firm not in card.firms:
             raise ConfigError(
@@ -101,19 +117,22 @@ def check_card(raw: dict) -> MarketCard:
     shares = sum(k["share"].value for k in card.kpis.values() if "share" in k)
     if shares > 1 + 1e-9:
         raise ConfigError(f"config error: market_data.kpis.*.share: the shares sum to {shares:g}; allowed: at most 1")
-    base = to_plain(compose([]))
+    world = _world(card)
     for key, (lo, hi) in card.free.items():
+        where = f"market_data.free.{key}"
+        parameter(key, where, {"seed": "market_data.seeds", "steps": "market_data.weeks"})
         if not lo < hi:
-            raise ConfigError(
-                f"config error: market_data.free.{key} = [{lo}, {hi}]: an empty prior range; allowed: low < high"
-            )
-        node: Any = base
+            raise ConfigError(f"config error: {where} = [{lo}, {hi}]: an empty prior range; allowed: low < high")
+        node: Any = world
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:
-                raise ConfigError(f"config error: market_data.free.{key}: not a config key")
+                raise ConfigError(f"config error: {where}: not a config key")
             node = node[part]
-        settings_for(card, {key: lo})  # each end of the range must be a valid value
-        settings_for(card, {key: hi})
+        if isinstance(node, bool) or not isinstance(node, int | float):
+            what = "a group of keys" if isinstance(node, dict) else "a list" if isinstance(node, list) else repr(node)
+            raise ConfigError(f"config error: {where}: {what}, not a number; allowed: a numeric key (market.reach)")
+        for end in (lo, hi):  # each end of the range must be a valid value
+            _with(copy.deepcopy(world), {key: end})
     return card
 
 
@@ -136,6 +155,24 @@ def settings_for(card: MarketCard, params: dict[str, float], seed: int = 0) -> S
     Firms are the card's, from their presets, at the card's prices, starting from the observed shares
     (firms without an observed share share what is left equally).
     """
+    return _with(_world(card, seed), params)
+
+
+def _with(raw: dict, params: dict[str, float]) -> Settings:
+    """Validated settings of the plain config ``raw`` with ``params`` (dotted keys) set in it."""
+    for key, value in params.items():
+        node = raw
+        *path, leaf = key.split(".")
+        for part in path:
+            node = node[part]
+        node[leaf] = (
+            type(node[leaf])(value) if isinstance(node[leaf], int) and not isinstance(node[leaf], bool) else value
+        )
+    return validate(raw)
+
+
+def _world(card: MarketCard, seed: int = 0) -> dict:
+    """The card's market as a plain config: its overrides, its firms at its prices and shares, its size."""
     raw = to_plain(compose(list(card.overrides)))
     shares = {firm: kpis["share"].value for firm, kpis in card.kpis.items() if "share" in kpis}
     rest = [f for f in card.firms if f not in shares]
@@ -152,15 +189,7 @@ def settings_for(card: MarketCard, params: dict[str, float], seed: int = 0) -> S
     raw["steps"] = card.weeks
     raw["seed"] = seed
     raw["progress"] = False
-    for key, value in params.items():
-        node = raw
-        *path, leaf = key.split(".")
-        for part in path:
-            node = node[part]
-        node[leaf] = (
-            type(node[leaf])(value) if isinstance(node[leaf], int) and not isinstance(node[leaf], bool) else value
-        )
-    return validate(raw)
+    return raw
 
 
 @functools.cache

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..runs.arguments import add_jobs
+from ..runs.arguments import add_jobs, add_out
 from ..runs.errors import ArgumentParser, failing_as, number
 from ..runs.results import write_atomic
 from . import inference, report
@@ -39,10 +39,14 @@ def truths(card: MarketCard, k: int, seed: int) -> list[dict[str, float]]:
 
 
 def card_for(card: MarketCard, truth: dict[str, float], customers: int, weeks: int) -> MarketCard:
-    """The card with its KPIs made by the model at ``truth`` (seeds ``SEEDS``)."""
+    """The card with its KPIs made by the model at ``truth`` (seeds ``SEEDS``); a KPI the runs could not measure
+    (a referral share without acquisitions) is left out, as a card leaves out what was not observed."""
     sized = dataclasses.replace(card, customers=customers, weeks=weeks, truth=truth)
     made = kpis_at(sized, truth)
-    kpis = {firm: {kpi: Observed(value, SD[kpi]) for kpi, value in table.items()} for firm, table in made.items()}
+    kpis = {
+        firm: {kpi: Observed(value, SD[kpi]) for kpi, value in table.items() if np.isfinite(value)}
+        for firm, table in made.items()
+    }
     return dataclasses.replace(sized, kpis=kpis)
 
 
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--generations", type=number(int, 1, 100), default=4, help="generations of ABC-SMC")
     add_jobs(ap)
     ap.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed of the truths and the inference")
-    ap.add_argument("--out", default="results/validation/coverage", help="the folder of the results")
+    add_out(ap, "results/validation/coverage", "the folder of the results")
     a = ap.parse_args(argv)
     inference.require_pyabc()
     base = load_card(a.card)

@@ -14,13 +14,17 @@ interrupted calibration continues where it stopped.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..runs.errors import Failure, reason
 from . import kpis as kpi_table
 from .card import MarketCard, needs_retention, observed, priors, settings_for, uncertainty
 
@@ -76,6 +80,56 @@ def prior(card: MarketCard):
     return pyabc.Distribution(**{p.name: pyabc.RV("uniform", p.low, p.high - p.low) for p in priors(card)})
 
 
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    """An error and the errors that caused it."""
+    while err is not None:
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+@contextmanager
+def redis_errors(address: str) -> Iterator[None]:
+    """The Redis server's errors (refused, gone, unknown host) as a one-line ``Failure`` naming it."""
+    from redis.exceptions import RedisError
+
+    try:
+        yield
+    except RedisError as err:
+        why = next((e for e in _chain(err) if isinstance(e, OSError) and e.strerror), err)
+        text = why.strerror.lower() if isinstance(why, OSError) else reason(why)
+        raise Failure(f"error: the Redis server at {address} (--redis): {text}") from None
+
+
+def reach(address: str) -> None:
+    """The Redis server at ``host:port`` answers, or a one-line ``Failure``: checked before anything is written."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    host, _, port = address.partition(":")
+    with redis_errors(address):
+        once = Retry(NoBackoff(), 0)  # an answer now: a server that is not there is for the user to start
+        redis.Redis(host=host, port=int(port), socket_connect_timeout=10, socket_timeout=10, retry=once).ping()
+
+
+@contextmanager
+def stored(db: Path) -> Iterator[None]:
+    """The history database's errors as a one-line ``Failure`` naming it: a damaged file (a copy cut short),
+    which a rerun would meet again, or a failed write (a full disk), after which a rerun continues."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except (sqlite3.Error, DBAPIError) as err:
+        cause = getattr(err, "orig", None) or err
+        text = reason(cause)
+        if isinstance(cause, sqlite3.DatabaseError) and not isinstance(cause, sqlite3.OperationalError):
+            raise Failure(
+                f"error: reading {db}: {text} (damaged or cut short): move {db.parent} away to start again"
+            ) from None
+        raise Failure(f"error: writing {db}: {text}; run the same command again to continue") from None
+
+
 def sampler(kind: str, jobs: int, redis: str | None = None):
     """Where the simulations run: ``multicore`` (this machine, ``jobs`` processes) or ``redis``
     (any number of ``abc-redis-worker`` processes, on this machine or a cluster, fed by a Redis server)."""
@@ -111,53 +165,57 @@ def run(
     logging.getLogger("ABC").setLevel(logging.WARNING)
     logging.getLogger("Sampler").setLevel(logging.WARNING)
     logging.getLogger("Epsilon").setLevel(logging.WARNING)
-    url = f"sqlite:///{db.resolve()}"
-    history = pyabc.History(url) if db.is_file() else None
-    if history is not None and history.max_t < 0:  # stopped before its first generation: start again
-        history = None
-        db.unlink()
-    done = history.max_t + 1 if history is not None else 0
-    if done >= generations:
-        return history
-    np.random.seed(seed + done)  # the library draws its proposals from numpy's global generator
-    abc = pyabc.ABCSMC(
-        Model(card),
-        prior(card),
-        kernel(card),
-        population_size=population,
-        sampler=sampler(sampler_kind, jobs, redis),
-        eps=pyabc.Temperature(),
-        acceptor=pyabc.StochasticAcceptor(),
-    )
-    if done == 0:
-        abc.new(url, observed(card))
-    else:
-        abc.load(url, 1)
-    bar = tqdm(total=generations, initial=done, disable=not progress, unit="generation", desc=card.name)
-    watching = threading.Event()
+    with stored(db), redis_errors(redis or "localhost:6379") if sampler_kind == "redis" else nullcontext():
+        url = f"sqlite:///{db.resolve()}"
+        history = pyabc.History(url) if db.is_file() else None
+        if history is not None and (history.max_t is None or history.max_t < 0):  # stopped before its first
+            history = None  # generation, or before the database held anything: start again
+            db.unlink()
+        done = history.max_t + 1 if history is not None else 0
+        if done >= generations:
+            return history
+        np.random.seed(seed + done)  # the library draws its proposals from numpy's global generator
+        abc = pyabc.ABCSMC(
+            Model(card),
+            prior(card),
+            kernel(card),
+            population_size=population,
+            sampler=sampler(sampler_kind, jobs, redis),
+            eps=pyabc.Temperature(),
+            acceptor=pyabc.StochasticAcceptor(),
+        )
+        if done == 0:
+            abc.new(url, observed(card))
+        else:
+            abc.load(url, 1)
+        bar = tqdm(total=generations, initial=done, disable=not progress, unit="generation", desc=card.name)
+        watching = threading.Event()
 
-    def watch() -> None:  # the library runs all generations in one call: follow them in its database
-        seen = done
-        while not watching.wait(2.0):
-            pops = pyabc.History(url).get_all_populations()
-            pops = pops[pops.t >= 0]
-            if len(pops) > seen:
-                last = pops.iloc[-1]
-                bar.set_postfix(temperature=f"{last.epsilon:.3g}", acceptance=f"{population / last.samples:.0%}")
-                bar.update(len(pops) - seen)
-                seen = len(pops)
+        def watch() -> None:  # the library runs all generations in one call: follow them in its database
+            seen = done
+            while not watching.wait(2.0):
+                try:
+                    pops = pyabc.History(url).get_all_populations()
+                except Exception:  # the bar only: the run itself says what went wrong with the database
+                    continue
+                pops = pops[pops.t >= 0]
+                if len(pops) > seen:
+                    last = pops.iloc[-1]
+                    bar.set_postfix(temperature=f"{last.epsilon:.3g}", acceptance=f"{population / last.samples:.0%}")
+                    bar.update(len(pops) - seen)
+                    seen = len(pops)
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    if progress:
-        watcher.start()
-    try:
-        history = abc.run(max_nr_populations=generations - done)
-    finally:
-        watching.set()
+        watcher = threading.Thread(target=watch, daemon=True)
         if progress:
-            watcher.join()
-        bar.close()
-    return history
+            watcher.start()
+        try:
+            history = abc.run(max_nr_populations=generations - done)
+        finally:
+            watching.set()
+            if progress:
+                watcher.join()
+            bar.close()
+        return history
 
 
 def posterior(history, card: MarketCard) -> pd.DataFrame:

@@ -17,10 +17,11 @@ import pandas as pd
 from joblib import Parallel, delayed
 from omegaconf import OmegaConf
 
-from ..config import ConfigError, Settings, compose, to_plain, validate
+from ..config import RUN_CONTROL, ConfigError, Settings, compose, to_plain, validate
 from ..model.market import LoyaltyMarket
 from .card import MarketCard, settings_for
 
+BASELINE = "baseline"  # the scenario name of the unchanged world
 TRACKED = {"share": "market share", "cumulative_profit": "cumulative profit", "npv": "NPV", "advocacy": "advocacy"}
 
 
@@ -61,7 +62,7 @@ class World:
             raw = _plain(settings_for(self.card, params, seed))
         if self.weeks is not None:
             raw["steps"] = self.weeks
-        for key in ("design", "design_row", "sweep", "hydra"):
+        for key in (*RUN_CONTROL, "hydra"):
             raw.pop(key, None)
         return validate(merged(raw, change))
 
@@ -92,7 +93,7 @@ def run(world: World, scenarios: dict[str, list[str]], draws: pd.DataFrame, seed
     for d, row in draws.iterrows():
         params = row.to_dict()
         for seed in range(seeds):
-            for name, change in {"baseline": [], **scenarios}.items():
+            for name, change in {BASELINE: [], **scenarios}.items():
                 jobs_list.append((name, d, seed, world.settings(params, seed, change)))
     frames = Parallel(n_jobs=jobs)(delayed(_trajectories)(s) for *_, s in jobs_list)
     for (name, d, seed, _), frame in zip(jobs_list, frames, strict=True):
@@ -105,9 +106,9 @@ def run(world: World, scenarios: dict[str, list[str]], draws: pd.DataFrame, seed
 def differences(runs: pd.DataFrame) -> pd.DataFrame:
     """Each scenario minus its baseline, paired by draw, seed, week and firm (tidy: one row per metric)."""
     keys = ["draw", "seed", "week", "firm"]
-    base = runs[runs.scenario == "baseline"].set_index(keys)[list(TRACKED)]
+    base = runs[runs.scenario == BASELINE].set_index(keys)[list(TRACKED)]
     out = []
-    for name, g in runs[runs.scenario != "baseline"].groupby("scenario", sort=False):
+    for name, g in runs[runs.scenario != BASELINE].groupby("scenario", sort=False):
         change = g.set_index(keys)[list(TRACKED)]
         for metric in TRACKED:
             out.append(

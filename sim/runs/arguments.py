@@ -8,10 +8,12 @@ are each command's own.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from ..config import ConfigError, allowed_range
-from .errors import number
+from .errors import Failure, number
 
 JOBS = (1, 4096)  # parallel processes or joblib workers
 
@@ -46,6 +48,23 @@ def add_jobs(ap: argparse.ArgumentParser, help: str | None = None) -> None:
 def add_results_dir(ap: argparse.ArgumentParser) -> None:
     """``--results-dir``: the folder results go under."""
     ap.add_argument("--results-dir", default="results")
+
+
+def add_out(ap: argparse.ArgumentParser, default: str, help: str) -> None:
+    """``--out``: the folder a command writes into, checked before anything runs (not a file, and writable)."""
+    ap.add_argument("--out", type=writable_folder, default=default, help=help)
+
+
+def writable_folder(text: str) -> Path:
+    """An argparse ``type``: a folder that is there or can be made (the path and its nearest existing parent
+    are folders), and can be written to; else one line now rather than after the runs."""
+    path = Path(text)
+    there = next((p for p in (path, *path.parents) if p.exists()), Path.cwd())
+    if not there.is_dir():
+        raise argparse.ArgumentTypeError(f"= {text}: {there} is a file; allowed: a folder")
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise Failure(f"error: writing {text}: {there} is not writable")
+    return path
 
 
 def param_range(item: str, forms: str = "key=low:high") -> tuple[str, tuple[float, float]]:

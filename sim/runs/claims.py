@@ -13,6 +13,9 @@ manager), where the server frees the locks of a machine that is gone when its le
 without ``-o flock``) machines do not see each other's claims: two of them may both run a run; nothing
 is lost or counted twice (the first complete copy wins), the work is done twice. Where locking fails
 outright (``ENOLCK``), runs go ahead unclaimed, and leave other processes' temporary folders alone.
+
+A process forked by the owner (a worker pool's process) does not share its claims: it closes their files
+at once, so the claim still ends with its owner even if such a child outlives it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+_HELD: set[int] = set()  # the descriptors of the claims this process holds
+
+
+def _not_in_child() -> None:
+    """In a forked child: close the parent's claim files (a lock is shared by every copy of its descriptor)."""
+    for fd in _HELD:
+        with suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_not_in_child)
 
 
 def claim_path(dest: Path) -> Path:
@@ -94,13 +109,16 @@ def claim(dest: Path) -> Iterator[Claim]:
     if isinstance(fd, Claim):
         yield fd
         return
+    _HELD.add(fd)
     try:
         with suppress(OSError):  # who holds it is for messages only; a full disk must not stop the run here
             os.ftruncate(fd, 0)
             os.write(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid()}).encode())
         yield Claim(path, held=True)
     finally:
-        # remove, then unlock: whoever locks the old file next sees it is no longer the claim file
-        with suppress(OSError):
-            os.unlink(path)
-        os.close(fd)
+        if fd in _HELD:  # not in a forked child: that closed its copy at the fork, and the claim is not its own
+            _HELD.discard(fd)
+            # remove, then unlock: whoever locks the old file next sees it is no longer the claim file
+            with suppress(OSError):
+                os.unlink(path)
+            os.close(fd)
