@@ -62,6 +62,8 @@ NOT_PARAMETERS: dict[str, str] = {
     **dict.fromkeys((*RUN_CONTROL, "strict", "reuse"), "it says how runs are launched, not what runs"),
     "hydra": "the launcher's own settings",
 }
+# Those that never change a number: they never name a sweep or a run, and are no part of a run's fingerprint.
+RESULT_NEUTRAL: tuple[str, ...] = ("progress", "engine", "results_dir", "sweep", "strict", "reuse", "hydra")
 
 
 def parameter(key: str, where: str, own: dict[str, str] | None = None) -> str:

@@ -15,13 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
+from ..config import RESULT_NEUTRAL, Settings
 from ..provenance import describe
 
 FINGERPRINT = "fingerprint.json"
 PACKAGE = Path(__file__).resolve().parent.parent
 MODEL_CODE = ("model", "config.py")  # under the package: the code that decides a run's numbers
-RESULT_NEUTRAL_SETTINGS = ("progress", "results_dir", "engine")  # the engines dock: the same numbers
 
 
 @functools.cache
@@ -40,7 +39,7 @@ def model_code() -> str:
 def settings_of(settings: Settings) -> dict[str, Any]:
     """The settings that can change a run's numbers, as plain JSON values."""
     plain = json.loads(json.dumps(dataclasses.asdict(settings), default=str))
-    return {k: v for k, v in plain.items() if k not in RESULT_NEUTRAL_SETTINGS}
+    return {k: v for k, v in plain.items() if k not in RESULT_NEUTRAL}
 
 
 def fingerprint(settings: Settings) -> dict[str, Any]:

@@ -20,12 +20,19 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..config import FOLDER_NAME_ALLOWED, ConfigError, check, check_folder_name, compose, culprit, hydra_error
+from ..config import (
+    FOLDER_NAME_ALLOWED,
+    RESULT_NEUTRAL,
+    ConfigError,
+    check,
+    check_folder_name,
+    compose,
+    culprit,
+    hydra_error,
+)
 from .arguments import JOBS
 
-# Keys that never change a run's results (how and where it runs), so never name a sweep or a
-# run and are not among a run's parameters; the experiment names the folder above the sweep.
-RESULT_NEUTRAL = ("progress", "results_dir", "engine", "sweep", "strict", "reuse", "hydra")
+# The experiment names the folder above the sweep; result-neutral keys (``config.RESULT_NEUTRAL``) name nothing.
 NAMED_ABOVE = ("experiment",)
 MULTIRUN_FLAGS = {"-m", "--multirun"}
 MAX_NAME = 150  # characters; longer names keep a readable head and a hash
