@@ -1,7 +1,7 @@
 """A run is its configuration: what made a run folder, kept in it, compared before the run counts as done.
 
 ``fingerprint.json`` holds the run's settings (every key that can change a number: result-neutral keys left
-out), a digest of the model's code (``sim/model/`` and the settings' gate, ``sim/config.py``), and, to say
+out), a digest of the model's code (``sim/model/``: its rules, accounts and records), and, to say
 which model made it, the package version and the git commit (``sim.provenance``). A sweep's run whose folder
 holds another fingerprint is not the run asked for: ``differences`` names what differs, in one line.
 """
@@ -20,12 +20,12 @@ from ..provenance import describe
 
 FINGERPRINT = "fingerprint.json"
 PACKAGE = Path(__file__).resolve().parent.parent
-MODEL_CODE = ("model", "config.py")  # under the package: the code that decides a run's numbers
+MODEL_CODE = ("model",)  # under the package: the code that decides a run's numbers (its settings are compared apart)
 
 
 @functools.cache
 def model_code() -> str:
-    """A digest of the model's code: every file under ``sim/model/`` and ``sim/config.py``, by path and content."""
+    """A digest of the model's code: every file under ``sim/model/``, by path and content."""
     digest = hashlib.sha256()
     files = []
     for part in MODEL_CODE:
