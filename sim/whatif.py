@@ -176,12 +176,46 @@ def figure_png(diff: pd.DataFrame, scenario: str, band: float) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def html_report(a, command: str, table: pd.DataFrame, pair: pd.DataFrame, diff: pd.DataFrame, world_text: str) -> str:
+# The numbers table's columns, labelled for a board pack, with how each is shown.
+COLUMNS = {
+    "scenario": ("change", str),
+    "firm": ("firm", str),
+    "npv_change": ("NPV change", "{:+,.0f}"),
+    "npv_change_pct": ("NPV change", "{:+.1f}%"),
+    "npv_change_pct_low": ("band from", "{:+.1f}%"),
+    "npv_change_pct_high": ("band to", "{:+.1f}%"),
+    "chance_better": ("chance it is better", "{:.0%}"),
+    "payback_week": ("pays back in week", "{:.0f}"),
+    "share_change": ("long-run share change (points)", "{:+.1%}"),
+    "advocacy_change": ("advocacy change", "{:+.1f}"),
+}
+
+
+def _shown(value, form) -> str:
+    if form is str:
+        return str(value)
+    if isinstance(value, float) and np.isnan(value):
+        return "does not pay back within the horizon" if form == "{:.0f}" else "n/a"
+    return form.format(value)
+
+
+def _table_html(rows: list[list[str]], header: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_report(
+    a, command: str, table: pd.DataFrame, pair: pd.DataFrame, diff: pd.DataFrame, world_text: str, money=None
+) -> str:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>What if?</title>",
-        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-        "th{background:#f3f3f3}code{background:#f6f6f6;padding:1px 3px}li{margin:.4em 0}</style></head><body>",
+        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;font-size:13px;max-width:100%}td,th{border:1px solid #ccc;padding:3px 6px;"
+        "text-align:right}th{background:#f3f3f3}code{background:#f6f6f6;padding:1px 3px}li{margin:.4em 0}"
+        "img{max-width:100%}pre{white-space:pre-wrap;word-break:break-all}"
+        "@media print{@page{size:A4;margin:15mm}body{max-width:none;margin:0;font-size:11px}"
+        "h2{break-after:avoid}img,table{break-inside:avoid}}</style></head><body>",
         "<h1>What if?</h1>",
         f"<p>{html.escape(world_text)}</p>",
         "<h2>In plain words</h2><ul>",
@@ -196,11 +230,22 @@ def html_report(a, command: str, table: pd.DataFrame, pair: pd.DataFrame, diff: 
         f" changes), so the bands show the uncertainty about the market, not the luck of the runs.</p>"
     )
     parts.append("<h2>The numbers</h2>")
-    shown = table.copy()
-    for col in shown.columns:
-        if shown[col].dtype.kind == "f":
-            shown[col] = shown[col].map(lambda v: f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}")
-    parts.append(shown.to_html(index=False, escape=True))
+    rows = [[_shown(r[c], form) for c, (_, form) in COLUMNS.items()] for _, r in table.iterrows()]
+    parts.append(_table_html(rows, [label for label, _ in COLUMNS.values()]))
+    if money is not None and len(money):
+        parts.append(f"<h2>The firms' economics ({int(a.band * 100)}% band)</h2>")
+        header = ["change", "firm", *(wi.ECONOMICS.values())]
+        rows = []
+        for _, r in money.iterrows():
+            cells = [str(r.scenario), str(r.firm)]
+            for metric in wi.ECONOMICS:
+                form = "{:,.0f}" if metric in ("acquisition_cost", "lifetime_value") else "{:.1%}"
+                value, lo, hi = r[metric], r[f"{metric}_low"], r[f"{metric}_high"]
+                cells.append(
+                    "n/a" if np.isnan(value) else f"{form.format(value)} [{form.format(lo)}, {form.format(hi)}]"
+                )
+            rows.append(cells)
+        parts.append(_table_html(rows, header))
     for name in table.scenario.unique():
         parts.append(
             f"<h2>{html.escape(name)}</h2><img style='width:100%' src='data:image/png;base64,"
@@ -226,17 +271,19 @@ def main(argv: list[str] | None = None) -> None:
         else f"The default world{(' with ' + ' '.join(a.base)) if a.base else ''}: {seeds} seeds."
     ) + f" Horizon {a.weeks} weeks."
     print(text, flush=True)
-    runs = wi.run(w, named, draws, seeds, a.jobs)
+    runs, economy = wi.run(w, named, draws, seeds, a.jobs)
     diff = wi.differences(runs)
     table = wi.summary(diff, a.band)
     pair = wi.pairing(diff)
     table = table.merge(pair, on=["scenario", "firm"], how="left")
+    money = wi.economics_table(economy, a.band)
     dest = Path(a.results_dir) / "whatif" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     with failing_as("writing", dest), atomic_folder(dest) as staged:
         runs.to_parquet(staged.tmp / "runs.parquet", index=False)
         diff.to_parquet(staged.tmp / "differences.parquet", index=False)
         table.to_csv(staged.tmp / "summary.csv", index=False)
-        (staged.tmp / "report.html").write_text(html_report(a, cmdline, table, pair, diff, text))
+        money.to_csv(staged.tmp / "economics.csv", index=False)
+        (staged.tmp / "report.html").write_text(html_report(a, cmdline, table, pair, diff, text, money))
     for _, row in table.iterrows():
         print(wi.in_words(row, a.weeks, a.band))
     print(f"written: {staged.final}/report.html")

@@ -180,10 +180,15 @@ def test_whatif_pairs_change_and_baseline_and_writes_a_self_contained_report(tmp
     ]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "For giving, firms.giving.generosity=0.9" in done.stdout and "chance it is better" in done.stdout
+    assert "If firms.giving.generosity=0.9: giving's" in done.stdout and "taking's" in done.stdout  # whose change
+    assert "chance it is better" in done.stdout
     (folder,) = (tmp_path / "whatif").iterdir()
     page = (folder / "report.html").read_text()
     assert "data:image/png;base64," in page and "src='http" not in page and "In plain words" in page
+    assert ">nan<" not in page and "npv_change_pct_low" not in page and "@media print" in page  # a board's page
+    money = pd.read_csv(folder / "economics.csv")
+    assert set(money.scenario) == {"baseline", "firms.giving.generosity=0.9"} and money.margin.between(-1, 1).all()
+    assert "margin (profit / revenue)" in page and "lifetime value" in page
     diff = pd.read_parquet(folder / "differences.parquet")
     week0 = diff[diff.week == 0]
     assert (week0.difference == 0).all()  # same people, same start: the worlds differ only by the change

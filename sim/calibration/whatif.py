@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from ..config import RUN_CONTROL, ConfigError, Settings, compose, to_plain, validate
 from ..model.market import LoyaltyMarket
+from ..model.metrics import economics, summarize_cohorts
 from .card import MarketCard, settings_for
 
 BASELINE = "baseline"  # the scenario name of the unchanged world
@@ -82,25 +83,66 @@ def _plain(settings: Settings) -> dict:
     return plain(settings)
 
 
-def _trajectories(settings: Settings) -> pd.DataFrame:
-    ts = LoyaltyMarket(settings).run().timeseries()
-    return ts[["week", "firm", *TRACKED]]
+# A firm's economics over the horizon (``metrics.economics``) and the lifetime value of its first year's acquisitions.
+ECONOMICS = {
+    "margin": "margin (profit / revenue)",
+    "acquisition_cost": "acquisition cost per new customer",
+    "contact_cost_share": "contact cost / revenue",
+    "failure_demand_share": "failure demand / calls",
+    "lifetime_value": "lifetime value of a customer acquired in the first year",
+}
 
 
-def run(world: World, scenarios: dict[str, list[str]], draws: pd.DataFrame, seeds: int, jobs: int) -> pd.DataFrame:
-    """Every (scenario or baseline, draw, seed) run: one row per week and firm."""
+def _trajectories(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A run's tracked trajectories, and each firm's economics over the horizon."""
+    model = LoyaltyMarket(settings).run()
+    ts = model.timeseries()
+    cohorts = summarize_cohorts(model.cohort_timeseries(), ts, settings.market.annual_discount_rate)
+    first_year = cohorts[cohorts.cohort == 1].set_index("firm").lifetime_value
+    economy = pd.DataFrame(
+        [
+            {"firm": firm, **economics(g), "lifetime_value": first_year.get(firm, np.nan)}
+            for firm, g in ts[ts.week > 0].groupby("firm", sort=False)
+        ]
+    )
+    return ts[["week", "firm", *TRACKED]], economy
+
+
+def run(
+    world: World, scenarios: dict[str, list[str]], draws: pd.DataFrame, seeds: int, jobs: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every (scenario or baseline, draw, seed) run: one row per week and firm, and one row per firm of its
+    economics."""
     jobs_list = []
     for d, row in draws.iterrows():
         params = row.to_dict()
         for seed in range(seeds):
             for name, change in {BASELINE: [], **scenarios}.items():
                 jobs_list.append((name, d, seed, world.settings(params, seed, change)))
-    frames = Parallel(n_jobs=jobs)(delayed(_trajectories)(s) for *_, s in jobs_list)
-    for (name, d, seed, _), frame in zip(jobs_list, frames, strict=True):
-        frame.insert(0, "seed", seed)
-        frame.insert(0, "draw", d)
-        frame.insert(0, "scenario", name)
-    return pd.concat(frames, ignore_index=True)
+    results = Parallel(n_jobs=jobs)(delayed(_trajectories)(s) for *_, s in jobs_list)
+    for (name, d, seed, _), frames in zip(jobs_list, results, strict=True):
+        for frame in frames:
+            frame.insert(0, "seed", seed)
+            frame.insert(0, "draw", d)
+            frame.insert(0, "scenario", name)
+    return (
+        pd.concat([trajectory for trajectory, _ in results], ignore_index=True),
+        pd.concat([economy for _, economy in results], ignore_index=True),
+    )
+
+
+def economics_table(economy: pd.DataFrame, band: float = 0.9) -> pd.DataFrame:
+    """Per scenario (the baseline first) and firm: each of ``ECONOMICS``, mean and band over draws and seeds."""
+    lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
+    rows = []
+    for (name, firm), g in economy.groupby(["scenario", "firm"], sort=False):
+        row = {"scenario": name, "firm": firm}
+        for metric in ECONOMICS:
+            v = g[metric].dropna()
+            row |= {metric: v.mean(), f"{metric}_low": v.quantile(lo_q), f"{metric}_high": v.quantile(hi_q)}
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values("scenario", key=lambda s: s != BASELINE, kind="stable").reset_index(drop=True)
 
 
 def differences(runs: pd.DataFrame) -> pd.DataFrame:
@@ -193,6 +235,7 @@ def in_words(row: pd.Series, weeks: int, band: float = 0.9) -> str:
     )
     share = f"long-run share {100 * row.share_change:+.1f} points"
     return (
-        f"For {row.firm}, {row.scenario} {direction} its {horizon} NPV by {pct} ({int(band * 100)}% band); {pay}; "
-        f"{100 * row.chance_better:.0f}% chance it is better; {share}."
+        f"If {row.scenario}: {row.firm}'s {horizon} NPV {direction.replace('raises', 'rises').replace('lowers', 'falls')}"
+        f" by {pct} ({int(band * 100)}% band); {pay}; {100 * row.chance_better:.0f}% chance it is better for "
+        f"{row.firm}; {share}."
     )
