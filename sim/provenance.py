@@ -61,3 +61,12 @@ def commit(package: Path = PACKAGE) -> str | None:
 def describe() -> dict[str, str | None]:
     """``{"version", "commit"}``: what a result needs to say which model made it."""
     return {"version": version(), "commit": commit()}
+
+
+def made_by() -> str:
+    """``made by loyalty-sim 0.3.0 (commit 1a2b3c4d5e6f)``: for a report's reader."""
+    found = describe()
+    commit = found["commit"]
+    return f"made by loyalty-sim {found['version']}" + (
+        f" (commit {commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''})" if commit else ""
+    )

@@ -35,6 +35,7 @@ from .calibration import whatif as wi
 from .calibration.card import MarketCard, check_card, priors
 from .calibration.inference import draws as posterior_draws
 from .config import ConfigError, load, parameter
+from .provenance import made_by
 from .runs.arguments import add_jobs, add_results_dir, add_seeds
 from .runs.errors import ArgumentError, ArgumentParser, command, existing, failing_as, number
 from .runs.results import atomic_folder
@@ -251,7 +252,8 @@ def html_report(
             f"<h2>{html.escape(name)}</h2><img style='width:100%' src='data:image/png;base64,"
             f"{figure_png(diff, name, a.band)}'>"
         )
-    parts.append(f"<h2>Reproduce</h2><pre><code>{html.escape(command)}</code></pre></body></html>")
+    parts.append(f"<h2>Reproduce</h2><p>{html.escape(made_by())}.</p><pre><code>{html.escape(command)}</code></pre>")
+    parts.append("</body></html>")
     return "\n".join(parts)
 
 

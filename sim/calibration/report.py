@@ -9,6 +9,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from matplotlib.figure import Figure
 
+from ..provenance import made_by
 from .card import MarketCard, observed, priors, uncertainty
 from .inference import draws, simulate, weighted_quantile
 
@@ -136,7 +137,8 @@ def markdown(card: MarketCard, params: pd.DataFrame, fit: pd.DataFrame, meta: di
         "",
         f"{meta['generations']} generations of {meta['population']} particles (ABC-SMC, pyabc); final temperature "
         f"{meta['epsilon']:.3g} (1: exact under the card's sd as normal noise); {meta['simulations']:,} parameter sets simulated, {card.seeds} seed(s) each, "
-        f"{card.customers:,} customers, {card.weeks} weeks; {meta['seconds']:.0f} s on {meta['workers']} worker(s).",
+        f"{card.customers:,} customers, {card.weeks} weeks; {meta['seconds']:.0f} s on {meta['workers']} worker(s); "
+        f"{made_by()}.",
         "",
         "## What the data pin down",
         "",
