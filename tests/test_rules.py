@@ -49,3 +49,11 @@ def test_every_recorded_event_is_listed_with_the_rule_that_records_it():
 def test_the_derived_quantities_have_one_name_in_both_engines():
     for name in ("remembered", "utilities", "discount_decided"):
         assert hasattr(agents.Customer, name) and hasattr(compiled, name), name
+
+
+def test_no_kernel_takes_more_than_ten_parameters():
+    """The compiled engine's functions take records (``People``, ``Week``, ``Work``...), not long lists of arrays."""
+    kernels = {name: f.py_func for name, f in vars(compiled).items() if hasattr(f, "py_func")}
+    assert len(kernels) > 30
+    too_many = {name: n for name, f in kernels.items() if (n := len(inspect.signature(f).parameters)) > 10}
+    assert not too_many, too_many
