@@ -58,5 +58,7 @@ def test_state_arrays_stay_in_range(model):
     c = model.customers
     for arr in (c.bond, c.trust):
         assert arr.min() >= 0 and arr.max() <= 1
-    assert (c.tariff >= c.fit - 1e-6).all()
+    buying = c.firm < len(model.firms)  # a buyer pays for at least their need (joining: max(need, standard))
+    assert buying.sum() > 0 and (c.tariff[buying] >= c.fit[buying] - 1e-6).all()
+    assert (c.tariff <= 2).all()
     assert np.isfinite(c.heard).all()

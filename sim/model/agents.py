@@ -631,6 +631,7 @@ class Customer(FixedAgent):
         if self.grudge_firm == firm:  # I came back: no grudge against the firm I rejoin
             self.grudge_firm, self.grudge = None, ZERO
         self.joined_week = week
+        self.tariff = max(self.fit, F32(1))  # the standard tariff, or the one that meets a need grown beyond it
         self.discount_left = m.discount_weeks if discounted else 0
         self.by_referral = channel is Channel.REFERRAL
 

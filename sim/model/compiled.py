@@ -751,6 +751,7 @@ def join(p, i, chosen, ad, full, gumbel, week, fresh, counted, c):
         p.grudge_firm[i] = p.heard.shape[1]
         p.grudge[i] = ZERO
     p.joined_week[i] = week.number
+    p.tariff[i] = max(p.fit[i], ONE)  # the standard tariff, or the one that meets a need grown beyond it
     p.discount_left[i] = market.discount_weeks if on_discount else 0
     p.by_referral[i] = p.referred[i] == chosen
 

@@ -101,7 +101,9 @@ STATE: tuple[Var, ...] = (
     Var("peak_neg", f32, 0, F_, F_, F_, "remembered worst moment (<= 0)"),
     Var("bond", f32, 0, F_, F_, F_, "emotional bond to the current firm, [0, 1]"),
     Var("trust", f32, "trust_initial", F_, F_, F_, "trust in the current firm, [0, 1]"),
-    Var("tariff", f32, 1, F_, F_, F_, "tariff as a fraction of list price (<= 2)"),
+    Var(
+        "tariff", f32, 1, F_, S, F_, "tariff as a fraction of list price (<= 2): at joining, the standard or one's need"
+    ),
     Var("aware", bool, False, F_, F_, F_, "knows that the tariff is above their need (told, or found out)"),
     Var("by_referral", bool, False, F_, S, F_, "joined the current firm on a referral"),
     Var(
