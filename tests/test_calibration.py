@@ -47,7 +47,7 @@ def raw_card(**changes) -> dict:
         ),
         (
             {"kpis.rival.share": {"value": 0.6, "sd": 0.01}},
-            r"the shares sum to 1\.35\d*; allowed: at most 1",
+            r"the shares sum to 1\.37\d*; allowed: at most 1",  # us 0.77 + 0.6
         ),
         ({"free": {"customers.patience": [0, 1]}}, "market_data.free.customers.patience: not a config key"),
         ({"free": {"market.reach": [0.2, 0.1]}}, r"market_data.free.market.reach = \[0.2, 0.1\]: an empty prior range"),
@@ -248,8 +248,8 @@ def test_payback_week_and_plain_words():
         }
     )
     assert wi.in_words(row, 260) == (
-        "For us, a free SIM raises its 5-year NPV by 4.0% [-1.0%, +9.0%] (90% band); it pays back in week 70; "
-        "88% chance it is better; long-run share +1.0 points."
+        "If a free SIM: us's 5-year NPV rises by 4.0% [-1.0%, +9.0%] (90% band); it pays back in week 70; "
+        "88% chance it is better for us; long-run share +1.0 points."
     )
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import ROOT, cli
 
 from sim.runs import claims
@@ -130,6 +131,7 @@ def test_a_run_claimed_by_a_live_process_is_left_to_it(tmp_path):
 SHARED = ["customers.n=10000", "steps=150", "progress=false", "seed=range(0,8)"]
 
 
+@pytest.mark.slow  # end to end, over 10 s: run in CI's slow set
 def test_two_launches_of_one_sweep_do_each_run_once(tmp_path):
     results = tmp_path / "results"
     command = [sys.executable, "-m", "sim", "-m", *SHARED, f"results_dir={results}"]

@@ -192,6 +192,7 @@ def test_many_generated_sweeps_are_checked_in_one_line(design_files):
     check()
 
 
+@pytest.mark.slow  # end to end, over 10 s: run in CI's slow set
 def test_generated_overrides_on_the_command_line(tmp_path, design_files):
     """Through ``python -m sim`` itself: exit 0 with a results folder, or exit 2, one line and nothing written."""
 

@@ -92,6 +92,7 @@ def test_a_rule_changed_in_the_compiled_engine_only_breaks_docking(monkeypatch):
     assert divergence is not None and divergence.week <= 2
 
 
+@pytest.mark.slow  # end to end, over 10 s: run in CI's slow set
 def test_a_rule_changed_inside_a_compiled_kernel_breaks_docking(monkeypatch):
     """Gratitude that ignores trust, compiled into the week's kernel: the kernels read the named rules."""
 

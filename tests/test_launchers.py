@@ -35,6 +35,7 @@ def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
     assert not a[KEYS[0]].equals(a[KEYS[1]])  # the runs differ from each other: the comparison has teeth
 
 
+@pytest.mark.slow  # end to end, over 10 s: run in CI's slow set
 def test_joblib_gives_the_same_runs(basic, tmp_path):
     assert_same(basic, sweep_runs(tmp_path, "hydra/launcher=local", "hydra.launcher.n_jobs=2"))
 

@@ -308,7 +308,12 @@ def test_a_complete_release_passes(project, quick, monkeypatch, capsys):
     "breaks, failed",
     [
         (lambda p: (p / "LICENSE").unlink(), "licence"),
-        (lambda p: (p / "CITATION.cff").write_text(read(p / "CITATION.cff").replace('"0.2.0"', '"0.1.9"')), "citation"),
+        (
+            lambda p: (p / "CITATION.cff").write_text(
+                read(p / "CITATION.cff").replace(f'"{sim.__version__}"', '"0.1.9"')
+            ),
+            "citation",
+        ),
         (lambda p: (p / "docs" / "ODD.md").write_text("# Model\n## Purpose\n"), "ODD"),
         (lambda p: (p / "CHANGELOG.md").write_text("# Changelog\n## [Unreleased]\n"), "changelog"),
         (lambda p: (p / "requirements" / "test.txt").unlink(), "lock files"),
@@ -398,6 +403,9 @@ def test_findings_commands_are_the_readmes():
     commands = archive.findings_commands((ROOT / "README.md").read_text())
     assert len(commands) >= 5 and all(c.startswith("python ") for c in commands)
     assert archive.findings_commands("# x\n## Findings\nnone\n## Layout\n```bash\nls\n```\n") == []
+    assert archive.findings_commands("## Findings\n```bash\npython -m sim \\\n  seed=1\n```\n") == [
+        "python -m sim seed=1"
+    ]
 
 
 @pytest.mark.slow

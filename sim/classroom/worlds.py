@@ -24,6 +24,7 @@ from ..config import LEVERS, PRESETS_DIR, Settings, Shock, ShockKind, presets, s
 from ..model.market import LoyaltyMarket
 from ..model.metrics import RECORD
 from ..model.network import SocialNetwork
+from ..model.vocabulary import Happened
 from .journey import Journal
 
 PRESETS = presets()
@@ -293,7 +294,7 @@ class Twins:
 
     def _compare_luck(self, before: list[np.ndarray]) -> None:
         a, b = self.worlds
-        hit = [w.customers.feeling != 0 for w in self.worlds]
+        hit = [(w.customers.happened & Happened.INCIDENT) != 0 for w in self.worlds]  # as the rule recorded it
         same = (before[0] == before[1]) & (before[0] < self.n_firms) & (a.customers.identity == b.customers.identity)
         shared = int((hit[0] & hit[1] & same).sum())
         differ = int(((hit[0] != hit[1]) & same).sum())

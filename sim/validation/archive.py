@@ -30,10 +30,12 @@ NOT_SOURCE_AT_TOP = {"results", "outputs", "multirun", "build"}  # what runs wri
 
 
 def findings_commands(readme: str) -> list[str]:
-    """The lines of the ```bash blocks in the README's Findings section (its subsections included)."""
+    """The commands of the ```bash blocks in the README's Findings section (its subsections included), one per
+    line, a line continued by a backslash joined to the next."""
     section = re.search(r"^## Findings\n(.*?)(?=^## |\Z)", readme, re.M | re.S)
     blocks = re.findall(r"^```bash\n(.*?)^```", section[1] if section else "", re.M | re.S)
-    return [ln.strip() for block in blocks for ln in block.splitlines() if ln.strip() and not ln.startswith("#")]
+    joined = [re.sub(r"\\\n\s*", "", block) for block in blocks]
+    return [ln.strip() for block in joined for ln in block.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
 def results_readme(commands: list[str], commit: str | None) -> str:
