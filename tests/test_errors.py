@@ -559,6 +559,38 @@ def test_aggregate_names_each_kind_of_damage(sweep, name, damage, why, capsys):
     assert said.startswith(f"seed=2 ({name}: ") and why in said, said
 
 
+def _summary_value(column: str, value: str):
+    def damage(path: Path) -> None:
+        summary = pd.read_csv(path, dtype=str, keep_default_na=False)
+        summary.loc[0, column] = value
+        summary.to_csv(path, index=False)
+
+    return damage
+
+
+NOT_NUMBERS = {  # a value the report computes with that is no finite number: the run is left out, no traceback
+    "summary text": ("summary.csv", _summary_value("npv", "x"), "npv: a value that is not a finite number"),
+    "summary inf": (
+        "summary.csv",
+        _summary_value("profit_lead_week", "1e400"),
+        "profit_lead_week: a value that is not a finite number",
+    ),
+    "trajectory text": (
+        "timeseries.parquet",
+        lambda p: pd.read_parquet(p).assign(share="x").to_parquet(p),
+        "share: a value that is not a finite number",
+    ),
+}
+
+
+@pytest.mark.parametrize("name, damage, why", NOT_NUMBERS.values(), ids=NOT_NUMBERS)
+def test_aggregate_leaves_out_a_run_whose_numbers_are_not_numbers(sweep, name, damage, why, capsys):
+    damage(sweep / "seed=2" / name)
+    aggregate.main([str(sweep)])
+    assert f"1 of 4 runs unreadable: seed=2 ({name}: {why}); left out of the report" in capsys.readouterr().out
+    assert (sweep / "report" / "report.md").is_file()
+
+
 def test_aggregate_strict_fails_in_one_line_and_writes_nothing(sweep, capsys):
     DAMAGE["seed=1"][1](sweep / "seed=1" / "timeseries.parquet")
     line = stops(aggregate.main, [str(sweep), "--strict"], capsys, code=1)
