@@ -1173,6 +1173,14 @@ POSTERIOR_DAMAGE = {
         _posterior(lambda p: p.assign(**{"market.reach": 0.5})),
         "posterior.parquet: market.reach: values outside its prior range [0.0, 0.2]",
     ),
+    "weights as text": (
+        _posterior(lambda p: p.assign(weight=p.weight.astype(str))),
+        "posterior.parquet: weight: a value that is not a finite number",
+    ),
+    "values as text": (
+        _posterior(lambda p: p.assign(**{"market.reach": p["market.reach"].astype(str)})),
+        "posterior.parquet: market.reach: a value that is not a finite number",
+    ),
     "card cut short": (_cut("card.json", 200), "card.json: not valid JSON ("),
     "card edited": (
         lambda f: (f / "card.json").write_text((f / "card.json").read_text().replace('"seeds": 2', '"seeds": 0')),
