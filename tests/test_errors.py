@@ -265,6 +265,12 @@ SIM_BAD = [
     (["-m", "seed=0,1", "customers.n=range(5,2)"], "customers.n=range(5,2): an empty sweep, no run to do"),
     (["--nope"], "unrecognized arguments: --nope (allowed: --hydra-help, --version, --cfg"),
     (["--cfg", "everything"], "--cfg/-c: invalid choice: 'everything'"),
+    (
+        ["--cfg", "job", "-m", "seed=0,1"],
+        "--multirun and --cfg: allowed: one of --run, --multirun, --cfg, --info, --shell-completion",
+    ),
+    (["--resolve"], "--resolve: allowed: only with --cfg"),
+    (["--experimental-rerun", "config.pickle"], "--experimental-rerun: not supported (a run keeps its config in"),
 ]
 
 
