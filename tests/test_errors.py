@@ -271,6 +271,14 @@ SIM_BAD = [
     ),
     (["--resolve"], "--resolve: allowed: only with --cfg"),
     (["--experimental-rerun", "config.pickle"], "--experimental-rerun: not supported (a run keeps its config in"),
+    (
+        ["-m", "customers.n=60,20", "network.mean_degree=4,30"],
+        "network.mean_degree = 30: allowed: 0 ≤ value < customers.n (20)",
+    ),
+    (
+        ["-m", "firms.giving.enters_at=0,5", "firms.taking.enters_at=0,5"],
+        "firms: at least one firm must have enters_at = 0",
+    ),
 ]
 
 
