@@ -1104,6 +1104,28 @@ REFUSED = [
     ),
     (sensitivity, ["--params", "free.yaml"], "config error: --params free.yaml: seed: 'seed' is not a parameter"),
     (sensitivity, ["--param", "design_row=0:3"], "config error: --param design_row=0:3: 'design_row' is not a"),
+    (
+        sensitivity,
+        ["--name", "x" * 250],
+        f"argument error: --name = {'x' * 250}: too long for the folder sensitivity-<name>; allowed: at most 243",
+    ),
+    (
+        discover,
+        ["--name", "x" * 250],
+        f"argument error: --name = {'x' * 250}: too long for the folder discover-<name>; allowed: at most 246",
+    ),
+    (
+        influence,
+        ["--name", "x" * 240],
+        f"argument error: --name = {'x' * 240}: too long for the folder sensitivity-<name>-morris; allowed: at most 236",
+    ),
+    (
+        influence,
+        ["--trajectories", "1"],
+        "argument error: --trajectories = 1: allowed: 0 (no Morris screening), or an integer, 2 ≤ value ≤ 10000",
+    ),
+    (influence, ["--n", "10"], "config error: network.mean_degree = 10: allowed: 0 ≤ value < customers.n (10)"),
+    (influence, ["--morris-n", "10"], "config error: network.mean_degree = 10: allowed: 0 ≤ value < customers.n (10)"),
 ]
 REFUSED_INPUTS = {
     "seed.yaml": "a: [seed=3]\n",
