@@ -201,7 +201,20 @@ def check_flags(argv: list[str]) -> None:
     parser = get_args_parser()
     parser.prog = "python -m sim"
     parser.error = functools.partial(ArgumentParser.error, parser)  # type: ignore[method-assign]
-    parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    commands = {  # what Hydra is asked to do: one thing at a time
+        "--run": args.run,
+        "--multirun": args.multirun,
+        "--cfg": args.cfg is not None,
+        "--info": args.info is not None,
+        "--shell-completion": args.shell_completion,
+    }
+    if len(given := [flag for flag, on in commands.items() if on]) > 1:
+        parser.error(f"{' and '.join(given)}: allowed: one of {', '.join(commands)}")
+    if args.resolve and args.cfg is None:
+        parser.error("--resolve: allowed: only with --cfg")
+    if args.experimental_rerun is not None:  # Hydra's pickle of a run's config, which no run keeps here
+        parser.error("--experimental-rerun: not supported (a run keeps its config in config.yaml, not a pickle)")
 
 
 @command

@@ -50,6 +50,7 @@ TIMESERIES = "timeseries.parquet"
 TRAJECTORY_COLUMNS = ["week", "firm", "policy", *TRAJECTORIES]
 SUMMARY_NEEDS = ("firm", "policy", *METRICS, "profit_lead_week")
 NEVER_MISSING = ("long_run_share", "npv", "cumulative_profit")  # a run's money and share always exist
+SUMMARY_NUMBERS = (*METRICS, *ECONOMICS, *NEVER_MISSING, "profit_lead_week")  # what the report computes with
 
 
 def completed_runs(sweep_dir: Path) -> list[Path]:
@@ -103,12 +104,27 @@ def _read(run: Path, name: str, read: Callable[[Path], Any], optional: bool = Fa
         raise DamagedRun(Unreadable(run.name, name, _why(err))) from err
 
 
+def _numbers(table: pd.DataFrame, columns) -> pd.DataFrame:
+    """``table``, if its ``columns`` (those it has) hold finite numbers or nothing; else a ``ValueError`` naming one."""
+    for c in columns:
+        if c in table.columns and not (
+            pd.api.types.is_numeric_dtype(table[c]) and np.isfinite(table[c].dropna().astype(float)).all()
+        ):
+            raise ValueError(f"{c}: a value that is not a finite number")
+    return table
+
+
 def _summary(path: Path) -> pd.DataFrame:
     summary = pd.read_csv(path)
     missing = [c for c in SUMMARY_NEEDS if c not in summary.columns]
     if missing or summary.empty:
         raise ValueError(f"no {', '.join(missing)} column" if missing else "no rows")
-    return summary
+    return _numbers(summary, SUMMARY_NUMBERS)
+
+
+def _trajectories(path: Path) -> pd.DataFrame:
+    """A run's trajectories, as the report's plots need them: weeks and values finite numbers."""
+    return _numbers(pd.read_parquet(path, columns=TRAJECTORY_COLUMNS), ("week", *TRAJECTORIES))
 
 
 @dataclass(frozen=True)
@@ -145,7 +161,7 @@ def read_run(run: Path) -> tuple[pd.DataFrame, dict, dict, Made]:
     summary = _read(run, COMPLETE, _summary)
     raw = _read(run, PARAMS, lambda p: json.loads(p.read_text()), optional=True) or {}
     cfg = _read(run, "config.yaml", OmegaConf.load, optional=True)
-    _read(run, TIMESERIES, lambda p: pd.read_parquet(p, columns=TRAJECTORY_COLUMNS))
+    _read(run, TIMESERIES, _trajectories)
     overrides, row = (raw.get("overrides", {}), raw.get("design") or {}) if isinstance(raw, dict) else (None, None)
     if not (isinstance(overrides, dict) and isinstance(row, dict)):
         raise DamagedRun(Unreadable(run.name, PARAMS, "not a run's parameters"))

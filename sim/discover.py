@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     add_results_dir(ap)
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
-    check_name(a.name)
+    check_name(a.name, f"discover-{a.name}")
     fixed = [f"experiment={a.experiment}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]
     check_design(a, fixed)
     conditions = parse_conditions(a.param)

@@ -27,7 +27,7 @@ from . import sensitivity
 from .config import LEVERS, compose, load
 from .intervals import mean_interval
 from .runs.arguments import add_customers, add_jobs, add_results_dir, add_seeds, add_weeks
-from .runs.errors import ArgumentParser, command, failing_as, number
+from .runs.errors import ArgumentError, ArgumentParser, command, failing_as, number
 from .runs.results import write_atomic
 
 # Mechanisms of the source texts: a switch (Hydra overrides) and what it takes away or changes.
@@ -189,13 +189,18 @@ def main(argv: list[str] | None = None) -> None:
     add_results_dir(ap)
     a = ap.parse_args(argv)
     a.experiment = "giving_vs_taking"
-    sensitivity.check_name(a.name)
+    if a.trajectories == 1:  # Morris screening needs two trajectories at least
+        raise ArgumentError("--trajectories = 1: allowed: 0 (no Morris screening), or an integer, 2 ≤ value ≤ 10000")
+    morris = [f"sensitivity-{a.name}-morris"] if a.trajectories else []
+    sensitivity.check_name(a.name, f"influence-{a.name}", *morris)
     compose([f"hydra/launcher={a.launcher}"], return_hydra_config=True)
-    firms = load([]).firms
+    fixed = [f"experiment={a.experiment}", f"customers.n={a.n}", f"steps={a.steps}"]
+    firms = load(fixed).firms  # both parts' runs checked before either starts
+    if a.trajectories:
+        load([f"experiment={a.experiment}", f"customers.n={a.morris_n}", f"steps={a.morris_steps}"])
     changes = {**{k: v for k, (v, _) in MECHANISMS.items()}, **lever_changes(firms)}
     rows, labels = design(changes, a.seeds)
     out = Path(a.results_dir) / "influence" / a.name
-    fixed = [f"experiment={a.experiment}", f"customers.n={a.n}", f"steps={a.steps}"]
     table = sensitivity.run_design(rows, out, f"influence-{a.name}", a, fixed)
     effects = paired(table, labels)
     with failing_as("writing", out):

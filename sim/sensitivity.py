@@ -60,6 +60,7 @@ DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
 }
 OWN = {"seed": "--seed", "steps": "--steps"}  # this command's own flags for keys that are not parameters
 OUTPUTS = ("giving_long_run_share", "giving_npv", "npv_difference", "giving_advocacy", "giving_churn", "taking_churn")
+MAX_FOLDER_NAME = 255  # characters in a folder's name (``config.FOLDER_NAME``)
 # Keys --all leaves out: the population size (a scale, not a behaviour), list-valued keys, and the segments'
 # shares (a composition: they sum to 1, so none can move alone). Shell-style patterns.
 NOT_SWEPT = ("customers.n", "market.shocks", "market.service_weights", "customers.segments.groups.*.share")
@@ -203,10 +204,15 @@ def outputs(table: pd.DataFrame, giving: str, taking: str) -> pd.DataFrame:
     ).sort_index()
 
 
-def check_name(name: str) -> None:
-    """``--name``, of an analysis folder and its sweep, is one folder name."""
+def check_name(name: str, *named: str) -> None:
+    """``--name``, of an analysis folder, is one folder name, and so is each folder named after it (``named``: its
+    sweep's, ``sensitivity-<name>``), checked before its design is written."""
     if not is_folder_name(name):
         raise ArgumentError(f"--name = {name}: allowed: {FOLDER_NAME_ALLOWED}")
+    if too_long := [folder for folder in named if not is_folder_name(folder)]:
+        most = len(name) - (len(too_long[0]) - MAX_FOLDER_NAME)
+        folder = too_long[0].replace(name, "<name>", 1)
+        raise ArgumentError(f"--name = {name}: too long for the folder {folder}; allowed: at most {most} characters")
 
 
 def check_design(a: argparse.Namespace, fixed: list[str]) -> None:
@@ -398,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("override", nargs="*", help="further Hydra overrides fixed for every run")
     a = ap.parse_args(argv)
     a.name = a.name or a.method
-    check_name(a.name)
+    check_name(a.name, f"sensitivity-{a.name}")
     if a.samples & (a.samples - 1):
         raise ArgumentError(f"--samples = {a.samples}: allowed: a power of 2, at least 4")
     fixed = [f"experiment={a.experiment}", f"seed={a.seed}", f"customers.n={a.n}", f"steps={a.steps}", *a.override]

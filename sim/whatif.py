@@ -127,6 +127,8 @@ def calibration(folder: Path) -> tuple[MarketCard, pd.DataFrame]:
         )
     if post.empty:
         raise bad("posterior.parquet", "no particles")
+    if text := [c for c in columns if not pd.api.types.is_numeric_dtype(post[c])]:
+        raise bad("posterior.parquet", f"{text[0]}: a value that is not a finite number")
     values = post[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=math.nan)
     if not np.isfinite(values).all():
         column = columns[int(np.flatnonzero(~np.isfinite(values).all(axis=0))[0])]

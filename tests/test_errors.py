@@ -265,6 +265,20 @@ SIM_BAD = [
     (["-m", "seed=0,1", "customers.n=range(5,2)"], "customers.n=range(5,2): an empty sweep, no run to do"),
     (["--nope"], "unrecognized arguments: --nope (allowed: --hydra-help, --version, --cfg"),
     (["--cfg", "everything"], "--cfg/-c: invalid choice: 'everything'"),
+    (
+        ["--cfg", "job", "-m", "seed=0,1"],
+        "--multirun and --cfg: allowed: one of --run, --multirun, --cfg, --info, --shell-completion",
+    ),
+    (["--resolve"], "--resolve: allowed: only with --cfg"),
+    (["--experimental-rerun", "config.pickle"], "--experimental-rerun: not supported (a run keeps its config in"),
+    (
+        ["-m", "customers.n=60,20", "network.mean_degree=4,30"],
+        "network.mean_degree = 30: allowed: 0 ≤ value < customers.n (20)",
+    ),
+    (
+        ["-m", "firms.giving.enters_at=0,5", "firms.taking.enters_at=0,5"],
+        "firms: at least one firm must have enters_at = 0",
+    ),
 ]
 
 
@@ -557,6 +571,38 @@ def test_aggregate_names_each_kind_of_damage(sweep, name, damage, why, capsys):
     assert sorted(table.run.unique()) == ["seed=0", "seed=1", "seed=3"]
     (said,) = table.attrs["unreadable"]
     assert said.startswith(f"seed=2 ({name}: ") and why in said, said
+
+
+def _summary_value(column: str, value: str):
+    def damage(path: Path) -> None:
+        summary = pd.read_csv(path, dtype=str, keep_default_na=False)
+        summary.loc[0, column] = value
+        summary.to_csv(path, index=False)
+
+    return damage
+
+
+NOT_NUMBERS = {  # a value the report computes with that is no finite number: the run is left out, no traceback
+    "summary text": ("summary.csv", _summary_value("npv", "x"), "npv: a value that is not a finite number"),
+    "summary inf": (
+        "summary.csv",
+        _summary_value("profit_lead_week", "1e400"),
+        "profit_lead_week: a value that is not a finite number",
+    ),
+    "trajectory text": (
+        "timeseries.parquet",
+        lambda p: pd.read_parquet(p).assign(share="x").to_parquet(p),
+        "share: a value that is not a finite number",
+    ),
+}
+
+
+@pytest.mark.parametrize("name, damage, why", NOT_NUMBERS.values(), ids=NOT_NUMBERS)
+def test_aggregate_leaves_out_a_run_whose_numbers_are_not_numbers(sweep, name, damage, why, capsys):
+    damage(sweep / "seed=2" / name)
+    aggregate.main([str(sweep)])
+    assert f"1 of 4 runs unreadable: seed=2 ({name}: {why}); left out of the report" in capsys.readouterr().out
+    assert (sweep / "report" / "report.md").is_file()
 
 
 def test_aggregate_strict_fails_in_one_line_and_writes_nothing(sweep, capsys):
@@ -1058,6 +1104,28 @@ REFUSED = [
     ),
     (sensitivity, ["--params", "free.yaml"], "config error: --params free.yaml: seed: 'seed' is not a parameter"),
     (sensitivity, ["--param", "design_row=0:3"], "config error: --param design_row=0:3: 'design_row' is not a"),
+    (
+        sensitivity,
+        ["--name", "x" * 250],
+        f"argument error: --name = {'x' * 250}: too long for the folder sensitivity-<name>; allowed: at most 243",
+    ),
+    (
+        discover,
+        ["--name", "x" * 250],
+        f"argument error: --name = {'x' * 250}: too long for the folder discover-<name>; allowed: at most 246",
+    ),
+    (
+        influence,
+        ["--name", "x" * 240],
+        f"argument error: --name = {'x' * 240}: too long for the folder sensitivity-<name>-morris; allowed: at most 236",
+    ),
+    (
+        influence,
+        ["--trajectories", "1"],
+        "argument error: --trajectories = 1: allowed: 0 (no Morris screening), or an integer, 2 ≤ value ≤ 10000",
+    ),
+    (influence, ["--n", "10"], "config error: network.mean_degree = 10: allowed: 0 ≤ value < customers.n (10)"),
+    (influence, ["--morris-n", "10"], "config error: network.mean_degree = 10: allowed: 0 ≤ value < customers.n (10)"),
 ]
 REFUSED_INPUTS = {
     "seed.yaml": "a: [seed=3]\n",
@@ -1140,6 +1208,14 @@ POSTERIOR_DAMAGE = {
     "outside the prior": (
         _posterior(lambda p: p.assign(**{"market.reach": 0.5})),
         "posterior.parquet: market.reach: values outside its prior range [0.0, 0.2]",
+    ),
+    "weights as text": (
+        _posterior(lambda p: p.assign(weight=p.weight.astype(str))),
+        "posterior.parquet: weight: a value that is not a finite number",
+    ),
+    "values as text": (
+        _posterior(lambda p: p.assign(**{"market.reach": p["market.reach"].astype(str)})),
+        "posterior.parquet: market.reach: a value that is not a finite number",
     ),
     "card cut short": (_cut("card.json", 200), "card.json: not valid JSON ("),
     "card edited": (

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from .arguments import JOBS
 NAMED_ABOVE = ("experiment",)
 MULTIRUN_FLAGS = {"-m", "--multirun"}
 MAX_NAME = 150  # characters; longer names keep a readable head and a hash
+MAX_COMBINATIONS = 256  # combinations of swept values checked before a sweep starts
 
 
 def key_of(o: Override) -> str:
@@ -186,4 +189,23 @@ def preflight(overrides: list[str]) -> DictConfig:
         for text, value in zip(o.sweep_string_iterator(), o.sweep_iterator(), strict=True):
             cfg = _with_value(base, o, value)
             check(cfg if cfg is not None else compose([*fixed, f"{o.get_key_element()}={text}"]))
+    check_combinations(base, fixed, [o for o in parsed if o.is_sweep_override() and not o.is_hydra_override()])
     return base
+
+
+def check_combinations(base: DictConfig, fixed: list[str], swept: list[Override]) -> None:
+    """Swept values valid one by one may clash together (a mean degree above a smaller population): every
+    combination of two or more swept keys is checked too, the seeds aside (a seed never makes settings invalid),
+    up to ``MAX_COMBINATIONS`` (beyond, a clash stops the sweep when its run starts)."""
+    swept = [o for o in swept if key_of(o) != "seed"]
+    values = [list(zip(o.sweep_string_iterator(), o.sweep_iterator(), strict=True)) for o in swept]
+    if len(swept) < 2 or math.prod(len(v) for v in values) > MAX_COMBINATIONS:
+        return
+    for combination in itertools.product(*values):
+        cfg: DictConfig | None = base
+        for o, (_, value) in zip(swept, combination, strict=True):
+            cfg = _with_value(cfg, o, value) if cfg is not None else None
+        if cfg is None:  # a group among them: composed with all of them
+            chosen = [f"{o.get_key_element()}={text}" for o, (text, _) in zip(swept, combination, strict=True)]
+            cfg = compose([*fixed, *chosen])
+        check(cfg)
