@@ -21,6 +21,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from ..config import (
     FOLDER_NAME_ALLOWED,
@@ -134,8 +135,11 @@ def _with_value(base: DictConfig, o: Override, value: Any) -> DictConfig | None:
     if OmegaConf.select(base, key, default="__absent__") == "__absent__":
         return None
     cfg = copy.deepcopy(base)
-    with open_dict(cfg):
-        OmegaConf.update(cfg, key, value, merge=False)
+    try:
+        with open_dict(cfg):
+            OmegaConf.update(cfg, key, value, merge=False)
+    except OmegaConfBaseException:  # a value OmegaConf cannot hold (a broken ${...}): composition names it
+        return None
     return cfg
 
 
