@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 from conftest import ROOT, settings
 
 import sim
@@ -63,6 +64,7 @@ def test_newcomers_take_new_identities_and_the_same_ones_in_both_worlds():
     assert len(np.unique(a.customers.identity)) == 2000
 
 
+@pytest.mark.slow  # end to end, over 10 s: run in CI's slow set
 def test_pairing_command_reports_paired_and_unpaired_variance(tmp_path):
     args = ["firms.giving.generosity=0.6", "--seeds", "4", "--n", "300", "--steps", "30", "--out", str(tmp_path)]
     done = subprocess.run([sys.executable, "-m", "sim.pairing", *args], cwd=ROOT, capture_output=True, text=True)

@@ -118,6 +118,7 @@ def test_sobol_design_needs_a_power_of_two():
     assert design["market.broadcast_size"].dtype.kind == "i" and len(design) == 8 * 4
 
 
+@pytest.mark.slow  # end to end, over 10 s: run in CI's slow set
 def test_sobol_end_to_end_through_the_sweep(tmp_path):
     args = ["--method", "sobol", "--samples", "4", "--param", "market.costs.per_customer=1:5"]
     args += ["--param", "market.reach=0:0.3", "--n", "300", "--steps", "30", "--results-dir", str(tmp_path)]

@@ -217,6 +217,7 @@ def test_a_run_made_by_other_model_code_is_rerun_unless_reused(tmp_path, capsys)
     assert "no fingerprint" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # end to end, over 10 s: run in CI's slow set
 def test_aggregate_pools_only_runs_made_alike(tmp_path):
     results = tmp_path / "results"
     assert cli("-m", *TINY, "seed=0,1", "sweep=pilot", f"results_dir={results}").returncode == 0
