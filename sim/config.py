@@ -48,7 +48,8 @@ RUN_CONTROL = ("design", "design_row", "sweep", "strict", "reuse")
 # Keys that say where a run's results go and how it is shown: set for a whole command, never by a design row.
 NOT_DESIGN_COLUMNS = ("experiment", "results_dir", "progress")
 PRESETS_DIR = CONF_DIR / "policy"
-FOLDER_NAME = re.compile(r"[A-Za-z0-9._,=@+-]{1,255}")
+MAX_FOLDER_NAME = 255  # characters in one folder name (most file systems)
+FOLDER_NAME = re.compile(rf"[A-Za-z0-9._,=@+-]{{1,{MAX_FOLDER_NAME}}}")
 FOLDER_NAME_ALLOWED = "one folder name of letters, digits and . _ , = @ + - (not starting with .)"
 
 # Keys that are not parameters of the market, each with the reason: a what-if cannot change one, a fit cannot

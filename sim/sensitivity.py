@@ -32,7 +32,16 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from .config import FOLDER_NAME_ALLOWED, ConfigError, check, compose, is_folder_name, load, parameter
+from .config import (
+    FOLDER_NAME_ALLOWED,
+    MAX_FOLDER_NAME,
+    ConfigError,
+    check,
+    compose,
+    is_folder_name,
+    load,
+    parameter,
+)
 from .runs.arguments import add_customers, add_jobs, add_results_dir, add_weeks, param_range
 from .runs.errors import (
     BAD_INPUT,
@@ -60,7 +69,6 @@ DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
 }
 OWN = {"seed": "--seed", "steps": "--steps"}  # this command's own flags for keys that are not parameters
 OUTPUTS = ("giving_long_run_share", "giving_npv", "npv_difference", "giving_advocacy", "giving_churn", "taking_churn")
-MAX_FOLDER_NAME = 255  # characters in a folder's name (``config.FOLDER_NAME``)
 # Keys --all leaves out: the population size (a scale, not a behaviour), list-valued keys, and the segments'
 # shares (a composition: they sum to 1, so none can move alone). Shell-style patterns.
 NOT_SWEPT = ("customers.n", "market.shocks", "market.service_weights", "customers.segments.groups.*.share")

@@ -129,7 +129,7 @@ def calibration(folder: Path) -> tuple[MarketCard, pd.DataFrame]:
         raise bad("posterior.parquet", "no particles")
     if text := [c for c in columns if not pd.api.types.is_numeric_dtype(post[c])]:
         raise bad("posterior.parquet", f"{text[0]}: a value that is not a finite number")
-    values = post[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=math.nan)
+    values = post[columns].to_numpy(dtype=float, na_value=math.nan)  # numeric by now
     if not np.isfinite(values).all():
         column = columns[int(np.flatnonzero(~np.isfinite(values).all(axis=0))[0])]
         raise bad("posterior.parquet", f"{column}: a value that is not a finite number")
