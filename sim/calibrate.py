@@ -4,12 +4,15 @@
     python -m sim.calibrate market_data=uk_mobile --population 200 --generations 8
     python -m sim.calibrate market_data=synthetic market_data.customers=2000   # card keys as overrides
     python -m sim.calibrate market_data=synthetic --sampler redis --redis head:6379   # workers anywhere
+    python -m sim.calibrate market_data=fader_hardie --holdout 7     # fit 7 years of cohorts, forecast the rest
 
 ABC-SMC (``sim.calibration.inference``) draws parameter sets from the card's priors, simulates the
 card's market and keeps those whose KPIs come close to the observed ones, generation by generation.
 Writes ``results/calibration/<card>/<date_time>/``: ``posterior.parquet``, ``pairs.png``, ``kpis.png``
 with ``predictive.parquet`` (the KPIs the fitted model predicts), ``history.db`` (every generation) and
-``report.md`` (written last: a folder without it is unfinished). Run the same command again after an
+``report.md`` (written last: a folder without it is unfinished). With ``--holdout K`` the fit sees only the first
+K years of each cohort's survival curve (``market_data.cohorts``); ``forecast.csv`` and ``forecast.png`` set the
+forecast of the rest, and the sBG's (Fader & Hardie 2007) from the same K years, against what was observed. Run the same command again after an
 interruption and it continues the unfinished calibration of that card with the same settings. A calibration
 is claimed while it runs (``sim.runs.claims``): launched again meanwhile, it stops in one line naming the
 process that runs it.
@@ -31,8 +34,9 @@ from datetime import datetime
 from multiprocessing import ProcessError
 from pathlib import Path
 
-from .calibration import inference, report
-from .calibration.card import MarketCard, check_card, load_card
+from .calibration import forecast, inference, report
+from .calibration.card import MarketCard, check_card, held_out, load_card
+from .calibration.kpis import MAX_YEARS
 from .config import compose, to_plain
 from .runs.arguments import add_jobs, add_results_dir
 from .runs.claims import claim
@@ -58,6 +62,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
     ap.add_argument("--generations", type=number(int, 1, 1000), default=6, help="generations of ABC-SMC")
     ap.add_argument(
         "--predictive", type=number(int, 2, 100_000), default=20, help="posterior draws simulated for the check"
+    )
+    ap.add_argument(
+        "--holdout", type=number(int, 1, MAX_YEARS), default=None, help="fit on the first K years of each cohort"
     )
     ap.add_argument("--sampler", choices=["multicore", "redis"], default="multicore")
     add_jobs(ap, "processes for the multicore sampler")
@@ -85,7 +92,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
 
 def fingerprint(card: MarketCard, a: argparse.Namespace) -> str:
     """What makes two calibrations the same one (so an unfinished one can be continued)."""
-    text = json.dumps({"card": repr(card), "population": a.population, "seed": a.seed}, sort_keys=True)
+    what = {"card": repr(card), "population": a.population, "seed": a.seed, "holdout": a.holdout}
+    text = json.dumps(what, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -140,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)
     inference.require_pyabc()
     a, card = parse(argv)
+    if a.holdout is not None:
+        held_out(card, a.holdout)  # a one-line error before anything is written
     if a.sampler == "redis":
         inference.reach(a.redis or "localhost:6379")
     root, key = Path(a.results_dir) / "calibration" / card.name, fingerprint(card, a)
@@ -154,10 +164,11 @@ def calibrate(argv: list[str], a: argparse.Namespace, card: MarketCard, root: Pa
         card_text = json.dumps(dataclasses.asdict(card), indent=1)
         write_atomic(out / "card.json", lambda p: p.write_text(card_text))
     print(f"{'continuing' if resumed else 'calibration'}: {out}", flush=True)
+    fitted = held_out(card, a.holdout) if a.holdout is not None else card
     start = time.perf_counter()
     try:
         history = inference.run(
-            card,
+            fitted,
             out / "history.db",
             a.population,
             a.generations,
@@ -170,17 +181,19 @@ def calibrate(argv: list[str], a: argparse.Namespace, card: MarketCard, root: Pa
     except ProcessError as err:  # a simulation worker died; its own error is printed above
         raise Failure(f"error: a simulation worker died ({err}); run the same command again to continue") from None
     with inference.stored(out / "history.db"):
-        post = inference.posterior(history, card)
+        post = inference.posterior(history, fitted)
         pops = history.get_all_populations()
-    params = report.summary(post, card)
-    pred = report.predictive(card, post, a.predictive, a.jobs)
-    fit = report.fit_table(card, pred)
+    params = report.summary(post, fitted)
+    pred = report.predictive(card, post, a.predictive, a.jobs)  # the whole card: the held-out years too
+    fit = report.fit_table(fitted, pred)
+    ahead = forecast.table(card, pred, a.holdout) if a.holdout is not None else None
     meta = {
         "command": "python -m sim.calibrate " + " ".join(shlex.quote(x) for x in argv),
         "generations": history.max_t + 1,
         "population": a.population,
         "epsilon": float(pops[pops.t == history.max_t].epsilon.iloc[0]),
         "simulations": int(pops.samples.sum()),
+        "ess": float(1 / (post.weight**2).sum()),
         "seconds": time.perf_counter() - start,
         "workers": a.jobs if a.sampler == "multicore" else "redis",
     }
@@ -191,8 +204,15 @@ def calibrate(argv: list[str], a: argparse.Namespace, card: MarketCard, root: Pa
         write_atomic(out / "fit.csv", lambda p: fit.to_csv(p, index=False))
         write_atomic(out / "pairs.png", lambda p: report.pairs_plot(post, card, p))
         write_atomic(out / "kpis.png", lambda p: report.kpi_plot(fit, p))
-        write_atomic(out / COMPLETE, lambda p: p.write_text(report.markdown(card, params, fit, meta)))
+        if ahead is not None:
+            write_atomic(out / "forecast.csv", lambda p: ahead.to_csv(p, index=False))
+            write_atomic(out / "forecast.png", lambda p: forecast.plot(ahead, a.holdout, p))
+        markdown = report.markdown(card, params, fit, meta, ahead, a.holdout)
+        write_atomic(out / COMPLETE, lambda p: p.write_text(markdown))
     print(params.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if ahead is not None:
+        print(f"held out after year {a.holdout}: mean absolute error of the survival forecast (points)")
+        print(forecast.errors(ahead).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"written: {out}")
 
 

@@ -6,6 +6,7 @@ python -m sim.validate baseline [--refresh] # the regression baseline (tests/bas
 python -m sim.validate spend [overrides]    # equal spend of experiment=discount_vs_generosity
 python -m sim.validate observables         # observed-market ranges: results/validation/observables.csv
 python -m sim.validate synthetic           # the synthetic card's KPIs, made by the model at its truth
+python -m sim.validate noise               # a run's own noise against a card's sd: are its seeds enough?
 python -m sim.validate coverage            # calibration recovers truths drawn from the priors
 python -m sim.validate release [--archive DIR]  # is the release complete? DIR: the archive CoMSES asks for
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from .calibration import coverage, synthetic
+from .calibration import coverage, noise, synthetic
 from .runs.errors import ArgumentError, command
 from .validation import baseline, bass, facts, observables, release, spend
 
@@ -27,6 +28,7 @@ CHECKS = {
     "spend": spend.main,
     "synthetic": synthetic.main,
     "coverage": coverage.main,
+    "noise": noise.main,
     "release": release.main,
 }
 

@@ -8,7 +8,9 @@ A change is Hydra overrides (``firms.us.price=9``, ``'market.shocks=[{kind: outa
 size: 0.8, firm: us}]'``) or, with ``--changes``, a YAML file ``{scenario name: [overrides...]}``. Each
 scenario runs against the baseline on the same posterior draws and seeds (common random numbers). Writes
 ``results/whatif/<date_time>/``: ``report.html`` (self-contained: plain words, tables and plots, for a
-board pack), ``summary.csv``, ``differences.parquet`` (the tidy table behind it) and ``runs.parquet``.
+board pack), ``summary.csv``, ``economics.csv`` (each firm's margin, acquisition cost, contact cost and lifetime
+value per scenario), ``survival.csv`` (the survival of each firm's first-year acquisitions, with bands),
+``differences.parquet`` (the tidy table behind it) and ``runs.parquet``.
 """
 
 from __future__ import annotations
@@ -179,6 +181,25 @@ def figure_png(diff: pd.DataFrame, scenario: str, band: float) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def survival_png(kept: pd.DataFrame, scenario: str, band: float) -> str:
+    """Each firm's survival curve of its first-year acquisitions, baseline and change, with bands."""
+    firms = list(kept.firm.unique())
+    fig = Figure(figsize=(4.5 * len(firms), 3), dpi=90)
+    for ax, firm in zip(fig.subplots(1, len(firms), squeeze=False)[0], firms, strict=True):
+        for name, colour in ((wi.BASELINE, "grey"), (scenario, "tab:blue")):
+            c = kept[(kept.scenario == name) & (kept.firm == firm)]
+            ax.fill_between(c.year, c.survival_low, c.survival_high, color=colour, alpha=0.2)
+            ax.plot(c.year, c.survival, "o-", color=colour, label=name)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{firm}: first-year acquisitions still there", fontsize=9)
+        ax.set_xlabel("year-end")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
 # The numbers table's columns, labelled for a board pack, with how each is shown.
 COLUMNS = {
     "scenario": ("change", str),
@@ -208,9 +229,27 @@ def _table_html(rows: list[list[str]], header: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def sentences(a, table: pd.DataFrame, named: dict[str, list[str]]) -> list[str]:
+    """One plain sentence per change, naming whose change it is."""
+    firms = list(table.firm.unique())
+    return [
+        wi.in_words(rows, a.weeks, wi.owners(named.get(name, []), firms), a.band)
+        for name, rows in table.groupby("scenario", sort=False)
+    ]
+
+
 def html_report(
-    a, command: str, table: pd.DataFrame, pair: pd.DataFrame, diff: pd.DataFrame, world_text: str, money=None
+    a,
+    command: str,
+    table: pd.DataFrame,
+    pair: pd.DataFrame,
+    diff: pd.DataFrame,
+    world_text: str,
+    money=None,
+    named: dict[str, list[str]] | None = None,
+    kept: pd.DataFrame | None = None,
 ) -> str:
+    named = named or {}
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>What if?</title>",
         "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
@@ -223,8 +262,8 @@ def html_report(
         f"<p>{html.escape(world_text)}</p>",
         "<h2>In plain words</h2><ul>",
     ]
-    for _, row in table.iterrows():
-        parts.append(f"<li>{html.escape(wi.in_words(row, a.weeks, a.band))}</li>")
+    for sentence in sentences(a, table, named):
+        parts.append(f"<li>{html.escape(sentence)}</li>")
     parts.append("</ul>")
     ratio = pair.variance_ratio.median() if len(pair) else float("nan")
     parts.append(
@@ -254,6 +293,12 @@ def html_report(
             f"<h2>{html.escape(name)}</h2><img style='width:100%' src='data:image/png;base64,"
             f"{figure_png(diff, name, a.band)}'>"
         )
+        if kept is not None and len(kept):
+            parts.append(
+                f"<p>Survival of each firm's first-year acquisitions, baseline against the change "
+                f"({int(a.band * 100)}% band):</p><img style='width:100%' src='data:image/png;base64,"
+                f"{survival_png(kept, name, a.band)}'>"
+            )
     parts.append(f"<h2>Reproduce</h2><p>{html.escape(made_by())}.</p><pre><code>{html.escape(command)}</code></pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -275,21 +320,23 @@ def main(argv: list[str] | None = None) -> None:
         else f"The default world{(' with ' + ' '.join(a.base)) if a.base else ''}: {seeds} seeds."
     ) + f" Horizon {a.weeks} weeks."
     print(text, flush=True)
-    runs, economy = wi.run(w, named, draws, seeds, a.jobs)
+    runs, economy, curves = wi.run(w, named, draws, seeds, a.jobs)
     diff = wi.differences(runs)
     table = wi.summary(diff, a.band)
     pair = wi.pairing(diff)
     table = table.merge(pair, on=["scenario", "firm"], how="left")
     money = wi.economics_table(economy, a.band)
+    kept = wi.survival_table(curves, a.band)
     dest = Path(a.results_dir) / "whatif" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     with failing_as("writing", dest), atomic_folder(dest) as staged:
         runs.to_parquet(staged.tmp / "runs.parquet", index=False)
         diff.to_parquet(staged.tmp / "differences.parquet", index=False)
         table.to_csv(staged.tmp / "summary.csv", index=False)
         money.to_csv(staged.tmp / "economics.csv", index=False)
-        (staged.tmp / "report.html").write_text(html_report(a, cmdline, table, pair, diff, text, money))
-    for _, row in table.iterrows():
-        print(wi.in_words(row, a.weeks, a.band))
+        kept.to_csv(staged.tmp / "survival.csv", index=False)
+        (staged.tmp / "report.html").write_text(html_report(a, cmdline, table, pair, diff, text, money, named, kept))
+    for sentence in sentences(a, table, named):
+        print(sentence)
     print(f"written: {staged.final}/report.html")
 
 

@@ -69,7 +69,7 @@ def raw_card(**changes) -> dict:
         ),
         (
             {"kpis": {}},
-            r"^config error: market_data.kpis: nothing observed; allowed: \{firm: \{kpi: \{value, sd\}\}\}$",
+            r"^config error: market_data.kpis: nothing observed; allowed: \{firm: \{kpi: \{value, sd\}\}\} or market_data.cohorts$",
         ),
         ({"kpis": {"us": {}, "rival": {}}}, "market_data.kpis: nothing observed"),
         (
@@ -180,7 +180,9 @@ def test_whatif_pairs_change_and_baseline_and_writes_a_self_contained_report(tmp
     ]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "If firms.giving.generosity=0.9: giving's" in done.stdout and "taking's" in done.stdout  # whose change
+    said = done.stdout.splitlines()[1]
+    assert said.startswith("If firms.giving.generosity=0.9 (a change giving makes), over 60 weeks: giving's NPV")
+    assert "; taking's NPV" in said  # whose change it is, then what it does to the rival
     assert "chance it is better" in done.stdout
     (folder,) = (tmp_path / "whatif").iterdir()
     page = (folder / "report.html").read_text()
@@ -189,6 +191,9 @@ def test_whatif_pairs_change_and_baseline_and_writes_a_self_contained_report(tmp
     money = pd.read_csv(folder / "economics.csv")
     assert set(money.scenario) == {"baseline", "firms.giving.generosity=0.9"} and money.margin.between(-1, 1).all()
     assert "margin (profit / revenue)" in page and "lifetime value" in page
+    kept = pd.read_csv(folder / "survival.csv")
+    assert set(kept.scenario) == set(money.scenario) and kept.survival.between(0, 1).all()
+    assert "first-year acquisitions still there" not in page or "Survival of each firm" in page
     diff = pd.read_parquet(folder / "differences.parquet")
     week0 = diff[diff.week == 0]
     assert (week0.difference == 0).all()  # same people, same start: the worlds differ only by the change
@@ -226,6 +231,9 @@ def test_bad_calibrate_input_is_one_line(tmp_path):
         (["market_data=nope"], "market_data=nope: no such option"),
         (["market_data=synthetic", "market_data.customers=5"], "market_data.customers = 5"),
         (["market_data=synthetic", "--population", "3"], "--population = 3: allowed: an integer, 10 ≤ value"),
+        (["market_data=synthetic", "--holdout", "2"], "--holdout: the card holds no cohorts"),
+        (["market_data=fader_hardie", "--holdout", "12"], "--holdout = 12: allowed: 1 ≤ holdout ≤ 11"),
+        (["market_data=fader_hardie", "market_data.weeks=600"], "market_data.weeks = 600: 12 years of cohort"),
     ):
         assert_one_line_error("sim.calibrate", argv, message, tmp_path)
     assert not any(tmp_path.iterdir())
@@ -235,22 +243,27 @@ def test_payback_week_and_plain_words():
     curve = pd.Series([-3.0, -1.0, 0.5, -0.1, 0.2, 1.0], index=range(6))
     assert wi.payback_week(curve) == 4
     assert np.isnan(wi.payback_week(pd.Series([1.0, -1.0], index=[0, 1])))
-    row = pd.Series(
+    rows = pd.DataFrame(
         {
-            "firm": "us",
+            "firm": ["rival", "us"],
             "scenario": "a free SIM",
-            "npv_change_pct": 4.0,
-            "npv_change_pct_low": -1.0,
-            "npv_change_pct_high": 9.0,
-            "payback_week": 70.0,
-            "chance_better": 0.88,
-            "share_change": 0.01,
+            "npv_change_pct": [-2.0, 4.0],
+            "npv_change_pct_low": [-3.0, -1.0],
+            "npv_change_pct_high": [-1.0, 9.0],
+            "payback_week": [np.nan, 70.0],
+            "chance_better": [0.0, 0.88],
+            "share_change": [-0.01, 0.01],
         }
     )
-    assert wi.in_words(row, 260) == (
-        "If a free SIM: us's 5-year NPV rises by 4.0% [-1.0%, +9.0%] (90% band); it pays back in week 70; "
-        "88% chance it is better for us; long-run share +1.0 points."
+    owners = wi.owners(["firms.us.generosity=0.8", "market.reach=0.1"], ["rival", "us"])
+    assert owners == ["us"]
+    assert wi.in_words(rows, 260, owners) == (
+        "If a free SIM (a change us makes), over 5 years: us's NPV rises by 4.0% [-1.0%, +9.0%] (90% band), it "
+        "pays back in week 70, 88% chance it is better for us, long-run share +1.0 points; rival's NPV falls by "
+        "2.0% [-3.0%, -1.0%], it does not pay back within the horizon, 0% chance it is better for rival, long-run "
+        "share -1.0 points."
     )
+    assert "(a change to the market)" in wi.in_words(rows, 260, wi.owners(["market.reach=0.1"], ["rival", "us"]))
 
 
 @pytest.fixture
@@ -313,3 +326,33 @@ def test_coverage_truths_are_seeded_draws_inside_the_priors_and_make_their_own_k
     assert card.truth == sets[0] and card.customers == 300 and card.weeks == 104
     assert {k for t in card.kpis.values() for k in t} == set(SD)
     assert card.kpis != base.kpis  # made at the new truth, not copied
+
+
+def test_a_coverage_folder_keeps_to_the_settings_its_truths_were_made_with(tmp_path, monkeypatch):
+    """A rerun continues a folder's truths only with the same settings; other settings are refused in one line,
+    never mixed in."""
+    from sim.calibration import coverage
+
+    calls = []
+    monkeypatch.setattr(coverage, "card_for", lambda card, truth, customers, weeks: card)
+    monkeypatch.setattr(
+        coverage,
+        "recover",
+        lambda card, folder, *a: (
+            calls.append(folder)
+            or pd.DataFrame(
+                {"parameter": list(card.free), "truth_inside_90": True, "width_over_prior": 0.5, "truth_rank": 0.5}
+            )
+        ),
+    )
+    out = str(tmp_path / "cov")
+    coverage.main(["--truths", "2", "--out", out])
+    coverage.main(["--truths", "3", "--out", out])  # the same settings: two skipped, one more run
+    assert len(calls) == 3 and (tmp_path / "cov" / "coverage.png").is_file()
+    table = pd.read_csv(tmp_path / "cov" / "coverage.csv")
+    assert (table.truths == 3).all() and (table.coverage_90 == 1).all()
+    from sim.runs.errors import Failure
+
+    with pytest.raises(Failure, match=r"holds truths made with other settings \(population differ\)"):
+        coverage.main(["--truths", "3", "--population", "50", "--out", out])
+    assert len(calls) == 3

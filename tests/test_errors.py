@@ -1219,7 +1219,7 @@ POSTERIOR_DAMAGE = {
     ),
     "card cut short": (_cut("card.json", 200), "card.json: not valid JSON ("),
     "card edited": (
-        lambda f: (f / "card.json").write_text((f / "card.json").read_text().replace('"seeds": 2', '"seeds": 0')),
+        lambda f: (f / "card.json").write_text((f / "card.json").read_text().replace('"seeds": 1', '"seeds": 0')),
         "card.json: market_data.seeds = 0: input should be greater than or equal to 1",
     ),
 }

@@ -463,9 +463,9 @@ def fake_pairing(change, base, seeds, n, steps, jobs=2) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fake_whatif_run(world, scenarios, draws, seeds, jobs) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The runs of every scenario, draw and seed: one row per week and firm, and one row per firm of its economics,
-    made up (the world's settings built as a run builds them)."""
+def fake_whatif_run(world, scenarios, draws, seeds, jobs) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The runs of every scenario, draw and seed: one row per week and firm, one row per firm of its economics, and
+    one per firm and year of its survival, made up (the world's settings built as a run builds them)."""
     from sim.calibration import whatif as wi
 
     settings = world.settings(draws.iloc[0].to_dict(), 0, [])
@@ -480,13 +480,23 @@ def fake_whatif_run(world, scenarios, draws, seeds, jobs) -> tuple[pd.DataFrame,
         {"scenario": name, "draw": d, "seed": s, "firm": f, **{m: rng.random() for m in wi.ECONOMICS}}
         for d in range(len(draws)) for s in range(seeds) for name in (wi.BASELINE, *scenarios) for f in settings.firms
     ]  # fmt: skip
-    return pd.DataFrame(rows), pd.DataFrame(economy)
+    kept = [
+        {"scenario": name, "draw": d, "seed": s, "firm": f, "year": y, "survival": rng.random()}
+        for d in range(len(draws)) for s in range(seeds) for name in (wi.BASELINE, *scenarios) for f in settings.firms
+        for y in range(1, settings.steps // 52 + 1)
+    ]  # fmt: skip
+    return (
+        pd.DataFrame(rows),
+        pd.DataFrame(economy),
+        pd.DataFrame(kept, columns=["scenario", "draw", "seed", "firm", "year", "survival"]),
+    )
 
 
 @pytest.fixture
 def quick(monkeypatch, tmp_path):
     """Every command's long work replaced by its stand-in (``fake_*``), after the checks the command makes."""
-    from sim.calibration import coverage, synthetic
+    from sim.calibration import coverage, noise, synthetic
+    from sim.calibration import kpis as kpis_table
     from sim.calibration import whatif as wi
     from sim.validation import baseline, bass, facts, observables, spend
 
@@ -518,8 +528,15 @@ def quick(monkeypatch, tmp_path):
     monkeypatch.setattr(coverage, "card_for", lambda card, truth, customers, weeks: card)
     monkeypatch.setattr(
         coverage, "recover", lambda card, folder, *a: pd.DataFrame(
-            {"parameter": list(card.free), "truth_inside_90": True, "width_over_prior": 0.5})
+            {"parameter": list(card.free), "truth_inside_90": True, "width_over_prior": 0.5, "truth_rank": 0.5})
     )  # fmt: skip
+    monkeypatch.setattr(
+        noise,
+        "run",
+        lambda settings, retention=0: {
+            (f, k): 0.5 for f in settings.firms for k in (*synthetic.SD, *kpis_table.RETENTION)
+        },
+    )
     return summaries
 
 
@@ -1296,6 +1313,11 @@ VALIDATE = {
         flag("--generations", number(st.integers(1, 2), [0, 101])),
         flag("--jobs", JOBS),
         flag("--seed", SEED),
+        flag("--out", PATH),
+    ],
+    "noise": [
+        flag("--card", st.sampled_from(["synthetic", "uk_mobile", "fader_hardie", "nope", ""])),
+        flag("--seeds", number(st.integers(3, 4), [2, 1001])),
         flag("--out", PATH),
     ],
     "release": [flag("--archive", PATH)],

@@ -1,16 +1,22 @@
 """``python -m sim.validate coverage``: does the calibration recover parameters it did not see?
 
     python -m sim.validate coverage                          # 8 truths, 2,000 customers, 3 years
+    python -m sim.validate coverage --truths 50               # simulation-based calibration: about an hour here
     python -m sim.validate coverage --truths 20 --population 100 --generations 6 --customers 5000
 
 Draws ``--truths`` parameter sets from the synthetic card's priors (a seeded generator), makes each one's
 KPIs with the model itself (on seeds the calibration does not use, as observed data would come), calibrates
 the card to them (ABC-SMC, as ``python -m sim.calibrate``) and records, per parameter, whether the truth lies
-inside the 90% posterior interval and how much the data narrowed the prior. With truths drawn from the
-prior, a calibrated posterior covers about 90% of them; far fewer means over-confident intervals.
+inside the 90% posterior interval, the truth's rank among the posterior, and how much the data narrowed the
+prior. With truths drawn from the prior, a calibrated posterior covers about 90% of them, and the ranks are
+uniform (simulation-based calibration, Talts et al. 2018): a U-shaped histogram means intervals too narrow, a
+hump too wide, a slope a bias. Each parameter's ranks are tested for uniformity (Kolmogorov-Smirnov).
 
 Writes ``results/validation/coverage/``: one ``truth_<k>.csv`` per finished truth (a rerun skips them and
-continues an unfinished one from its ``history.db``) and ``coverage.csv``, the coverage per parameter.
+continues an unfinished one from its ``history.db``), ``coverage.csv`` (per parameter: coverage, rank
+uniformity, narrowing) and ``coverage.png`` (the rank histograms, one per parameter). The truths are
+independent: on a cluster, run one invocation per truth (``--first k --truths 1``) into the same folder and a
+last one without them collects what is there.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
 
 from ..runs.arguments import add_jobs, add_out
-from ..runs.errors import ArgumentParser, failing_as, number
+from ..runs.errors import ArgumentParser, Failure, failing_as, number
 from ..runs.results import write_atomic
 from . import inference, report
 from .card import MarketCard, Observed, load_card, priors
@@ -56,13 +64,95 @@ def recover(card: MarketCard, folder: Path, population: int, generations: int, j
     return report.summary(inference.posterior(history, card), card)
 
 
+BINS = 10  # rank histogram bins
+SETTINGS = "settings.json"  # what the truths of a folder were made with: a rerun with others refuses it
+
+
+def claim_folder(out: Path, card: MarketCard, a) -> None:
+    """Record the settings the folder's truths are made with, or refuse in one line if it holds truths made with
+    other settings (they would be mixed in silently)."""
+    import json
+
+    mine = {
+        "card": repr(card),
+        "customers": a.customers,
+        "weeks": a.weeks,
+        "population": a.population,
+        "generations": a.generations,
+        "seed": a.seed,
+    }
+    marker = out / SETTINGS
+    if marker.is_file():
+        theirs = json.loads(marker.read_text())
+        differ = [k for k in mine if theirs.get(k) != mine[k]]
+        if differ:
+            raise Failure(
+                f"error: {out} holds truths made with other settings ({', '.join(differ)} differ); "
+                "use another --out, or move it away"
+            )
+        return
+    if any(out.glob("truth_*.csv")):
+        raise Failure(f"error: {out} holds truths of unknown settings; use another --out, or move it away")
+    with failing_as("writing", out):
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(marker, lambda p: p.write_text(json.dumps(mine, indent=1)))
+
+
+def coverage_table(every: pd.DataFrame) -> pd.DataFrame:
+    """Per parameter: the share of truths inside the 90% interval, the ranks' uniformity (KS p-value), the
+    median narrowing of the prior, and a verdict on the interval."""
+    rows = []
+    for name, g in every.groupby("parameter", sort=False):
+        ranks = g.truth_rank.to_numpy(float) if "truth_rank" in g else np.array([])
+        p = float(stats.kstest(ranks, "uniform").pvalue) if len(ranks) >= 5 else np.nan
+        cover = float(g.truth_inside_90.mean())
+        rows.append(
+            {
+                "parameter": name,
+                "coverage_90": cover,
+                "truths": len(g),
+                "rank_uniformity_p": p,
+                "width_over_prior": float(g.width_over_prior.median()),
+                "identified": "weakly" if g.width_over_prior.median() >= report.WEAK else "yes",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def rank_plot(every: pd.DataFrame, path: Path) -> None:
+    """One histogram of the truths' posterior ranks per parameter, with the band a uniform one stays in 90% of
+    the time (binomial), so a bin outside it is a sign, not noise."""
+    names = list(every.parameter.unique())
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(4 * cols, 3 * rows), dpi=100)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, name in zip(axes, names, strict=False):
+        ranks = every[every.parameter == name].truth_rank.to_numpy(float)
+        n = len(ranks)
+        lo, hi = stats.binom.ppf([0.05, 0.95], n, 1 / BINS)
+        ax.axhspan(lo, hi, color="grey", alpha=0.2, label="uniform, 90% band")
+        ax.axhline(n / BINS, color="grey", lw=0.8)
+        ax.hist(ranks, bins=BINS, range=(0, 1), color="tab:blue", alpha=0.8, edgecolor="white")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("rank of the truth in the posterior", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(names) :]:
+        ax.set_axis_off()
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Simulation-based calibration: {every.truth_set.nunique()} truths drawn from the priors", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(prog="python -m sim.validate coverage", description=__doc__.splitlines()[0])
     ap.add_argument("--card", default="synthetic", help="the card whose priors and firms are used")
     ap.add_argument("--truths", type=number(int, 1, 1000), default=8, help="parameter sets drawn from the priors")
+    ap.add_argument("--first", type=number(int, 0, 999), default=0, help="the first truth to run (0-based)")
     ap.add_argument("--customers", type=number(int, 100, 20_000_000), default=2000, help="customers per run")
     ap.add_argument("--weeks", type=number(int, 104, 2080), default=156, help="weeks per run")
-    ap.add_argument("--population", type=number(int, 10, 100_000), default=60, help="particles per generation")
+    ap.add_argument("--population", type=number(int, 10, 100_000), default=40, help="particles per generation")
     ap.add_argument("--generations", type=number(int, 1, 100), default=4, help="generations of ABC-SMC")
     add_jobs(ap)
     ap.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed of the truths and the inference")
@@ -71,12 +161,16 @@ def main(argv: list[str] | None = None) -> None:
     inference.require_pyabc()
     base = load_card(a.card)
     out = Path(a.out)
-    rows = []
+    claim_folder(out, base, a)
+    rows, skipped = [], set()
     start = time.perf_counter()
-    for k, truth in enumerate(truths(base, a.truths, a.seed)):
+    for k, truth in enumerate(truths(base, a.first + a.truths, a.seed)):
+        if k < a.first:
+            continue
         done = out / f"truth_{k}.csv"
         if done.is_file():
             rows.append(pd.read_csv(done))
+            skipped.add(k)
             continue
         card = card_for(base, truth, a.customers, a.weeks)
         with failing_as("writing", out):
@@ -87,22 +181,27 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(table)
         inside = int(table.truth_inside_90.sum())
         print(f"truth {k}: {inside} of {len(table)} parameters inside their 90% interval", flush=True)
-    every = pd.concat(rows, ignore_index=True)
-    cover = (
-        every.groupby("parameter", sort=False)
-        .agg(
-            coverage_90=("truth_inside_90", "mean"),
-            truths=("truth_inside_90", "size"),
-            width_over_prior=("width_over_prior", "median"),
-        )
-        .reset_index()
-    )
+    finished = sorted(out.glob("truth_*.csv"), key=lambda p: int(p.stem.split("_")[1]))
+    every = pd.concat([pd.read_csv(p) for p in finished], ignore_index=True)  # every truth run into the folder
+    cover = coverage_table(every)
     overall = every.truth_inside_90.mean()
     with failing_as("writing", out):
         write_atomic(out / "coverage.csv", lambda p: cover.to_csv(p, index=False))
+        if "truth_rank" in every:
+            write_atomic(out / "coverage.png", lambda p: rank_plot(every, p))
     command = "python -m sim.validate coverage " + " ".join(shlex.quote(x) for x in (argv or sys.argv[2:]))
     print(command)
     print(cover.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"all parameters: {overall:.0%} of {len(every)} truths inside their 90% interval")
-    print(f"seconds this invocation: {time.perf_counter() - start:.0f} (KPIs from seeds {SEEDS[0]}-{SEEDS[-1]})")
-    print(f"written: {out}/coverage.csv")
+    print(
+        f"all parameters: {overall:.0%} of {len(every)} truth-parameter pairs inside their 90% interval "
+        f"({every.truth_set.nunique()} truths)"
+    )
+    spent = time.perf_counter() - start
+    ran = len(rows) - sum(1 for k in range(a.first, a.first + a.truths) if k in skipped)
+    print(f"seconds this invocation: {spent:.0f} (KPIs from seeds {SEEDS[0]}-{SEEDS[-1]})")
+    if ran:
+        print(
+            f"{spent / ran:.0f} s a truth here: on a cluster, one job per truth (--first k --truths 1) takes about "
+            "that long each"
+        )
+    print(f"written: {out}/coverage.csv, {out}/coverage.png")

@@ -26,15 +26,16 @@ import pandas as pd
 
 from ..runs.errors import Failure, reason
 from . import kpis as kpi_table
-from .card import MarketCard, needs_retention, observed, priors, settings_for, uncertainty
+from .card import MarketCard, needs_tenure, observed, priors, retention_years, settings_for, uncertainty
 
 MISSING = 1e6  # a KPI a run could not measure (no acquisitions, no customers): far from anything observed
 
 
 def simulate(card: MarketCard, params: dict[str, float]) -> dict[str, float]:
     """The card's KPIs simulated with ``params`` (dotted keys), averaged over the card's seeds."""
+    years, tenure = retention_years(card), needs_tenure(card)
     per_seed = [
-        kpi_table.run(settings_for(card, params, seed), retention=needs_retention(card)) for seed in range(card.seeds)
+        kpi_table.run(settings_for(card, params, seed), retention=years, tenure=tenure) for seed in range(card.seeds)
     ]
     out = {}
     for key in observed(card):
@@ -182,7 +183,7 @@ def run(
             population_size=population,
             sampler=sampler(sampler_kind, jobs, redis),
             eps=pyabc.Temperature(),
-            acceptor=pyabc.StochasticAcceptor(),
+            acceptor=pyabc.StochasticAcceptor(pdf_norm_method=pyabc.ScaledPDFNorm()),
         )
         if done == 0:
             abc.new(url, observed(card))

@@ -28,7 +28,11 @@ def summary(post: pd.DataFrame, card: MarketCard) -> pd.DataFrame:
         row = {"parameter": p.key, "median": mid, "low_90": lo, "high_90": hi, "prior_low": p.low, "prior_high": p.high}
         row |= {"width_over_prior": narrowing, "verdict": verdict}
         if p.key in card.truth:
-            row |= {"truth": card.truth[p.key], "truth_inside_90": bool(lo <= card.truth[p.key] <= hi)}
+            truth = card.truth[p.key]
+            # the truth's rank among the posterior, as the weight below it: uniform over truths drawn from the
+            # prior when the posterior is calibrated (simulation-based calibration, Talts et al. 2018)
+            rank = float(w[v < truth].sum() / w.sum())
+            row |= {"truth": truth, "truth_inside_90": bool(lo <= truth <= hi), "truth_rank": rank}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -40,21 +44,25 @@ def predictive(card: MarketCard, post: pd.DataFrame, k: int, jobs: int) -> pd.Da
     return pd.concat([sets, pd.DataFrame(rows)], axis=1)
 
 
-def fit_table(card: MarketCard, pred: pd.DataFrame) -> pd.DataFrame:
+def fit_table(card: MarketCard, pred: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Per observed KPI: the simulated median, and the 90% band of what would be observed (the simulated
+    value plus the card's noise, its observation model), and whether the observed value lies inside it."""
+    rng = np.random.default_rng(seed)
     rows = []
     sd = uncertainty(card)
     for key, value in observed(card).items():
-        sims = pred[key].to_numpy()
-        lo, mid, hi = np.quantile(sims, [0.05, 0.5, 0.95])
+        sims = pred[key].to_numpy(float)
+        seen = sims + rng.normal(0.0, sd[key], size=len(sims))
+        lo, hi = np.quantile(seen, [0.05, 0.95])
         rows.append(
             {
                 "kpi": key,
                 "observed": value,
                 "sd": sd[key],
-                "predicted_median": mid,
+                "predicted_median": float(np.median(sims)),
                 "predicted_low_90": lo,
                 "predicted_high_90": hi,
-                "observed_inside_90": bool(lo - 2 * sd[key] <= value <= hi + 2 * sd[key]),
+                "observed_inside_90": bool(lo <= value <= hi),
             }
         )
     return pd.DataFrame(rows)
@@ -123,7 +131,14 @@ def kpi_plot(table: pd.DataFrame, path: Path) -> None:
     fig.savefig(path)
 
 
-def markdown(card: MarketCard, params: pd.DataFrame, fit: pd.DataFrame, meta: dict) -> str:
+def markdown(
+    card: MarketCard,
+    params: pd.DataFrame,
+    fit: pd.DataFrame,
+    meta: dict,
+    ahead: pd.DataFrame | None = None,
+    holdout: int | None = None,
+) -> str:
     pinned = params[params.verdict == "pinned down"].parameter.tolist()
     loose = params[params.verdict == "not pinned down"].parameter.tolist()
     lines = [
@@ -136,8 +151,9 @@ def markdown(card: MarketCard, params: pd.DataFrame, fit: pd.DataFrame, meta: di
         "```",
         "",
         f"{meta['generations']} generations of {meta['population']} particles (ABC-SMC, pyabc); final temperature "
-        f"{meta['epsilon']:.3g} (1: exact under the card's sd as normal noise); {meta['simulations']:,} parameter sets simulated, {card.seeds} seed(s) each, "
-        f"{card.customers:,} customers, {card.weeks} weeks; {meta['seconds']:.0f} s on {meta['workers']} worker(s); "
+        f"{meta['epsilon']:.3g} (1: exact under the card's sd as normal noise); {meta['simulations']:,} parameter "
+        f"sets simulated, {card.seeds} seed(s) each, {card.customers:,} customers, {card.weeks} weeks; effective "
+        f"sample size of the posterior {meta['ess']:.0f}; {meta['seconds']:.0f} s on {meta['workers']} worker(s); "
         f"{made_by()}.",
         "",
         "## What the data pin down",
@@ -156,6 +172,25 @@ def markdown(card: MarketCard, params: pd.DataFrame, fit: pd.DataFrame, meta: di
         "![kpis](kpis.png)",
         "",
     ]
+    if ahead is not None:
+        from .forecast import errors
+
+        err = errors(ahead)
+        lines += [
+            f"## Forecast held out: fitted on years 1-{holdout} of each cohort, the rest forecast",
+            "",
+            "Mean absolute error over the held-out years, in survival (share of the cohort), of the model's "
+            "posterior median and of the shifted-beta-geometric model (Fader & Hardie 2007) fitted on the same "
+            "years by maximum likelihood; and how many observed values lie inside the model's 90% band (the "
+            "posterior predictive with the cohort's binomial noise).",
+            "",
+            _md(err),
+            "",
+            _md(ahead.drop(columns=["sbg_alpha", "sbg_beta"])),
+            "",
+            "![forecast](forecast.png)",
+            "",
+        ]
     if "truth_inside_90" in params:
         inside = int(params.truth_inside_90.sum())
         lines[12:12] = [

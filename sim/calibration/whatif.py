@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from ..config import RUN_CONTROL, ConfigError, Settings, compose, to_plain, validate
 from ..model.market import LoyaltyMarket
-from ..model.metrics import economics, summarize_cohorts
+from ..model.metrics import LONG_RUN_WEEKS, economics, summarize_cohorts
 from .card import MarketCard, settings_for
 
 BASELINE = "baseline"  # the scenario name of the unchanged world
@@ -93,11 +93,27 @@ ECONOMICS = {
 }
 
 
-def _trajectories(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A run's tracked trajectories, and each firm's economics over the horizon."""
+def survival(cohorts: pd.DataFrame, ts: pd.DataFrame) -> pd.DataFrame:
+    """Per firm and year-end: the share of the customers it acquired in the first year still with it."""
+    year = LONG_RUN_WEEKS
+    first = cohorts[cohorts.cohort == 1]
+    rows = []
+    for firm, g in ts[(ts.week > 0) & (ts.week <= year)].groupby("firm", sort=False):
+        acquired = int(g.acquisitions.sum())
+        mine = first[first.firm == firm].groupby("week").customers.sum()
+        for end in range(year, int(ts.week.max()) + 1, year):
+            kept = float(mine.get(end, 0.0))
+            rows.append({"firm": firm, "year": end // year, "survival": kept / acquired if acquired else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _trajectories(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A run's tracked trajectories, each firm's economics over the horizon, and the survival of each firm's
+    first-year acquisitions."""
     model = LoyaltyMarket(settings).run()
     ts = model.timeseries()
-    cohorts = summarize_cohorts(model.cohort_timeseries(), ts, settings.market.annual_discount_rate)
+    by_cohort = model.cohort_timeseries()
+    cohorts = summarize_cohorts(by_cohort, ts, settings.market.annual_discount_rate)
     first_year = cohorts[cohorts.cohort == 1].set_index("firm").lifetime_value
     economy = pd.DataFrame(
         [
@@ -105,14 +121,14 @@ def _trajectories(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
             for firm, g in ts[ts.week > 0].groupby("firm", sort=False)
         ]
     )
-    return ts[["week", "firm", *TRACKED]], economy
+    return ts[["week", "firm", *TRACKED]], economy, survival(by_cohort, ts)
 
 
 def run(
     world: World, scenarios: dict[str, list[str]], draws: pd.DataFrame, seeds: int, jobs: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every (scenario or baseline, draw, seed) run: one row per week and firm, and one row per firm of its
-    economics."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every (scenario or baseline, draw, seed) run: one row per week and firm, one row per firm of its
+    economics, and one row per firm and year of its first-year acquisitions' survival."""
     jobs_list = []
     for d, row in draws.iterrows():
         params = row.to_dict()
@@ -125,10 +141,21 @@ def run(
             frame.insert(0, "seed", seed)
             frame.insert(0, "draw", d)
             frame.insert(0, "scenario", name)
-    return (
-        pd.concat([trajectory for trajectory, _ in results], ignore_index=True),
-        pd.concat([economy for _, economy in results], ignore_index=True),
+    return tuple(pd.concat([frames[i] for frames in results], ignore_index=True) for i in range(3))
+
+
+def survival_table(curves: pd.DataFrame, band: float = 0.9) -> pd.DataFrame:
+    """Per scenario (the baseline first), firm and year: the survival of the first year's acquisitions, mean and
+    band over draws and seeds."""
+    lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
+    table = (
+        curves.groupby(["scenario", "firm", "year"], sort=False)
+        .survival.agg(
+            survival="mean", survival_low=lambda v: v.quantile(lo_q), survival_high=lambda v: v.quantile(hi_q)
+        )
+        .reset_index()
     )
+    return table.sort_values("scenario", key=lambda s: s != BASELINE, kind="stable").reset_index(drop=True)
 
 
 def economics_table(economy: pd.DataFrame, band: float = 0.9) -> pd.DataFrame:
@@ -222,11 +249,15 @@ def pairing(diff: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def in_words(row: pd.Series, weeks: int, band: float = 0.9) -> str:
-    """One plain sentence for a board: the NPV effect with its band, the payback week, the chance it is better."""
-    years = weeks / 52
-    horizon = f"{years:.0f}-year" if abs(years - round(years)) < 0.05 else f"{weeks}-week"
-    direction = "raises" if row.npv_change_pct >= 0 else "lowers"
+def owners(change: list[str], firms: list[str]) -> list[str]:
+    """The firms whose own levers a change sets (``firms.<name>.*``), in the order of ``firms``."""
+    named = {o.lstrip("+~").split("=", 1)[0].split(".")[1] for o in change if o.lstrip("+~").startswith("firms.")}
+    return [f for f in firms if f in named]
+
+
+def _clause(row: pd.Series, band: float, first: bool) -> str:
+    """One firm's part of a sentence: its NPV effect with its band, payback, chance, share."""
+    direction = "rises" if row.npv_change_pct >= 0 else "falls"
     pct = f"{abs(row.npv_change_pct):.1f}% [{row.npv_change_pct_low:+.1f}%, {row.npv_change_pct_high:+.1f}%]"
     pay = (
         f"it pays back in week {row.payback_week:.0f}"
@@ -234,8 +265,24 @@ def in_words(row: pd.Series, weeks: int, band: float = 0.9) -> str:
         else "it does not pay back within the horizon"
     )
     share = f"long-run share {100 * row.share_change:+.1f} points"
+    banded = f" ({int(band * 100)}% band)" if first else ""
     return (
-        f"If {row.scenario}: {row.firm}'s {horizon} NPV {direction.replace('raises', 'rises').replace('lowers', 'falls')}"
-        f" by {pct} ({int(band * 100)}% band); {pay}; {100 * row.chance_better:.0f}% chance it is better for "
-        f"{row.firm}; {share}."
+        f"{row.firm}'s NPV {direction} by {pct}{banded}, {pay}, {100 * row.chance_better:.0f}% chance it is better "
+        f"for {row.firm}, {share}"
     )
+
+
+def in_words(rows: pd.DataFrame, weeks: int, changed_by: list[str], band: float = 0.9) -> str:
+    """One plain sentence for a board about one change (``rows``: its summary rows, one per firm), naming whose
+    change it is: the changing firm's effect first, then each rival's."""
+    years = weeks / 52
+    horizon = f"{years:.0f} years" if abs(years - round(years)) < 0.05 else f"{weeks} weeks"
+    scenario = str(rows.scenario.iloc[0])
+    who = (
+        f"a change {' and '.join(changed_by)} make{'s' if len(changed_by) == 1 else ''}"
+        if changed_by
+        else "a change to the market"
+    )
+    order = sorted(range(len(rows)), key=lambda i: rows.firm.iloc[i] not in changed_by)
+    clauses = [_clause(rows.iloc[i], band, first=n == 0) for n, i in enumerate(order)]
+    return f"If {scenario} ({who}), over {horizon}: " + "; ".join(clauses) + "."
