@@ -210,6 +210,11 @@ def calibrate(argv: list[str], a: argparse.Namespace, card: MarketCard, root: Pa
         markdown = report.markdown(card, params, fit, meta, ahead, a.holdout)
         write_atomic(out / COMPLETE, lambda p: p.write_text(markdown))
     print(params.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if meta["ess"] < report.FEW:
+        print(
+            f"warning: the posterior rests on few particles (effective sample size {meta['ess']:.0f} of "
+            f"{a.population}); rerun with a larger --population before relying on its intervals"
+        )
     if ahead is not None:
         print(f"held out after year {a.holdout}: mean absolute error of the survival forecast (points)")
         print(forecast.errors(ahead).to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -191,6 +191,7 @@ def survival_png(kept: pd.DataFrame, scenario: str, band: float) -> str:
             ax.fill_between(c.year, c.survival_low, c.survival_high, color=colour, alpha=0.2)
             ax.plot(c.year, c.survival, "o-", color=colour, label=name)
         ax.set_ylim(0, 1)
+        ax.set_xticks(sorted(kept.year.unique()))
         ax.set_title(f"{firm}: first-year acquisitions still there", fontsize=9)
         ax.set_xlabel("year-end")
         ax.legend(fontsize=7)

@@ -169,3 +169,29 @@ def test_a_card_may_observe_a_firms_economics_and_its_books_by_tenure():
         bad["kpis"]["us"][kpi] = {"value": value, "sd": 0.1}
         with pytest.raises(ConfigError, match=message):
             check_card(bad)
+
+
+@pytest.mark.slow
+def test_a_calibration_held_out_forecasts_the_years_it_did_not_see(tmp_path):
+    """End to end: fit on the first two years of each cohort, forecast the third, beside the sBG."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    args = [
+        sys.executable, "-m", "sim.calibrate", "market_data=fader_hardie", "market_data.customers=600",
+        "market_data.weeks=220", "market_data.cohorts.regular.survival=[0.631,0.468,0.382]",
+        "market_data.cohorts.high_end.survival=[0.869,0.743,0.653]", "--holdout", "2", "--population", "10",
+        "--generations", "2", "--predictive", "4", "--no-progress", "--results-dir", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "held out after year 2" in done.stdout
+    (folder,) = (tmp_path / "calibration" / "fader_hardie").iterdir()
+    ahead = pd.read_csv(folder / "forecast.csv")
+    assert len(ahead) == 6 and (ahead[ahead.year == 3].part == "held out").all()
+    assert ahead.model.between(0, 1).all() and (ahead.model_low <= ahead.model_high).all()
+    assert (folder / "forecast.png").is_file() and "## Forecast held out" in (folder / "report.md").read_text()
+    fit = pd.read_csv(folder / "fit.csv")
+    assert set(fit.kpi) == {f"{f}.retention_year_{k}" for f in ("regular", "high_end") for k in (1, 2)}  # not 3

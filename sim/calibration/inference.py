@@ -7,7 +7,9 @@ normal noise of that sd. ABC-SMC with a stochastic acceptor (Wilkinson 2013; pya
 ``IndependentNormalKernel`` and ``Temperature``) accepts a parameter set with the probability that noise
 gives, tempered in early generations and exact (temperature 1) in the last one, so the last generation,
 with its weights, is the posterior under that observation model, not an approximation narrowed by an
-arbitrary tolerance. The history (every generation) lives in a SQLite database next to the results, so an
+arbitrary tolerance. The acceptance's normalising constant is pyabc's ``ScaledPDFNorm`` (Schälte & Hasenauer
+2020): once acceptance falls below a tenth it is lowered, so more parameter sets are accepted, and those
+accepted above it are weighted up (rejection control importance sampling): fewer simulations, still exact. The history (every generation) lives in a SQLite database next to the results, so an
 interrupted calibration continues where it stopped.
 """
 

@@ -14,6 +14,7 @@ from .card import MarketCard, observed, priors, uncertainty
 from .inference import draws, simulate, weighted_quantile
 
 PINNED, WEAK = 0.5, 0.8  # 90% interval width over prior width: below PINNED the data pin it down
+FEW = 10  # a posterior whose effective sample size is below this rests on too few particles to trust its intervals
 
 
 def summary(post: pd.DataFrame, card: MarketCard) -> pd.DataFrame:
@@ -195,6 +196,13 @@ def markdown(
         inside = int(params.truth_inside_90.sum())
         lines[12:12] = [
             f"Parameter recovery: the truth lies inside the 90% interval for {inside} of {len(params)} parameters.",
+            "",
+        ]
+    if meta["ess"] < FEW:
+        lines[10:10] = [
+            f"**Warning**: the posterior rests on few particles (effective sample size {meta['ess']:.0f} of "
+            f"{meta['population']}): its intervals are rough. Rerun with more particles (`--population`) or "
+            "generations before relying on them; a model that cannot fit the card well makes this likelier.",
             "",
         ]
     return "\n".join(lines)

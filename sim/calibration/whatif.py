@@ -255,8 +255,8 @@ def owners(change: list[str], firms: list[str]) -> list[str]:
     return [f for f in firms if f in named]
 
 
-def _clause(row: pd.Series, band: float, first: bool) -> str:
-    """One firm's part of a sentence: its NPV effect with its band, payback, chance, share."""
+def _clause(row: pd.Series, band: float, first: bool, own: bool) -> str:
+    """One firm's part of a sentence: its NPV effect with its band, payback (of its own change), chance, share."""
     direction = "rises" if row.npv_change_pct >= 0 else "falls"
     pct = f"{abs(row.npv_change_pct):.1f}% [{row.npv_change_pct_low:+.1f}%, {row.npv_change_pct_high:+.1f}%]"
     pay = (
@@ -266,8 +266,9 @@ def _clause(row: pd.Series, band: float, first: bool) -> str:
     )
     share = f"long-run share {100 * row.share_change:+.1f} points"
     banded = f" ({int(band * 100)}% band)" if first else ""
+    paid = f", {pay}" if own else ""
     return (
-        f"{row.firm}'s NPV {direction} by {pct}{banded}, {pay}, {100 * row.chance_better:.0f}% chance it is better "
+        f"{row.firm}'s NPV {direction} by {pct}{banded}{paid}, {100 * row.chance_better:.0f}% chance it is better "
         f"for {row.firm}, {share}"
     )
 
@@ -284,5 +285,8 @@ def in_words(rows: pd.DataFrame, weeks: int, changed_by: list[str], band: float 
         else "a change to the market"
     )
     order = sorted(range(len(rows)), key=lambda i: rows.firm.iloc[i] not in changed_by)
-    clauses = [_clause(rows.iloc[i], band, first=n == 0) for n, i in enumerate(order)]
+    clauses = [
+        _clause(rows.iloc[i], band, first=n == 0, own=not changed_by or rows.firm.iloc[i] in changed_by)
+        for n, i in enumerate(order)
+    ]
     return f"If {scenario} ({who}), over {horizon}: " + "; ".join(clauses) + "."
