@@ -326,6 +326,9 @@ def test_coverage_truths_are_seeded_draws_inside_the_priors_and_make_their_own_k
     assert card.truth == sets[0] and card.customers == 300 and card.weeks == 104
     assert {k for t in card.kpis.values() for k in t} == set(SD)
     assert card.kpis != base.kpis  # made at the new truth, not copied
+    assert card == coverage.card_for(base, sets[0], customers=300, weeks=104)  # seeded: the same observation
+    other = coverage.card_for(base, sets[0], customers=300, weeks=104, k=1)  # another market's luck and noise
+    assert other.kpis["us"]["advocacy"].value != card.kpis["us"]["advocacy"].value
 
 
 def test_a_coverage_folder_keeps_to_the_settings_its_truths_were_made_with(tmp_path, monkeypatch):
@@ -334,7 +337,7 @@ def test_a_coverage_folder_keeps_to_the_settings_its_truths_were_made_with(tmp_p
     from sim.calibration import coverage
 
     calls = []
-    monkeypatch.setattr(coverage, "card_for", lambda card, truth, customers, weeks: card)
+    monkeypatch.setattr(coverage, "card_for", lambda card, truth, customers, weeks, k=0: card)
     monkeypatch.setattr(
         coverage,
         "recover",

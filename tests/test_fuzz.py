@@ -525,7 +525,7 @@ def quick(monkeypatch, tmp_path):
     shutil.copytree(ROOT / "conf" / "market_data", conf / "market_data")
     monkeypatch.setattr(synthetic, "CONF_DIR", conf)
     monkeypatch.setattr(synthetic, "kpis", lambda name: {f: dict.fromkeys(synthetic.SD, 0.5) for f in ("us", "rival")})
-    monkeypatch.setattr(coverage, "card_for", lambda card, truth, customers, weeks: card)
+    monkeypatch.setattr(coverage, "card_for", lambda card, truth, customers, weeks, k=0: card)
     monkeypatch.setattr(
         coverage, "recover", lambda card, folder, *a: pd.DataFrame(
             {"parameter": list(card.free), "truth_inside_90": True, "width_over_prior": 0.5, "truth_rank": 0.5})

@@ -5,7 +5,8 @@
     python -m sim.validate coverage --truths 20 --population 100 --generations 6 --customers 5000
 
 Draws ``--truths`` parameter sets from the synthetic card's priors (a seeded generator), makes each one's
-KPIs with the model itself (on seeds the calibration does not use, as observed data would come), calibrates
+KPIs as the calibration assumes observed ones are made (one run of the model on a seed the calibration does not
+use, plus the card's noise), calibrates
 the card to them (ABC-SMC, as ``python -m sim.calibrate``) and records, per parameter, whether the truth lies
 inside the 90% posterior interval, the truth's rank among the posterior, and how much the data narrowed the
 prior. With truths drawn from the prior, a calibrated posterior covers about 90% of them, and the ranks are
@@ -37,6 +38,7 @@ from ..runs.errors import ArgumentParser, Failure, failing_as, number
 from ..runs.results import write_atomic
 from . import inference, report
 from .card import MarketCard, Observed, load_card, priors
+from .kpis import FRACTIONS
 from .synthetic import SD, SEEDS, kpis_at
 
 
@@ -46,15 +48,22 @@ def truths(card: MarketCard, k: int, seed: int) -> list[dict[str, float]]:
     return [{p.key: float(rng.uniform(p.low, p.high)) for p in priors(card)} for _ in range(k)]
 
 
-def card_for(card: MarketCard, truth: dict[str, float], customers: int, weeks: int) -> MarketCard:
-    """The card with its KPIs made by the model at ``truth`` (seeds ``SEEDS``); a KPI the runs could not measure
+def card_for(card: MarketCard, truth: dict[str, float], customers: int, weeks: int, k: int = 0) -> MarketCard:
+    """The card with its KPIs observed as a market's would be, by the model the calibration assumes: one run at
+    ``truth`` (on a seed of its own, ``SEEDS[0] + k``: other luck than the calibration's) plus the card's normal
+    noise of each KPI's sd (a seeded generator); fractions kept within 0 and 1. A KPI the run could not measure
     (a referral share without acquisitions) is left out, as a card leaves out what was not observed."""
     sized = dataclasses.replace(card, customers=customers, weeks=weeks, truth=truth)
-    made = kpis_at(sized, truth)
-    kpis = {
-        firm: {kpi: Observed(value, SD[kpi]) for kpi, value in table.items() if np.isfinite(value)}
-        for firm, table in made.items()
-    }
+    made = kpis_at(sized, truth, seeds=(SEEDS[0] + k,))
+    noise = np.random.default_rng([SEEDS[0], k])
+    kpis = {}
+    for firm, table in made.items():
+        kpis[firm] = {}
+        for kpi, value in table.items():
+            if not np.isfinite(value):
+                continue
+            seen = value + noise.normal(0.0, SD[kpi])
+            kpis[firm][kpi] = Observed(float(np.clip(seen, 0, 1)) if kpi in FRACTIONS else float(seen), SD[kpi])
     return dataclasses.replace(sized, kpis=kpis)
 
 
@@ -80,6 +89,7 @@ def claim_folder(out: Path, card: MarketCard, a) -> None:
         "population": a.population,
         "generations": a.generations,
         "seed": a.seed,
+        "observed": f"one run on seed {SEEDS[0]} + k, plus the card's noise",  # how truths' KPIs are made
     }
     marker = out / SETTINGS
     if marker.is_file():
@@ -172,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(pd.read_csv(done))
             skipped.add(k)
             continue
-        card = card_for(base, truth, a.customers, a.weeks)
+        card = card_for(base, truth, a.customers, a.weeks, k)
         with failing_as("writing", out):
             (out / f"truth_{k}").mkdir(parents=True, exist_ok=True)
             table = recover(card, out / f"truth_{k}", a.population, a.generations, a.jobs, a.seed + k)
@@ -198,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     spent = time.perf_counter() - start
     ran = len(rows) - sum(1 for k in range(a.first, a.first + a.truths) if k in skipped)
-    print(f"seconds this invocation: {spent:.0f} (KPIs from seeds {SEEDS[0]}-{SEEDS[-1]})")
+    print(f"seconds this invocation: {spent:.0f} (truth k observed on seed {SEEDS[0]} + k, plus the card's noise)")
     if ran:
         print(
             f"{spent / ran:.0f} s a truth here: on a cluster, one job per truth (--first k --truths 1) takes about "

@@ -23,9 +23,9 @@ SD = {"share": 0.02, "annual_churn": 0.015, "advocacy": 3.0, "referral_share": 0
 SEEDS = (100, 101)
 
 
-def kpis_at(card: MarketCard, truth: dict[str, float]) -> dict[str, dict[str, float]]:
-    """{firm: {kpi: value}}: the card's market at ``truth``, averaged over ``SEEDS``."""
-    runs = [run(settings_for(card, truth, seed)) for seed in SEEDS]
+def kpis_at(card: MarketCard, truth: dict[str, float], seeds: tuple[int, ...] = SEEDS) -> dict[str, dict[str, float]]:
+    """{firm: {kpi: value}}: the card's market at ``truth``, averaged over ``seeds``."""
+    runs = [run(settings_for(card, truth, seed)) for seed in seeds]
     return {firm: {kpi: float(np.mean([r[firm, kpi] for r in runs])) for kpi in SD} for firm in card.firms}
 
 
