@@ -226,6 +226,7 @@ def assert_one_line_error(module: str, argv: list[str], message: str, results: P
     assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
 
 
+@pytest.mark.slow  # over 10 s end to end: the slow set
 def test_bad_calibrate_input_is_one_line(tmp_path):
     for argv, message in (
         (["market_data=nope"], "market_data=nope: no such option"),

@@ -109,6 +109,7 @@ def test_a_claim_ends_with_its_owner_though_a_child_it_forked_lives_on(tmp_path)
         os.kill(child, signal.SIGKILL)
 
 
+@pytest.mark.slow  # over 10 s end to end: the slow set
 def test_a_run_claimed_by_a_live_process_is_left_to_it(tmp_path):
     results = tmp_path / "results"
     sweep_dir = results / "giving_vs_taking" / "pilot"
@@ -154,6 +155,7 @@ def test_two_launches_of_one_sweep_do_each_run_once(tmp_path):
     assert leftovers(sweep_dir) == [] and not [p for p in sweep_dir.iterdir() if p.name.endswith("_1")]
 
 
+@pytest.mark.slow  # over 10 s end to end: the slow set
 def test_a_killed_claimant_does_not_block_the_rerun(tmp_path):
     results = tmp_path / "results"
     command = [sys.executable, "-m", "sim", "-m", "customers.n=20000", "steps=300", "progress=false"]

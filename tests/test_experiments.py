@@ -70,6 +70,7 @@ def test_recession_raises_price_sensitivity_for_a_while():
     assert [(s.kind.value, s.week, s.duration) for s in shocks] == [("recession", 260, 104)]
 
 
+@pytest.mark.slow  # over 10 s end to end: the slow set
 def test_policy_map_sweep_and_heat_map(tmp_path):
     results = tmp_path / "results"
     grid = ["market.switching_cost=0.0,4.0", "market.reach=0.0,0.3", "seed=0,1"]
@@ -90,6 +91,7 @@ def test_policy_map_sweep_and_heat_map(tmp_path):
     assert "Policy map" in (report / "report.md").read_text()
 
 
+@pytest.mark.slow  # over 10 s end to end: the slow set
 def test_aggregate_report_of_replications(tmp_path):
     results = tmp_path / "results"
     proc = cli("-m", "customers.n=300", "steps=30", "progress=false", "seed=range(0,4)", f"results_dir={results}")

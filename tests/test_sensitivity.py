@@ -67,6 +67,7 @@ def test_unknown_key_exits_with_one_line():
     assert out.stderr.strip() == "config error: --param market.nope: unknown key"
 
 
+@pytest.mark.slow  # over 10 s end to end: the slow set
 def test_end_to_end_costs_move_npv_not_share(tmp_path):
     """A sweep through python -m sim; running costs change money, never behaviour."""
     args = ["--param", "market.costs.per_customer=1:5", "--param", "market.reach=0:0.3", "--trajectories", "2"]

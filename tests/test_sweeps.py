@@ -174,6 +174,7 @@ def test_named_sweep_goes_to_its_folder(tmp_path):
 # --- a run is its configuration ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # over 10 s end to end: the slow set
 def test_a_sweep_reruns_runs_made_with_other_settings_and_says_which_keys_differ(tmp_path):
     results = tmp_path / "results"
     first = cli("-m", *TINY, "customers.n=300", "seed=0,1", "sweep=pilot", f"results_dir={results}")
