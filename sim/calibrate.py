@@ -10,10 +10,10 @@ ABC-SMC (``sim.calibration.inference``) draws parameter sets from the card's pri
 card's market and keeps those whose KPIs come close to the observed ones, generation by generation.
 Writes ``results/calibration/<card>/<date_time>/``: ``posterior.parquet``, ``pairs.png``, ``kpis.png``
 with ``predictive.parquet`` (the KPIs the fitted model predicts), ``history.db`` (every generation) and
-``report.md`` (written last: a folder without it is unfinished). With ``--holdout K`` the fit sees only the first
-K years of each cohort's survival curve (``market_data.cohorts``); ``forecast.csv`` and ``forecast.png`` set the
-forecast of the rest, and the sBG's (Fader & Hardie 2007) from the same K years, against what was observed. Run the same command again after an
-interruption and it continues the unfinished calibration of that card with the same settings. A calibration
+``report.md`` (written last: a folder without it is unfinished). With ``--holdout K`` the fit sees only the
+first K years of each cohort's survival curve (``market_data.cohorts``); ``forecast.csv`` and ``forecast.png``
+set the forecast of the rest, and the sBG's (Fader & Hardie 2007) from the same K years, against what was
+observed. Run the same command again after an interruption and it continues the unfinished calibration of that card with the same settings. A calibration
 is claimed while it runs (``sim.runs.claims``): launched again meanwhile, it stops in one line naming the
 process that runs it.
 """

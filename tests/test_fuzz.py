@@ -532,10 +532,8 @@ def quick(monkeypatch, tmp_path):
     )  # fmt: skip
     monkeypatch.setattr(
         noise,
-        "run",
-        lambda settings, retention=0: {
-            (f, k): 0.5 for f in settings.firms for k in (*synthetic.SD, *kpis_table.RETENTION)
-        },
+        "measure",
+        lambda card, params, seed: {(f, k): 0.5 for f in card.firms for k in (*synthetic.SD, *kpis_table.RETENTION)},
     )
     return summaries
 

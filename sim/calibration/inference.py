@@ -9,8 +9,9 @@ gives, tempered in early generations and exact (temperature 1) in the last one, 
 with its weights, is the posterior under that observation model, not an approximation narrowed by an
 arbitrary tolerance. The acceptance's normalising constant is pyabc's ``ScaledPDFNorm`` (Schälte & Hasenauer
 2020): once acceptance falls below a tenth it is lowered, so more parameter sets are accepted, and those
-accepted above it are weighted up (rejection control importance sampling): fewer simulations, still exact. The history (every generation) lives in a SQLite database next to the results, so an
-interrupted calibration continues where it stopped.
+accepted above it are weighted up (rejection control importance sampling): fewer simulations, still exact.
+The history (every generation) lives in a SQLite database next to the results, so an interrupted calibration
+continues where it stopped.
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ from .card import MarketCard, needs_tenure, observed, priors, retention_years, s
 MISSING = 1e6  # a KPI a run could not measure (no acquisitions, no customers): far from anything observed
 
 
+def measure(card: MarketCard, params: dict[str, float], seed: int) -> dict[tuple[str, str], float]:
+    """One run of the card's market with ``params`` (dotted keys) on ``seed``: every KPI the card may need."""
+    return kpi_table.run(settings_for(card, params, seed), retention=retention_years(card), tenure=needs_tenure(card))
+
+
 def simulate(card: MarketCard, params: dict[str, float]) -> dict[str, float]:
     """The card's KPIs simulated with ``params`` (dotted keys), averaged over the card's seeds."""
-    years, tenure = retention_years(card), needs_tenure(card)
-    per_seed = [
-        kpi_table.run(settings_for(card, params, seed), retention=years, tenure=tenure) for seed in range(card.seeds)
-    ]
+    per_seed = [measure(card, params, seed) for seed in range(card.seeds)]
     out = {}
     for key in observed(card):
         firm, kpi = key.split(".", 1)

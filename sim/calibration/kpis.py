@@ -82,6 +82,7 @@ KPIS: dict[str, tuple[str, Callable[[pd.DataFrame], float] | None]] = {
 RETENTION = tuple(k for k in KPIS if k.startswith("retention_year_"))
 TENURE = tuple(k for k in KPIS if "_tenure_year_" in k)
 NONNEGATIVE = ("arpu", "acquisition_cost", "contact_cost_share", *(k for k in TENURE if "arpu" in k))
+FRACTIONS = ("share", "annual_churn", "referral_share", "complaint_rate", *RETENTION)  # KPIs between 0 and 1
 
 
 def allowed() -> str:
@@ -91,9 +92,6 @@ def allowed() -> str:
         f"{w}_tenure_year_1..{TENURE_YEARS + 1}" for w in ("arpu", "profit")
     ]
     return ", ".join([*single, *families])
-
-
-FRACTIONS = ("share", "annual_churn", "referral_share", "complaint_rate", *RETENTION)  # KPIs between 0 and 1
 
 
 def retention_year(kpi: str) -> int:

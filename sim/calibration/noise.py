@@ -22,17 +22,14 @@ import pandas as pd
 from ..runs.arguments import add_out
 from ..runs.errors import ArgumentParser, failing_as, number
 from ..runs.results import write_atomic
-from .card import load_card, needs_tenure, observations, retention_years, settings_for
-from .kpis import run
+from .card import MarketCard, load_card, observations
+from .inference import measure
 
 
-def noise(card, seeds: int) -> pd.DataFrame:
+def noise(card: MarketCard, seeds: int) -> pd.DataFrame:
     """Per observed KPI: its sd over ``seeds`` single runs, over the card's averaged runs, and against the card's sd."""
     at = dict(card.truth) or {key: (lo + hi) / 2 for key, (lo, hi) in card.free.items()}
-    runs = [
-        run(settings_for(card, at, seed), retention=retention_years(card), tenure=needs_tenure(card))
-        for seed in range(seeds)
-    ]
+    runs = [measure(card, at, seed) for seed in range(seeds)]
     rows = []
     for key, seen in observations(card).items():
         firm, kpi = key.split(".", 1)

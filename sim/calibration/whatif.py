@@ -93,17 +93,17 @@ ECONOMICS = {
 }
 
 
-def survival(cohorts: pd.DataFrame, ts: pd.DataFrame) -> pd.DataFrame:
-    """Per firm and year-end: the share of the customers it acquired in the first year still with it."""
+def survival(by_cohort: pd.DataFrame, acquired: pd.Series, last: int) -> pd.DataFrame:
+    """Per firm and year-end up to week ``last``: the share of the customers it acquired in the first year
+    (``acquired``, per firm: ``summarize_cohorts``'s count) still with it."""
     year = LONG_RUN_WEEKS
-    first = cohorts[cohorts.cohort == 1]
+    first = by_cohort[by_cohort.cohort == 1]
     rows = []
-    for firm, g in ts[(ts.week > 0) & (ts.week <= year)].groupby("firm", sort=False):
-        acquired = int(g.acquisitions.sum())
+    for firm, n in acquired.items():
         mine = first[first.firm == firm].groupby("week").customers.sum()
-        for end in range(year, int(ts.week.max()) + 1, year):
+        for end in range(year, last + 1, year):
             kept = float(mine.get(end, 0.0))
-            rows.append({"firm": firm, "year": end // year, "survival": kept / acquired if acquired else np.nan})
+            rows.append({"firm": firm, "year": end // year, "survival": kept / n if n else np.nan})
     return pd.DataFrame(rows)
 
 
@@ -114,14 +114,16 @@ def _trajectories(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
     ts = model.timeseries()
     by_cohort = model.cohort_timeseries()
     cohorts = summarize_cohorts(by_cohort, ts, settings.market.annual_discount_rate)
-    first_year = cohorts[cohorts.cohort == 1].set_index("firm").lifetime_value
+    first_year = cohorts[cohorts.cohort == 1].set_index("firm")
     economy = pd.DataFrame(
         [
-            {"firm": firm, **economics(g), "lifetime_value": first_year.get(firm, np.nan)}
+            {"firm": firm, **economics(g), "lifetime_value": first_year.lifetime_value.get(firm, np.nan)}
             for firm, g in ts[ts.week > 0].groupby("firm", sort=False)
         ]
     )
-    return ts[["week", "firm", *TRACKED]], economy, survival(by_cohort, ts)
+    acquired = first_year.acquired.reindex(ts.firm.unique(), fill_value=0)  # a firm that acquired no one: no curve
+    kept = survival(by_cohort, acquired, int(ts.week.max()))
+    return ts[["week", "firm", *TRACKED]], economy, kept
 
 
 def run(
