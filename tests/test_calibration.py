@@ -145,6 +145,17 @@ def small_card():
     return check_card(raw)
 
 
+def test_each_parameter_set_meets_luck_of_its_own_and_always_the_same():
+    card = dataclasses.replace(load_card("synthetic"), seeds=3)
+    one = {"customers.review_rate": 0.004, "customers.gratitude": 0.12}
+    other = {"customers.review_rate": 0.004, "customers.gratitude": 0.12000000001}
+    seeds = inference.seeds_of(card, one)
+    assert seeds == inference.seeds_of(card, dict(reversed(one.items())))  # the same set, the same luck
+    assert len(set(seeds)) == 3 and all(0 <= s < 2**63 for s in seeds)
+    assert not set(seeds) & set(inference.seeds_of(card, other))  # any other set: other luck, never shared
+    assert inference.seeds_of(dataclasses.replace(card, seeds=1), one) == seeds[:1]
+
+
 @pytest.mark.slow
 def test_parameter_recovery_on_a_small_synthetic_market(tmp_path):
     card = small_card()

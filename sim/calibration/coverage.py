@@ -89,6 +89,7 @@ def claim_folder(out: Path, card: MarketCard, a) -> None:
         "generations": a.generations,
         "seed": a.seed,
         "observed": f"one run on seed {SEEDS[0]} + k, plus the card's noise",  # how truths' KPIs are made
+        "luck": "each parameter set on seeds of its own",  # how the calibration simulates (inference.seeds_of)
     }
     marker = out / SETTINGS
     if marker.is_file():

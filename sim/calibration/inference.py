@@ -1,8 +1,11 @@
 """Approximate Bayesian computation (ABC-SMC, ``pyabc``) of a market card's free parameters.
 
-A parameter set is simulated on the card's market for each of its seeds (the same seeds for every
-parameter set: common random numbers), its KPIs averaged over seeds, and compared with the observed
-ones. The card's standard deviations are the observation model: an observed KPI is the simulated one plus
+A parameter set is simulated on the card's market for each of its seeds, its KPIs averaged over seeds, and
+compared with the observed ones. Each parameter set has luck of its own: its seeds are derived from its values
+(the same set always meets the same luck, so a calibration is deterministic and resumes exactly), never shared
+with other sets. The observed market is one run of luck the calibration cannot know, so the posterior must
+average over luck as the likelihood does; seeds shared by every set would condition it on one luck and pull
+every posterior the same way (measured by ``python -m sim.validate coverage``). The card's standard deviations are the observation model: an observed KPI is the simulated one plus
 normal noise of that sd. ABC-SMC with a stochastic acceptor (Wilkinson 2013; pyabc's ``StochasticAcceptor``,
 ``IndependentNormalKernel`` and ``Temperature``) accepts a parameter set with the probability that noise
 gives, tempered in early generations and exact (temperature 1) in the last one, so the last generation,
@@ -16,6 +19,7 @@ continues where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -39,9 +43,16 @@ def measure(card: MarketCard, params: dict[str, float], seed: int) -> dict[tuple
     return kpi_table.run(settings_for(card, params, seed), retention=retention_years(card), tenure=needs_tenure(card))
 
 
+def seeds_of(card: MarketCard, params: dict[str, float]) -> list[int]:
+    """The ``card.seeds`` seeds of the parameter set ``params``: derived from its exact values, so its own."""
+    values = np.array([params[k] for k in sorted(params)], dtype=np.float64)
+    entropy = int.from_bytes(hashlib.blake2b(values.tobytes(), digest_size=16).digest(), "little")
+    return [int(s) for s in np.random.SeedSequence(entropy).generate_state(card.seeds, np.uint64) >> np.uint64(1)]
+
+
 def simulate(card: MarketCard, params: dict[str, float]) -> dict[str, float]:
-    """The card's KPIs simulated with ``params`` (dotted keys), averaged over the card's seeds."""
-    per_seed = [measure(card, params, seed) for seed in range(card.seeds)]
+    """The card's KPIs simulated with ``params`` (dotted keys), averaged over the set's own seeds."""
+    per_seed = [measure(card, params, seed) for seed in seeds_of(card, params)]
     out = {}
     for key in observed(card):
         firm, kpi = key.split(".", 1)
