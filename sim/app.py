@@ -14,6 +14,7 @@ Mesa models; their parts are in ``sim/classroom``).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -36,6 +37,35 @@ from sim.classroom.views import (
 )
 
 PLAY_INTERVAL = 0.15  # seconds between weeks when playing
+SETTLE = 0.4  # seconds after a click's work is done in which another click is taken for the same one, and dropped
+log = logging.getLogger("sim.classroom")
+if not log.handlers:  # the server's terminal shows what went wrong on a page, whatever the server's logging
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(_handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+PREPARED = threading.Event()  # the compiled simulator is built (or loaded from its cache) and a week runs at once
+
+
+def _prepare() -> None:
+    from sim.model.compiled import compiled_here
+    from sim.model.market import prepare
+
+    try:
+        took = prepare()
+        if compiled_here():
+            log.info("compiled the simulator in %.0f s (once after install)", took)
+    except Exception:
+        log.exception("preparing the simulator failed")
+    finally:
+        PREPARED.set()
+
+
+# When the server starts, not at the first Step: the first run after install compiles the simulator (about
+# 15 s), and a class should not watch a frozen page while it does.
+threading.Thread(target=_prepare, name="prepare-simulator", daemon=True).start()
 
 
 @solara.component
@@ -80,28 +110,46 @@ def Page():
     room = solara.use_memo(Classroom, [])
     timing = solara.use_memo(Timing, [])
     lock = solara.use_memo(threading.Lock, [])
+    settled = solara.use_memo(lambda: [0.0], [])  # when the last click's work was done (monotonic seconds)
     version = solara.use_reactive(0)
     playing = solara.use_reactive(False)
+    ready = solara.use_reactive(PREPARED.is_set())
 
-    def act(action: Callable[[], object]) -> None:
-        """Do something to the worlds, then redraw (and time the redraw)."""
+    def act(action: Callable[[], object], click: bool = True) -> None:
+        """Do something to the worlds, then redraw (and time the redraw). A click that arrives while another
+        click's work runs, or just after it (a double-click, an impatient second press), is the same click and
+        is dropped: one press, one action. What goes wrong is logged and said on the page."""
+        if click and time.monotonic() - settled[0] < SETTLE:
+            return
         with lock:
             timing.start(room.twins.week)
-            room.message = ""
-            action()
+            room.message = room.error = ""
+            try:
+                action()
+            except Exception as err:
+                log.exception("a click failed")
+                room.error = f"That did not work ({type(err).__name__}: {err}); the server's log has the details."
+            finally:
+                if click:
+                    settled[0] = time.monotonic()
         version.value += 1
 
     def play():
         while playing.value:
             time.sleep(PLAY_INTERVAL)
             if playing.value:
-                act(room.twins.step)
+                act(room.twins.step, click=False)
+
+    def wait_until_prepared():
+        PREPARED.wait()
+        ready.set(True)
 
     solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
+    solara.lab.use_task(wait_until_prepared, dependencies=[], prefer_threaded=True)
 
     solara.use_effect(lambda: timing.stop(room))  # after every render: the time from the click to the page drawn
     twins, look = room.twins, (room.step.look if room.step else None)
-    busy = playing.value
+    busy = playing.value or not ready.value  # no week runs before the simulator is prepared
 
     with solara.Div(classes=["lm-app"]):
         solara.HTML(
@@ -120,10 +168,11 @@ def Page():
                     solara.Text(f"Week {twins.week}", classes=["lm-week"])
                     solara.Button("Step", on_click=lambda: act(twins.step), color="primary", disabled=busy)
                     solara.Button(
-                        "❚❚ Pause" if busy else "▶ Play",
+                        "❚❚ Pause" if playing.value else "▶ Play",
                         on_click=lambda: playing.set(not playing.value),
                         color="primary",
                         outlined=True,
+                        disabled=not ready.value,
                     )
                     solara.Button(
                         "Run 10 weeks", on_click=lambda: act(lambda: twins.step(10)), disabled=busy, outlined=True
@@ -131,7 +180,15 @@ def Page():
                     solara.Button(
                         "Run a year", on_click=lambda: act(lambda: twins.step(52)), disabled=busy, outlined=True
                     )
-                    solara.Text(timing.text(room), classes=["lm-note", "lm-timing"])
+                    if ready.value:
+                        solara.Text(timing.text(room), classes=["lm-note", "lm-timing"])
+                    else:
+                        solara.Text(
+                            "Preparing the market: the simulator is being built (once after install, about 15 s)…",
+                            classes=["lm-note", "lm-preparing"],
+                        )
+                    if room.error:
+                        solara.Text(room.error, classes=["lm-error"])
                 LessonPanel(room, version.value, act=act, disabled=busy)
                 MomentsPanel(room, version.value, act=act, look=look)
                 with solara.Div(classes=["lm-twins"]):

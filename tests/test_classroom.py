@@ -160,3 +160,35 @@ def test_a_lesson_can_be_clicked_through_and_its_narration_holds(key):
     if key == "taking_wins":  # nowhere to go, no voice: taking earns more
         for week in (52, 104):  # before and after customers find their voice: taking keeps its lead
             assert history[0][week]["cumulative_profit"][0] > 1.05 * history[1][week]["cumulative_profit"][0]
+
+
+PREPARED_CHECK = """
+from numba.core.registry import CPUDispatcher
+from sim.classroom.worlds import Setup, Twins
+from sim.model import compiled
+from sim.model.market import prepare
+
+def built():  # every kernel's signatures compiled, or loaded from the cache, in this process
+    return {(n, s) for n, k in vars(compiled).items() if isinstance(k, CPUDispatcher) for s in k.signatures}
+
+prepare()
+before = built()
+twins = Twins(Setup(customers=300))
+twins.step(2)
+for moment in ("outage", "price_cut", "recession", "voice"):
+    twins.trigger(moment)
+    twins.step(1)
+print(len(before), sorted(built() - before))
+"""
+
+
+def test_the_simulator_is_prepared_before_a_class_needs_it():
+    """The server prepares the compiled kernels when it starts (a fresh process here), so no week of a class
+    waits for the compiler."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PREPARED_CHECK], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    ready, late = done.stdout.split(" ", 1)
+    assert int(ready) > 10 and late.strip() == "[]"  # nothing left to build for a class's week

@@ -321,3 +321,42 @@ def test_a_week_on_the_page_at_10000_customers(page):
             f"(all: {', '.join(f'{t:.2f}' for t in times)}); the page says: {said}"
         )
     assert statistics.median(measured[10000][0]) < 3.0
+
+
+def test_the_page_stands_up_to_a_class(page):
+    """A seed out of range, a double-click on Next and a small projector: the page says, drops, scrolls."""
+    from sim.classroom.lessons import lessons
+
+    seed = page.get_by_label("Seed")
+    seed.fill("99999999999999999999")
+    seed.press("Enter")
+    said = page.locator(".lm-seed-error")
+    said.wait_for()
+    assert "allowed 0 ≤ seed < 2^63" in said.inner_text()
+    assert page.get_by_role("button", name="Reset", exact=True).is_disabled()  # the worlds stay as they are
+    seed.fill("7")
+    seed.press("Enter")
+    said.wait_for(state="detached")
+    lesson = lessons()["outage"]
+    click(page, lesson.title)
+    n = len(lesson.steps)
+    page.get_by_text(f"Step 1 of {n}").wait_for()
+    assert not lesson.steps[0].action and lesson.steps[1].action  # Next's place is the action's next
+    page.get_by_role("button", name="Next", exact=True).dblclick()
+    page.get_by_text(f"Step 2 of {n}").wait_for()
+    page.wait_for_timeout(1500)
+    assert page.get_by_text(f"Step 2 of {n}").count() == 1 and week(page) == 0  # one press, one action
+    # On a 1280 x 720 projector the part a step points to comes into view, below the narration
+    page.set_viewport_size({"width": 1280, "height": 720})
+    click(page, "Next")  # step 3 of the outage lesson: follow two customers, look at their cards
+    assert lesson.steps[2].look == "customers"
+    page.get_by_text(f"Step 3 of {n}").wait_for()
+
+    def in_view():
+        box = page.locator(".lm-look").first.bounding_box()
+        lesson_box = page.locator(".lm-lesson").bounding_box()
+        assert box is not None and lesson_box is not None
+        assert lesson_box["y"] >= -1 and box["y"] < 720 - 60, (box, lesson_box)  # narration and target on screen
+
+    eventually(in_view, timeout=10)
+    assert page.locator(".lm-error").count() == 0

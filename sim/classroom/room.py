@@ -18,6 +18,7 @@ class Classroom:
         self.lesson: Lesson | None = None
         self.step_index = 0
         self.generation = 0  # counts rebuilds: controls reset to the new worlds' values
+        self.error = ""  # what went wrong with the last click, said on the page
         self.rebuild(setup or Setup())
 
     def rebuild(self, setup: Setup) -> None:

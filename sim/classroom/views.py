@@ -17,7 +17,7 @@ import numpy as np
 import solara
 from matplotlib.ticker import MaxNLocator
 
-from ..config import LEVERS
+from ..config import LEVERS, allowed_range
 from ..model.metrics import RECORD
 from ..model.vocabulary import Ladder
 from .journey import KINDS, SEGMENT_WORDS, STATE_WORDS, departures, story, where
@@ -51,6 +51,7 @@ CSS = """
 .lm-two { display: flex; flex-wrap: wrap; gap: 12px; }
 .lm-two > * { flex: 1 1 420px; min-width: 0; }
 .lm-look { outline: 3px solid #ff9800; outline-offset: 1px; }
+.lm-lesson { position: sticky; top: 0; z-index: 5; }  /* the narration stays on screen as the page scrolls */
 .lm-luck { padding: 8px 4px 4px 4px; }
 .lm-table { border-collapse: collapse; font-size: 13px; width: 100%; }
 .lm-table th, .lm-table td { padding: 2px 5px; text-align: right; border-bottom: 1px solid #eee; white-space: nowrap; }
@@ -65,6 +66,8 @@ CSS = """
 .lm-legend svg { vertical-align: middle; }
 .lm-week { font-size: 26px; font-weight: 600; margin-right: 10px; }
 .lm-note { font-size: 12px; color: #555; }
+.lm-error { font-size: 13px; color: #b00020; font-weight: 500; }
+.lm-preparing { font-size: 13px; color: #e65100; font-weight: 500; }
 .lm-story { font-size: 13px; margin: 4px 0 0 0; padding-left: 18px; }
 .lm-story li { margin-bottom: 2px; }
 .lm-say { font-size: 17px; line-height: 1.45; }
@@ -182,6 +185,11 @@ def network_nodes(twins: Twins, world: int) -> list[list]:
 
 @solara.component_vue("network.vue")
 def NetworkSvg(nodes: str, edges: str, marks: str, size: int, event_pick: Callable[[int], None]):
+    pass
+
+
+@solara.component_vue("scroll.vue")
+def BringIntoView(token: str):
     pass
 
 
@@ -529,6 +537,17 @@ def setup_of(draft: dict, setup: Setup, choices: dict[str, Choice]) -> Setup:
 FREE_PLAY = "Free play: giving vs taking"
 
 
+def seed_error(seed: int) -> str:
+    """What is wrong with a seed typed in, in a line beside the field (the settings' own range); nothing if
+    it is allowed."""
+    low, high = allowed_range("seed")  # low ≤ seed < high
+    return (
+        ""
+        if low <= seed < high
+        else f"Seed {seed:,}: allowed {low} ≤ seed < 2^{high.bit_length() - 1}; Reset waits for one."
+    )
+
+
 @solara.component
 def SetupPanel(room: Classroom, generation: int, on_change: Callable[[], None], disabled: bool):
     """Lesson, the worlds' policies and the sliders (values shown); changes take effect on Reset.
@@ -600,9 +619,14 @@ def SetupPanel(room: Classroom, generation: int, on_change: Callable[[], None], 
             on_value=lambda v, key=key: update(**{key: v}),
             thumb_label=False,
         )
-    solara.InputInt("Seed", value=d["seed"], on_value=lambda v: update(seed=max(int(v or 0), 0)))
-    changed = setup_of(d, setup, choices) != setup
-    solara.Button("Reset", on_click=reset, color="primary", disabled=disabled, block=True, outlined=not changed)
+    solara.InputInt("Seed", value=d["seed"], on_value=lambda v: update(seed=0 if v is None else int(v)))
+    wrong = seed_error(d["seed"])
+    if wrong:
+        solara.Text(wrong, classes=["lm-error", "lm-seed-error"])
+    changed = not wrong and setup_of(d, setup, choices) != setup
+    solara.Button(
+        "Reset", on_click=reset, color="primary", disabled=disabled or bool(wrong), block=True, outlined=not changed
+    )
     Prose(
         "_Changed settings take effect on **Reset**._"
         if changed
@@ -634,6 +658,8 @@ def LessonPanel(room: Classroom, version: int, act: Callable[[Callable[[], None]
         f"Lesson: {lesson.title}", subtitle=f"Step {room.step_index + 1} of {n}", classes=["lm-lesson"], margin=0
     ):
         Prose(step.say, classes=["lm-say"])
+        if step.look:
+            BringIntoView(token=f"{lesson.title}:{room.step_index}")
         with solara.Div(classes=["lm-wrap"]):
             solara.Button(
                 "Back", on_click=lambda: act(lambda: room.go(-1)), disabled=room.step_index == 0, outlined=True

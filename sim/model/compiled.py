@@ -169,6 +169,12 @@ def rule(**options):
     return compiled
 
 
+def compiled_here() -> int:
+    """How many kernels this process compiled, not loaded from the cache on disk (numba's own counts)."""
+    kernels = [v for v in globals().values() if isinstance(v, numba.core.registry.CPUDispatcher)]
+    return sum(sum(k.stats.cache_misses.values()) for k in kernels)
+
+
 def settings_record(config) -> np.ndarray:
     """A config's numbers as a record, read in kernels as ``cfg.forgiveness`` (floats stay float64, as in Python)."""
     numbers = {

@@ -169,3 +169,14 @@ class LoyaltyMarket(mesa.Model):
         for _ in tqdm(range(steps), disable=not progress, desc=self.settings.experiment, unit="week"):
             self.step()
         return self
+
+
+def prepare() -> float:
+    """Build the compiled kernels (or load them from the cache on disk) with a market of 60 customers over two
+    weeks, before a run or a class needs them: the first run after install compiles them, about 15 s on two
+    cores, and a week that waits for that would look frozen. Returns the seconds it took."""
+    import time
+
+    start = time.perf_counter()
+    LoyaltyMarket(customers={"n": 60}, steps=2, progress=False).run()
+    return time.perf_counter() - start

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ctypes
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from ..config import Settings
-from ..model.market import LoyaltyMarket
+from ..config import Engine, Settings
+from ..model.compiled import compiled_here
+from ..model.market import LoyaltyMarket, prepare
 from ..model.metrics import summarize, summarize_cohorts, summarize_segments, summarize_tenure
 from .results import run_folder, write_run
 
@@ -68,10 +70,35 @@ class Tables:
     cohorts: pd.DataFrame
 
 
+def prepare_visibly() -> None:
+    """The compiled kernels built or loaded before a run's progress bar starts, said on the terminal while it
+    takes: the first run after install compiles them, and a bar counting that as its first week would promise
+    hours. Only on a terminal, where someone watches the bar: a log, a pipe or a sweep's job run as they were."""
+    if not sys.stderr.isatty():
+        return
+    print(
+        "preparing the compiled simulator (the first run after install compiles it: about 15 s)...",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    took = prepare()
+    print("\r\033[K", end="", file=sys.stderr, flush=True)
+    if compiled_here():
+        print(
+            f"compiled the simulator in {took:.0f} s (once after install: later runs load it from the cache)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def run_tables(settings: Settings, progress: bool | None = None) -> Tables:
     """Run the market; return every table of the run."""
+    shown = settings.progress if progress is None else progress
+    if shown and settings.engine is Engine.COMPILED:
+        prepare_visibly()
     model = LoyaltyMarket(settings)
-    model.run(progress=settings.progress if progress is None else progress)
+    model.run(progress=shown)
     ts, seg = model.timeseries(), model.segment_timeseries()
     rate = settings.market.annual_discount_rate
     return Tables(
