@@ -1,11 +1,13 @@
 """Classroom dashboard: devotion vs loyalty, told as a story, live in the browser.
 
-    solara run sim/app.py --host localhost
+    solara run sim/app.py --host localhost        # this machine only
+    solara run sim/app.py --host 0.0.0.0          # a class's devices follow rooms over the local network
 
 Twin worlds: the same customers, ties and luck (common random numbers) with firm 1 giving in one
 world and taking in the other (or any two policies), stepped together; a classroom moment strikes
 both. Follow a customer (click them in a network, or "show me a devoted one") and read their weeks.
-Guided lessons (``sim/classroom/lessons.yaml``) walk a class through it step by step.
+Guided lessons (``sim/classroom/lessons.yaml``) walk a class through it step by step. A page opens a room
+(``?room=CODE&teacher=KEY``: a reload returns to it); other screens follow it with ``?room=CODE``, read-only.
 
 Every firm runs its policy preset whole and is shown under the preset's name; a lever slider starts at
 the value its firm has, and changes that lever only when moved. The page is plain Solara (the models are
@@ -14,15 +16,18 @@ Mesa models; their parts are in ``sim/classroom``).
 
 from __future__ import annotations
 
+import html
 import logging
+import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
 import solara
 
-from sim.classroom.room import Classroom
+from sim.classroom.room import Classroom, find_room, open_room
 from sim.classroom.views import (
     CSS,
     FollowPanel,
@@ -37,6 +42,7 @@ from sim.classroom.views import (
 )
 
 PLAY_INTERVAL = 0.15  # seconds between weeks when playing
+FOLLOW_INTERVAL = 0.5  # seconds between a following page's looks at its room
 SETTLE = 0.4  # seconds after a click's work is done in which another click is taken for the same one, and dropped
 log = logging.getLogger("sim.classroom")
 if not log.handlers:  # the server's terminal shows what went wrong on a page, whatever the server's logging
@@ -103,23 +109,69 @@ class Timing:
         return f"Last week took {model[-1]:,.0f} ms to simulate (both worlds, {n:,} customers each){drawn}."
 
 
+def room_address(search: str | None) -> tuple[str, str]:
+    """The room's code and the teacher's key in a page's query (``?room=ABCD&teacher=...``); empty if absent."""
+    query = parse_qs(search or "")
+    return query.get("room", [""])[0].strip().upper(), query.get("teacher", [""])[0]
+
+
+@solara.component_vue("classroom/address.vue")
+def Address(address: str, event_arrive: Callable[[str], None]):
+    pass
+
+
 @solara.component
 def Page():
+    """A page opened without a room opens one and becomes its teacher: its address then names the room and the
+    teacher's key, so a reload returns to the class's run. A page opened with only the room's code follows it."""
     solara.Title("Loyalty market: devotion vs loyalty")
     solara.Style(CSS)
-    room = solara.use_memo(Classroom, [])
+    query = solara.use_reactive(None)  # the query the browser opened the page with, once it has said
+    address = solara.use_reactive("")  # the room opened for this page, written into the browser's address
+
+    def arrive(search: str) -> None:
+        if room_address(search)[0]:
+            query.set(search)
+            return
+        room = open_room()
+        address.set(f"room={room.code}&teacher={room.key}")
+        query.set(address.value)
+
+    Address(address=address.value, event_arrive=arrive)
+    if query.value is None:
+        solara.Text("Opening the classroom…")
+        return
+    code, key = room_address(query.value)
+    room = find_room(code)
+    if room is None:
+        solara.HTML(
+            tag="div",
+            classes=["lm-app", "lm-missing"],
+            unsafe_innerHTML=(
+                f"<h2>No room {html.escape(code)} on this server</h2><p>It may have restarted, or the code is "
+                "mistyped. <a href='/'>Open a new room</a>.</p>"
+            ),
+        )
+        return
+    ClassPage(room, teacher=bool(key) and secrets.compare_digest(key, room.key))
+
+
+@solara.component
+def ClassPage(room: Classroom, teacher: bool):
+    """The class's market: the teacher's page drives it; a following page draws the same worlds, read-only."""
     timing = solara.use_memo(Timing, [])
-    lock = solara.use_memo(threading.Lock, [])
     settled = solara.use_memo(lambda: [0.0], [])  # when the last click's work was done (monotonic seconds)
-    version = solara.use_reactive(0)
+    alive = solara.use_memo(lambda: [True], [])
+    version = solara.use_reactive(room.version)
     playing = solara.use_reactive(False)
     ready = solara.use_reactive(PREPARED.is_set())
+    lock = room.lock
 
     def act(action: Callable[[], object], click: bool = True) -> None:
         """Do something to the worlds, then redraw (and time the redraw). A click that arrives while another
         click's work runs, or just after it (a double-click, an impatient second press), is the same click and
         is dropped: one press, one action. What goes wrong is logged and said on the page."""
-        if click and time.monotonic() - settled[0] < SETTLE:
+        if not teacher or (click and time.monotonic() - settled[0] < SETTLE):
             return
         with lock:
             timing.start(room.twins.week)
@@ -132,7 +184,8 @@ def Page():
             finally:
                 if click:
                     settled[0] = time.monotonic()
-        version.value += 1
+                room.version += 1
+                version.value = room.version
 
     def play():
         while playing.value:
@@ -144,25 +197,52 @@ def Page():
         PREPARED.wait()
         ready.set(True)
 
+    def follow_room():
+        """Redraw when the room changed (the teacher's page, or another of the teacher's tabs): the worlds are
+        read under the room's lock, so never half-way through a week."""
+        while alive[0]:
+            time.sleep(FOLLOW_INTERVAL)
+            if room.version != version.value:
+                with lock:
+                    version.set(room.version)
+
+    def leave():
+        alive[0] = False
+
+    solara.use_effect(lambda: leave, [])  # the page closed: stop following
     solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
     solara.lab.use_task(wait_until_prepared, dependencies=[], prefer_threaded=True)
+    solara.lab.use_task(follow_room, dependencies=[], prefer_threaded=True)
 
     solara.use_effect(lambda: timing.stop(room))  # after every render: the time from the click to the page drawn
     twins, look = room.twins, (room.step.look if room.step else None)
-    busy = playing.value or not ready.value  # no week runs before the simulator is prepared
+    busy = playing.value or not ready.value or not teacher  # no week runs before the simulator is prepared
 
-    with solara.Div(classes=["lm-app"]):
+    joined = (
+        f"Room <b class='lm-room'>{room.code}</b>: other screens follow it at this address with "
+        f"<code>?room={room.code}</code>"
+        if teacher
+        else f"Following room <b class='lm-room'>{room.code}</b> (read-only): the teacher's screen drives it"
+    )
+    with solara.Div(classes=["lm-app"] + ([] if teacher else ["lm-follower"])):
         solara.HTML(
             tag="div",
             classes=["lm-header"],
             unsafe_innerHTML=(
                 "<h1>Loyalty market: devotion vs loyalty</h1><span>Same people, same luck, two policies: "
-                "why a devoted customer stays and a merely satisfied one leaves.</span>"
+                f"why a devoted customer stays and a merely satisfied one leaves.</span><span class='lm-join'>"
+                f"{joined}</span>"
             ),
         )
         with solara.Div(classes=["lm-body"]):
             with solara.Div(classes=["lm-side"] + (["lm-look"] if look == "setup" else [])):
-                SetupPanel(room, room.generation, on_change=lambda: act(lambda: None), disabled=busy)
+                if teacher:
+                    SetupPanel(room, room.generation, on_change=lambda: act(lambda: None), disabled=busy)
+                else:
+                    Prose(
+                        "### Following the class\nThe teacher's screen chooses the worlds, runs the weeks and "
+                        "strikes the moments; this screen shows them as they happen."
+                    )
             with solara.Div(classes=["lm-main"]):
                 with solara.Div(classes=["lm-wrap"], style={"margin-bottom": "8px"}):
                     solara.Text(f"Week {twins.week}", classes=["lm-week"])

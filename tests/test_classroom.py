@@ -192,3 +192,22 @@ def test_the_simulator_is_prepared_before_a_class_needs_it():
     assert done.returncode == 0, done.stderr
     ready, late = done.stdout.split(" ", 1)
     assert int(ready) > 10 and late.strip() == "[]"  # nothing left to build for a class's week
+
+
+def test_rooms_have_short_codes_and_a_server_keeps_the_latest(monkeypatch):
+    from sim.classroom import room as rooms
+
+    class Empty:  # a room's code and key without its two markets: the registry is what is tested
+        def __init__(self, code: str, key: str):
+            self.code, self.key = code, key
+
+    monkeypatch.setattr(rooms, "Classroom", Empty)
+    monkeypatch.setattr(rooms, "_ROOMS", type(rooms._ROOMS)())
+    first = rooms.open_room()
+    assert len(first.code) == rooms.CODE_LENGTH and set(first.code) <= set(rooms.LETTERS) and first.key
+    assert not set("IO") & set(rooms.LETTERS)  # read aloud, typed on a phone
+    assert rooms.find_room(f" {first.code.lower()} ") is first  # any case, stray spaces
+    assert rooms.find_room("") is None and rooms.find_room("ZZZZZ") is None
+    later = [rooms.open_room() for _ in range(rooms.KEPT)]
+    assert rooms.find_room(first.code) is None  # the oldest went first
+    assert all(rooms.find_room(r.code) is r for r in later) and len({r.key for r in later}) == rooms.KEPT

@@ -360,3 +360,37 @@ def test_the_page_stands_up_to_a_class(page):
 
     eventually(in_view, timeout=10)
     assert page.locator(".lm-error").count() == 0
+
+
+def test_a_class_shares_one_room_across_screens_and_a_reload_keeps_its_run(browser, app_url):
+    """The teacher's page opens a room; three more screens follow it by its code, read-only, live; a reload
+    of the teacher's page returns to the class's run; a code this server does not hold is said so."""
+    teacher = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    teacher.set_default_timeout(TIMEOUT)
+    teacher.goto(app_url, timeout=120_000)
+    teacher.get_by_text("Week 0", exact=True).wait_for(timeout=120_000)
+    code = teacher.locator(".lm-room").inner_text()
+    assert re.fullmatch(r"[A-HJ-NP-Z]{4}", code) and f"room={code}&teacher=" in teacher.url
+    students = []
+    for _ in range(3):
+        student = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        student.set_default_timeout(TIMEOUT)
+        student.goto(f"{app_url}?room={code.lower()}", timeout=120_000)  # typed on a phone: any case
+        student.get_by_text("Week 0", exact=True).wait_for()
+        assert "Following room" in student.locator(".lm-join").inner_text()
+        assert student.get_by_role("button", name="Step", exact=True).is_disabled()  # read-only
+        students.append(student)
+    click(teacher, "Run 10 weeks")
+    wait_week(teacher, 10)
+    for student in students:
+        student.get_by_text("Week 10", exact=True).wait_for(timeout=20_000)  # live
+    teacher.reload()
+    teacher.get_by_text("Week 10", exact=True).wait_for(timeout=120_000)  # the run belongs to the room
+    click(teacher, "Step")
+    wait_week(teacher, 11)
+    students[0].get_by_text("Week 11", exact=True).wait_for(timeout=20_000)
+    lost = browser.new_page()
+    lost.goto(f"{app_url}?room=QQQQ", timeout=120_000)
+    lost.get_by_text("No room QQQQ on this server").wait_for()
+    for page in [teacher, *students, lost]:
+        page.context.close()

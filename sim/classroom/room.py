@@ -1,6 +1,11 @@
-"""One class's session: the twin worlds, the lesson and its step, the customers followed."""
+"""One class's room: the twin worlds, the lesson and its step, the customers followed; and the rooms a server
+holds, each under a short code, so a reload returns to the class's run and other screens follow it."""
 
 from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -9,12 +14,20 @@ from .lessons import Lesson, Step, lessons
 from .worlds import WORLDS, Setup, Twins
 
 CARDS = 2  # customers followed side by side
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # a room's code: no I or O, read aloud and typed on a phone without doubt
+CODE_LENGTH = 4
+KEPT = 24  # rooms a server keeps (the least recently opened goes first): each holds two worlds in memory
 
 
 class Classroom:
-    """What one browser session sees and does; the page draws it and calls its methods."""
+    """What a class sees and does: the teacher's page draws it and calls its methods; other pages of the same
+    room draw it too. ``version`` counts the changes, so a following page knows when to redraw; ``lock`` is held
+    while the worlds change and while a following page reads them."""
 
-    def __init__(self, setup: Setup | None = None):
+    def __init__(self, setup: Setup | None = None, code: str = "", key: str = ""):
+        self.code, self.key = code, key  # the room's code; the teacher's key (who may change the worlds)
+        self.lock = threading.RLock()
+        self.version = 0
         self.lesson: Lesson | None = None
         self.step_index = 0
         self.generation = 0  # counts rebuilds: controls reset to the new worlds' values
@@ -86,3 +99,31 @@ class Classroom:
     def unfollow(self, card: int) -> None:
         self.cards[card] = None
         self.next_card = card
+
+
+_ROOMS: OrderedDict[str, Classroom] = OrderedDict()
+_ROOMS_LOCK = threading.Lock()
+
+
+def open_room() -> Classroom:
+    """A new room with a fresh code and teacher's key (drawn by the operating system's generator, not the
+    model's: a code must not be guessable from a seed)."""
+    with _ROOMS_LOCK:
+        while True:
+            code = "".join(secrets.choice(LETTERS) for _ in range(CODE_LENGTH))
+            if code not in _ROOMS:
+                break
+        room = Classroom(code=code, key=secrets.token_urlsafe(8))
+        _ROOMS[code] = room
+        while len(_ROOMS) > KEPT:
+            _ROOMS.popitem(last=False)
+        return room
+
+
+def find_room(code: str) -> Classroom | None:
+    """The room under ``code`` (any case), or None if this server holds none (it may have restarted)."""
+    with _ROOMS_LOCK:
+        room = _ROOMS.get(code.strip().upper())
+        if room is not None:
+            _ROOMS.move_to_end(room.code)
+        return room

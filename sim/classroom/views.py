@@ -44,6 +44,10 @@ CSS = """
 .lm-header { background: #1e3a5f; color: white; padding: 10px 18px; }
 .lm-header h1 { font-size: 21px; font-weight: 500; margin: 0; }
 .lm-header span { opacity: .8; font-size: 13px; }
+.lm-header .lm-join { display: block; opacity: 1; margin-top: 3px; }
+.lm-header code { color: white; background: rgba(255, 255, 255, .15); padding: 0 4px; }
+.lm-follower .lm-main .v-btn, .lm-follower .lm-main svg { pointer-events: none; }
+.lm-follower .lm-main .v-btn { opacity: .55; }
 .lm-body { display: flex; align-items: flex-start; }
 .lm-side { flex: 0 0 290px; width: 290px; padding: 8px 10px; border-right: 1px solid #e0e0e0; min-height: 100vh; }
 .lm-main { flex: 1 1 auto; min-width: 0; padding: 8px 12px; }
