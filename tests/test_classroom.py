@@ -40,8 +40,11 @@ def test_each_firm_runs_its_preset_whole_under_its_name():
     a, b = twins.worlds
     assert levers(a.firms[0]) == preset_levers("taking") and levers(a.firms[1]) == preset_levers("giving")
     assert levers(b.firms[0]) == preset_levers("giving")
-    assert twins.labels == (["taking", "giving"], ["giving #1", "giving #2"])
-    assert twins.title(0) == "World A: firm 1 is taking"
+    # firm 2 is "giving #2" in both worlds: a firm keeps its label across the twins
+    assert twins.labels == (["taking", "giving #2"], ["giving #1", "giving #2"])
+    assert twins.title(0) == "World A: firm 1's policy is taking"
+    fake = Twins(Setup(first=Choice.of("fake_love"), customers=300))
+    assert fake.labels == (["fake love", "taking #2"], ["taking #1", "taking #2"])  # in words
     # A moved slider changes firm 1's lever in world A only; world B keeps its preset whole.
     moved = Twins(Setup(levers=((0, "generosity", 0.9), (1, "upsell", 0.2)), customers=300))
     assert moved.worlds[0].firms[0].levers.generosity == 0.9
@@ -211,3 +214,16 @@ def test_rooms_have_short_codes_and_a_server_keeps_the_latest(monkeypatch):
     later = [rooms.open_room() for _ in range(rooms.KEPT)]
     assert rooms.find_room(first.code) is None  # the oldest went first
     assert all(rooms.find_room(r.code) is r for r in later) and len({r.key for r in later}) == rooms.KEPT
+
+
+def test_a_moment_pressed_twice_strikes_once_and_the_lever_table_shows_the_cut_price():
+    pytest.importorskip("solara")
+    from sim.classroom.views import levers_html
+
+    twins = Twins(Setup(customers=300))
+    twins.step(2)
+    said = twins.trigger("price_cut")
+    assert twins.trigger("price_cut") == said and twins.moments == [(3, said)]  # logged once, struck once
+    assert [s.week for s in twins.worlds[0].shocks] == [3]
+    cut = 10 * twins.price_factor(0, 3)[1]
+    assert cut < 10 and f"<td>{cut:g} (cut from 10)</td>" in levers_html(twins)  # firm 2 charges the cut price

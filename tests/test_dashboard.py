@@ -154,10 +154,10 @@ def test_a_preset_arrives_whole_under_its_own_name(page):
     choose(page, "Firm 2 (both worlds)", "giving")
     page.get_by_text("Firm 2 upsell pressure: 0.00").wait_for()
     click(page, "Reset")
-    page.get_by_text("World A: firm 1 is taking").wait_for()
+    page.get_by_text("World A: firm 1's policy is taking").wait_for()
 
     def whole_presets_under_their_names():
-        assert [r[0] for r in table(page, ".lm-world-A")[1:]] == ["taking", "giving"]
+        assert [r[0] for r in table(page, ".lm-world-A")[1:]] == ["taking", "giving #2"]  # firm 2: one label
         assert [r[0] for r in table(page, ".lm-world-B")[1:]] == ["giving #1", "giving #2"]
         levers = {r[0]: r[1:] for r in table(page, ".lm-levers")[1:]}
         for lever in LEVERS:
@@ -359,6 +359,12 @@ def test_the_page_stands_up_to_a_class(page):
         assert lesson_box["y"] >= -1 and box["y"] < 720 - 60, (box, lesson_box)  # narration and target on screen
 
     eventually(in_view, timeout=10)
+    click(page, "Run a year")
+    wait_week(page, 52)
+    cut = page.evaluate(  # each world's table whole, its last column (profit so far) included
+        "() => [...document.querySelectorAll('.lm-ladder')].map(e => e.scrollWidth - e.clientWidth)"
+    )
+    assert cut and max(cut) <= 0, cut
     assert page.locator(".lm-error").count() == 0
 
 

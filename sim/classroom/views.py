@@ -58,7 +58,7 @@ CSS = """
 .lm-lesson { position: sticky; top: 0; z-index: 5; }  /* the narration stays on screen as the page scrolls */
 .lm-luck { padding: 8px 4px 4px 4px; }
 .lm-table { border-collapse: collapse; font-size: 13px; width: 100%; }
-.lm-table th, .lm-table td { padding: 2px 5px; text-align: right; border-bottom: 1px solid #eee; white-space: nowrap; }
+.lm-table th, .lm-table td { padding: 2px 3px; text-align: right; border-bottom: 1px solid #eee; white-space: nowrap; }
 .lm-table th { white-space: normal; font-weight: 500; color: #555; vertical-align: bottom; }
 .lm-ladder { overflow-x: auto; }
 .lm-slider-label { font-size: 13px; color: #333; margin-top: 6px; }
@@ -359,11 +359,21 @@ def levers_html(twins: Twins) -> str:
         (f"firm 1 in {WORLDS[w]}: " if j == 0 else f"firm {j + 1}: ") + chip(twins.labels[w][j], j) for w, j in columns
     ]
     rows, classes = [], []
+    factor = [twins.price_factor(w, twins.week + 1) for w in (0, 1)]  # a classroom moment's price cut, next week
     for lever in LEVERS:
         values = [getattr(twins.worlds[w].firms[j].levers, lever) for w, j in columns]
-        rows.append([lever.replace("_", " ")] + [f"{v:g}" for v in values])
+        cells = [f"{v:g}" for v in values]
+        if lever == "price":
+            cells = [
+                f"{v * factor[w][j]:g} (cut from {v:g})" if factor[w][j] != 1 else cell
+                for (w, j), v, cell in zip(columns, values, cells, strict=True)
+            ]
+        rows.append([lever.replace("_", " ")] + cells)
         classes.append("lm-differs" if values[0] != values[1] else "")
-    note = '<div class="lm-note">Highlighted: where firm 1 differs between the worlds. Each firm runs its preset whole.</div>'
+    note = (
+        '<div class="lm-note">Highlighted: where firm 1 differs between the worlds. Each firm runs its preset whole; '
+        "a price is the one it charges next week.</div>"
+    )
     return html_table(header, rows, classes) + note
 
 

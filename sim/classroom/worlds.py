@@ -115,10 +115,18 @@ def build(setup: Setup, world: int) -> LoyaltyMarket:
     )
 
 
-def labels(model: LoyaltyMarket) -> list[str]:
-    """Each firm under its policy's name; two firms with one policy are told apart by number."""
-    policies = [f.policy for f in model.firms]
-    return [p if policies.count(p) == 1 else f"{p} #{j + 1}" for j, p in enumerate(policies)]
+def labels(worlds: tuple[LoyaltyMarket, ...]) -> tuple[list[str], ...]:
+    """Each firm under its policy's name, in words ("fake love"); a name that two firms of a world share is
+    told apart by the firm's number, and a firm present in both worlds keeps one label in both."""
+    policies = [[f.policy for f in w.firms] for w in worlds]
+    shared = {p for names in policies for p in names if names.count(p) > 1}  # ambiguous in some world
+
+    def label(world: int, j: int) -> str:
+        p = policies[world][j]
+        ambiguous = p in shared if j > 0 else policies[world].count(p) > 1
+        return p.replace("_", " ") + (f" #{j + 1}" if ambiguous else "")
+
+    return tuple([label(w, j) for j in range(len(names))] for w, names in enumerate(policies))
 
 
 @dataclass(frozen=True)
@@ -232,7 +240,7 @@ class Twins:
         self.setup = setup
         self.worlds = (build(setup, 0), build(setup, 1))
         self.names = self.worlds[0].names
-        self.labels = tuple(labels(w) for w in self.worlds)
+        self.labels = labels(self.worlds)
         self.moments_available = moments_for(setup.experiment)
         self.moments: list[tuple[int, str]] = []  # (week it strikes, what happens)
         net = self.worlds[0].network  # the same in both worlds: drawn from the seed
@@ -253,7 +261,7 @@ class Twins:
         return len(self.names)
 
     def title(self, world: int) -> str:
-        return f"World {WORLDS[world]}: firm 1 is {self.labels[world][0]}"
+        return f"World {WORLDS[world]}: firm 1's policy is {self.labels[world][0]}"
 
     def step(self, weeks: int = 1) -> None:
         """Run both worlds ``weeks`` weeks, in step."""
@@ -270,13 +278,21 @@ class Twins:
         """Strike both worlds with a classroom moment from next week on; returns what happens, in words."""
         m = self.moments_available[key]
         week = self.week + 1
+        text = m.text(" / ".join(dict.fromkeys(lab[m.firm] for lab in self.labels)) if m.firm is not None else None)
+        if (week, text) in self.moments:  # pressed again before the week ran: it strikes once
+            return text
         firm = self.names[m.firm] if m.firm is not None else None
         for world in self.worlds:
             world.trigger(Shock(kind=m.kind, week=week, duration=m.duration, size=m.size, firm=firm))
-        label = " / ".join(dict.fromkeys(lab[m.firm] for lab in self.labels)) if m.firm is not None else None
-        text = m.text(label)
         self.moments.append((week, text))
         return text
+
+    def price_factor(self, world: int, week: int) -> np.ndarray:
+        """Each firm's price as a share of its lever's in ``week`` (a price cut the class struck: below 1)."""
+        from ..model.shocks import conditions_at
+
+        w = self.worlds[world]
+        return conditions_at(w.shocks, week, w.names, w.settings.market.reach).price_factor
 
     def outage(self, world: int, week: int) -> np.ndarray:
         """Outage severity per firm in ``week`` (for the customers' stories)."""
