@@ -284,12 +284,22 @@ def departures(days: list[Day], names: list[str]) -> list[tuple[int, str]]:
 
 
 def pick(
-    model: LoyaltyMarket, kind: Ladder, firm: int, prefer: np.ndarray, exclude: list[int], rng: np.random.Generator
+    model: LoyaltyMarket,
+    kind: Ladder,
+    firm: int,
+    prefer: np.ndarray,
+    exclude: list[int],
+    rng: np.random.Generator,
+    settled: bool = False,
 ) -> int | None:
-    """A customer in ladder state ``kind`` at ``firm``, from ``prefer`` (the drawn sample) if it has one."""
+    """A customer in ladder state ``kind`` at ``firm``, from ``prefer`` (the drawn sample) if it has one; a
+    ``settled`` one (a lesson's: the longest with the firm, so the likeliest still there when the lesson reads
+    their card) or any of them."""
     c = model.customers
     ok = (c.state == kind) & (c.firm == firm)
     ok[[e for e in exclude if e is not None]] = False
     inside = prefer[ok[prefer]]
     pool = inside if len(inside) else np.flatnonzero(ok)
+    if settled and len(pool):
+        pool = pool[c.tenure[pool] == c.tenure[pool].max()]
     return int(rng.choice(pool)) if len(pool) else None

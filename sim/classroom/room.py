@@ -75,7 +75,7 @@ class Classroom:
         if step.run:
             self.twins.step(step.run)
         for card, f in enumerate(step.follow[:CARDS]):
-            self.follow_kind(f.kind, WORLDS.index(f.world), f.firm - 1, card)
+            self.follow_kind(f.kind, WORLDS.index(f.world), f.firm - 1, card, settled=True)
 
     def follow(self, world: int, customer: int, card: int | None = None) -> None:
         """Follow ``customer`` of ``world`` on a card (the next one in turn unless given)."""
@@ -85,10 +85,13 @@ class Classroom:
         for journal in self.twins.journals:  # the same person in both worlds
             journal.watch(customer)
 
-    def follow_kind(self, kind: str, world: int, firm: int, card: int | None = None) -> int | None:
-        """Follow a customer in ladder state ``kind`` at ``firm`` of ``world``, drawn at random."""
+    def follow_kind(
+        self, kind: str, world: int, firm: int, card: int | None = None, settled: bool = False
+    ) -> int | None:
+        """Follow a customer in ladder state ``kind`` at ``firm`` of ``world``, drawn at random (a lesson's
+        ``settled``: among the longest with the firm)."""
         exclude = [c[1] for c in self.cards if c is not None]
-        who = pick(self.twins.worlds[world], KINDS[kind], firm, self.twins.sample, exclude, self.rng)
+        who = pick(self.twins.worlds[world], KINDS[kind], firm, self.twins.sample, exclude, self.rng, settled)
         if who is None:
             label = self.twins.labels[world][firm]
             self.message = f"No {kind} customer at {label} in world {WORLDS[world]} right now."
