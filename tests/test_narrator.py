@@ -108,3 +108,32 @@ def test_the_narrator_tells_every_recorded_event_of_a_followed_customer_through_
     events = (Happened.INCIDENT, Happened.LEFT_FIRM, Happened.HEARD_PRAISE, Happened.PRAISED, Happened.FOUND_OUT)
     for e in events:
         assert told_events[e] > 0, e
+
+
+def test_a_step_on_the_ladder_without_an_event_says_which_line_was_crossed():
+    """A customer who stays with their firm and changes ladder state crossed one of ``classify``'s lines (memory,
+    bond, value for money): the narrator says which, from the recorded values, and it agrees with the new state."""
+    from sim.model.vocabulary import Ladder
+
+    m = sim.LoyaltyMarket(settings("experiment=lesson_outage", "customers.n=2000", "market.shocks.0.week=20"))
+    followed = np.arange(0, 2000, 7)
+    journal = Journal(m, followed)
+    for _ in range(40):
+        m.step()
+        journal.record()
+    lines, steps = m.settings.customers, 0
+    for slot in followed:
+        days = journal.diary(int(slot))
+        for prev, cur in zip(days, days[1:], strict=False):
+            for t in told(prev, cur, m.names, np.zeros(len(m.names)), lines):
+                if t.event != "ladder":
+                    continue
+                steps += 1
+                reasons = ("memories faded", "memories took hold", "bond grew", "bond weakened", "value for money p")
+                assert any(r in t.text for r in reasons) or "value for money slipped" in t.text, t.text
+                was, now = Ladder(int(prev["state"])), Ladder(int(cur["state"]))
+                if now is Ladder.DETRACTOR:
+                    assert "bad memories took hold" in t.text, t.text
+                if was is Ladder.DETRACTOR:
+                    assert "bad memories faded" in t.text, t.text
+    assert steps > 20

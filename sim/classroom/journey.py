@@ -137,9 +137,10 @@ TOLD = (
 )
 
 
-def told(prev: Day, cur: Day, names: list[str], outage: np.ndarray) -> list[Told]:
+def told(prev: Day, cur: Day, names: list[str], outage: np.ndarray, lines=None) -> list[Told]:
     """What happened to a customer in week ``cur["week"]`` (their record, ``happened``), in plain words; empty: a
-    quiet week. ``prev`` is their state the week before; ``outage`` each firm's outage severity that week."""
+    quiet week. ``prev`` is their state the week before; ``outage`` each firm's outage severity that week;
+    ``lines`` the customers' settings, whose ladder lines say why a step on the ladder happened."""
     events = int(cur["happened"])
 
     def did(what: Happened) -> bool:
@@ -206,13 +207,31 @@ def told(prev: Day, cur: Day, names: list[str], outage: np.ndarray) -> list[Told
     if did(Happened.LEFT_FIRM) or did(Happened.JOINED):
         out.append(Told(Happened.LEFT_FIRM if did(Happened.LEFT_FIRM) else Happened.JOINED, moved(prev, cur, names)))
     elif new < n_firms and cur["state"] != prev["state"]:
-        out.append(Told("ladder", f"became {STATE_WORDS[Ladder(int(cur['state']))]} ({standing(cur)})"))
+        why = crossed(prev, cur, lines) if lines is not None else ""
+        out.append(Told("ladder", f"became {STATE_WORDS[Ladder(int(cur['state']))]}{why} ({standing(cur)})"))
     return out
 
 
-def tell(prev: Day, cur: Day, names: list[str], outage: np.ndarray) -> list[str]:
+def crossed(prev: Day, cur: Day, lines) -> str:
+    """Which of the ladder's lines the customer's recorded values crossed this week (``classify``: a detractor by
+    memory, devoted by bond, loyal by value for money), in words: a step on the ladder with no event has a reason."""
+    out = []
+    for key, line, words in (
+        ("remembered", lines.detractor_memory, ("bad memories faded", "bad memories took hold")),
+        ("bond", lines.devoted_bond, ("the bond grew strong enough", "the bond weakened")),
+        ("value_margin", lines.loyal_margin, ("the value for money pulled ahead", "the value for money slipped")),
+    ):
+        before, now = float(prev[key]), float(cur[key])
+        if (before < line) != (now < line):
+            rose = now >= line
+            side = "above" if rose else "below"
+            out.append(f"{words[0] if rose else words[1]}: {key.replace('_', ' ')} {side} {line:+.2f}")
+    return ": " + "; ".join(out) if out else ""
+
+
+def tell(prev: Day, cur: Day, names: list[str], outage: np.ndarray, lines=None) -> list[str]:
     """What happened to a customer in week ``cur["week"]``, in plain words (empty: a quiet week)."""
-    return [t.text for t in told(prev, cur, names, outage)]
+    return [t.text for t in told(prev, cur, names, outage, lines)]
 
 
 def standing(day: Day) -> str:
@@ -261,11 +280,12 @@ def moved(prev: Day, cur: Day, names: list[str]) -> str:
     return f"{what} ({'; '.join(why)})"
 
 
-def story(days: list[Day], names: list[str], outages) -> list[tuple]:
-    """The eventful weeks of a diary, oldest first: (week, [what happened]). ``outages(week)``: severities."""
+def story(days: list[Day], names: list[str], outages, lines=None) -> list[tuple]:
+    """The eventful weeks of a diary, oldest first: (week, [what happened]). ``outages(week)``: severities;
+    ``lines``: the customers' settings (the ladder's lines), to say why a step on the ladder happened."""
     out = [(days[0]["week"], [f"{where(days[0], names)}; bond {days[0]['bond']:.2f}, trust {days[0]['trust']:.2f}"])]
     for prev, cur in zip(days, days[1:], strict=False):
-        said = tell(prev, cur, names, outages(cur["week"]))
+        said = tell(prev, cur, names, outages(cur["week"]), lines)
         if said:
             out.append((cur["week"], said))
     return out

@@ -487,7 +487,7 @@ def CustomerCard(room: Classroom, card: int, version: int, on_close: Callable[[]
         if not left_market and now["firm"] < twins.n_firms:
             Prose(holds(now, cfg, market), style="font-size: 13px")
         solara.HTML(tag="div", unsafe_innerHTML=timeline_svg(days, twins.moments))
-        told = story(days, names, lambda week: twins.outage(world, week))
+        told = story(days, names, lambda week: twins.outage(world, week), twins.worlds[world].settings.customers)
         recent = told[::-1]
         items = "".join(f"<li><b>Week {week}:</b> {html.escape('; '.join(said))}.</li>" for week, said in recent[:8])
         solara.HTML(tag="ul", unsafe_innerHTML=items, classes=["lm-story"])
