@@ -141,6 +141,7 @@ class ManagementKind(StrEnum):
     PATIENT = "patient"  # hill climbing on a longer window's profit
     IMITATE = "imitate"  # move towards the most profitable rival's observable levers
     LEARNER = "learner"  # an evolution strategy over lever vectors
+    PLAYED = "played"  # a person decides at each review (the classroom's market game, sim.classroom.game)
 
 
 class Start(StrEnum):

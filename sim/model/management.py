@@ -226,11 +226,24 @@ class Learner(Manager):
         return self.space.from_unit(self.asked[len(self.scores)])
 
 
+class Played(Manager):
+    """A person decides: the levers ordered for a review (``orders``, by weeks in the market at that review) are
+    set then, at the rule's change cost; no order, no change."""
+
+    def __init__(self, config: Management, start: Levers, rng: np.random.Generator):
+        super().__init__(config, start, rng)
+        self.orders: dict[int, dict[str, float]] = {}
+
+    def decide(self, books, reports, levers):
+        return self.orders.pop(len(books), None)
+
+
 RULES: dict[ManagementKind, type[Manager]] = {
     ManagementKind.MYOPIC: HillClimb,
     ManagementKind.PATIENT: HillClimb,
     ManagementKind.IMITATE: Imitate,
     ManagementKind.LEARNER: Learner,
+    ManagementKind.PLAYED: Played,
 }
 
 

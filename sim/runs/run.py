@@ -99,8 +99,13 @@ def run_tables(settings: Settings, progress: bool | None = None) -> Tables:
         prepare_visibly()
     model = LoyaltyMarket(settings)
     model.run(progress=shown)
+    return tables_of(model)
+
+
+def tables_of(model: LoyaltyMarket) -> Tables:
+    """Every table of a market run so far."""
     ts, seg = model.timeseries(), model.segment_timeseries()
-    rate = settings.market.annual_discount_rate
+    rate = model.settings.market.annual_discount_rate
     return Tables(
         ts,
         summarize(ts),
