@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 
 import solara
 
+from sim.classroom.game_views import FirmPanel, GameTeacher
 from sim.classroom.room import Classroom, find_room, open_room
 from sim.classroom.views import (
     CSS,
@@ -109,10 +110,15 @@ class Timing:
         return f"Last week took {model[-1]:,.0f} ms to simulate (both worlds, {n:,} customers each){drawn}."
 
 
-def room_address(search: str | None) -> tuple[str, str]:
-    """The room's code and the teacher's key in a page's query (``?room=ABCD&teacher=...``); empty if absent."""
+def room_address(search: str | None) -> tuple[str, str, str]:
+    """The room's code, the teacher's key and the firm a player runs in a page's query (``?room=ABCD&teacher=...``,
+    ``?room=ABCD&firm=firm_2``); empty if absent."""
     query = parse_qs(search or "")
-    return query.get("room", [""])[0].strip().upper(), query.get("teacher", [""])[0]
+    return (
+        query.get("room", [""])[0].strip().upper(),
+        query.get("teacher", [""])[0],
+        query.get("firm", [""])[0].strip(),
+    )
 
 
 @solara.component_vue("classroom/address.vue")
@@ -141,7 +147,7 @@ def Page():
     if query.value is None:
         solara.Text("Opening the classroom…")
         return
-    code, key = room_address(query.value)
+    code, key, firm = room_address(query.value)
     room = find_room(code)
     if room is None:
         solara.HTML(
@@ -153,28 +159,47 @@ def Page():
             ),
         )
         return
+    if firm:
+        FirmPage(room, firm)
+        return
     ClassPage(room, teacher=bool(key) and secrets.compare_digest(key, room.key))
 
 
 @solara.component
-def ClassPage(room: Classroom, teacher: bool):
-    """The class's market: the teacher's page drives it; a following page draws the same worlds, read-only."""
-    timing = solara.use_memo(Timing, [])
+def FirmPage(room: Classroom, firm: str):
+    """A player's device: the firm it runs in the room's market game."""
+    version, act = use_room(room, can_act=True)
+    solara.use_effect(lambda: act(lambda: room.join(firm), click=False), [])
+    with solara.Div(classes=["lm-app", "lm-player"]):
+        solara.HTML(
+            tag="div",
+            classes=["lm-header"],
+            unsafe_innerHTML=(
+                f"<h1>Loyalty market: the market game</h1><span class='lm-join'>Room <b class='lm-room'>"
+                f"{room.code}</b>: you run <b>{html.escape(firm)}</b></span>"
+            ),
+        )
+        with solara.Div(classes=["lm-main"]):
+            if room.error:
+                solara.Text(room.error, classes=["lm-error"])
+            FirmPanel(room, firm, version.value, act)
+
+
+def use_room(room: Classroom, can_act: bool, before: Callable[[], None] = lambda: None):
+    """A page's link to its room: ``act`` changes the room (the teacher's, or a player's own firm) under its lock
+    and redraws; the page redraws when anyone else changed it. Returns (the room's version drawn, act)."""
     settled = solara.use_memo(lambda: [0.0], [])  # when the last click's work was done (monotonic seconds)
     alive = solara.use_memo(lambda: [True], [])
     version = solara.use_reactive(room.version)
-    playing = solara.use_reactive(False)
-    ready = solara.use_reactive(PREPARED.is_set())
-    lock = room.lock
 
     def act(action: Callable[[], object], click: bool = True) -> None:
-        """Do something to the worlds, then redraw (and time the redraw). A click that arrives while another
-        click's work runs, or just after it (a double-click, an impatient second press), is the same click and
-        is dropped: one press, one action. What goes wrong is logged and said on the page."""
-        if not teacher or (click and time.monotonic() - settled[0] < SETTLE):
+        """Do something to the room, then redraw. A click that arrives while another click's work runs, or just
+        after it (a double-click, an impatient second press), is the same click and is dropped: one press, one
+        action. What goes wrong is logged and said on the page."""
+        if not can_act or (click and time.monotonic() - settled[0] < SETTLE):
             return
-        with lock:
-            timing.start(room.twins.week)
+        with room.lock:
+            before()
             room.message = room.error = ""
             try:
                 action()
@@ -187,6 +212,32 @@ def ClassPage(room: Classroom, teacher: bool):
                 room.version += 1
                 version.value = room.version
 
+    def follow_room():
+        """Redraw when the room changed (the teacher's page, a player's, another of the teacher's tabs): the
+        room is read under its lock, so never half-way through a week."""
+        while alive[0]:
+            time.sleep(FOLLOW_INTERVAL)
+            if room.version != version.value:
+                with room.lock:
+                    version.set(room.version)
+
+    def leave():
+        alive[0] = False
+
+    solara.use_effect(lambda: leave, [])  # the page closed: stop following
+    solara.lab.use_task(follow_room, dependencies=[], prefer_threaded=True)
+    return version, act
+
+
+@solara.component
+def ClassPage(room: Classroom, teacher: bool):
+    """The class's market: the teacher's page drives it; a following page draws the same worlds, read-only."""
+    timing = solara.use_memo(Timing, [])
+    playing = solara.use_reactive(False)
+    ready = solara.use_reactive(PREPARED.is_set())
+    gaming = solara.use_reactive(room.game is not None)
+    version, act = use_room(room, teacher, before=lambda: timing.start(room.twins.week))
+
     def play():
         while playing.value:
             time.sleep(PLAY_INTERVAL)
@@ -197,22 +248,8 @@ def ClassPage(room: Classroom, teacher: bool):
         PREPARED.wait()
         ready.set(True)
 
-    def follow_room():
-        """Redraw when the room changed (the teacher's page, or another of the teacher's tabs): the worlds are
-        read under the room's lock, so never half-way through a week."""
-        while alive[0]:
-            time.sleep(FOLLOW_INTERVAL)
-            if room.version != version.value:
-                with lock:
-                    version.set(room.version)
-
-    def leave():
-        alive[0] = False
-
-    solara.use_effect(lambda: leave, [])  # the page closed: stop following
     solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
     solara.lab.use_task(wait_until_prepared, dependencies=[], prefer_threaded=True)
-    solara.lab.use_task(follow_room, dependencies=[], prefer_threaded=True)
 
     solara.use_effect(lambda: timing.stop(room))  # after every render: the time from the click to the page drawn
     twins, look = room.twins, (room.step.look if room.step else None)
@@ -243,6 +280,20 @@ def ClassPage(room: Classroom, teacher: bool):
                         "### Following the class\nThe teacher's screen chooses the worlds, runs the weeks and "
                         "strikes the moments; this screen shows them as they happen."
                     )
+                if teacher:
+                    solara.Button(
+                        "Back to the twin worlds" if gaming.value else "The market game",
+                        on_click=lambda: gaming.set(not gaming.value),
+                        outlined=True,
+                        block=True,
+                        classes=["lm-game-toggle"],
+                    )
+            if gaming.value or (not teacher and room.game is not None):
+                with solara.Div(classes=["lm-main"]):
+                    if room.error:
+                        solara.Text(room.error, classes=["lm-error"])
+                    GameTeacher(room, version.value, act, address="")
+                return
             with solara.Div(classes=["lm-main"]):
                 with solara.Div(classes=["lm-wrap"], style={"margin-bottom": "8px"}):
                     solara.Text(f"Week {twins.week}", classes=["lm-week"])

@@ -400,3 +400,64 @@ def test_a_class_shares_one_room_across_screens_and_a_reload_keeps_its_run(brows
     lost.get_by_text("No room QQQQ on this server").wait_for()
     for page in [teacher, *students, lost]:
         page.context.close()
+
+
+def test_the_market_game_a_teacher_and_three_firms_play_four_quarters(browser, app_url):
+    """A teacher starts a game; three devices each run a firm (the fourth nobody plays) for four quarters; each
+    quarter runs when all three have decided; the players' books and the debrief agree with the engine's record,
+    and a firm nobody played earned what the giving preset earns in the same world with the same luck."""
+    teacher = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    teacher.set_default_timeout(TIMEOUT)
+    teacher.goto(app_url, timeout=120_000)
+    teacher.get_by_text("Week 0", exact=True).wait_for(timeout=120_000)
+    code = teacher.locator(".lm-room").inner_text()
+    click(teacher, "The market game")
+    teacher.locator(".lm-game-start").wait_for()
+    for i, keys in enumerate((["Home"], ["Home", "ArrowRight", "ArrowRight"])):  # 1,000 customers, 4 quarters
+        teacher.locator(".lm-game-start .v-slider__thumb-container").nth(i).focus()
+        for key in keys:
+            teacher.keyboard.press(key)
+    click(teacher, "Start the game")
+    teacher.get_by_text("Quarter 1 of 4.").wait_for()
+    players = {}
+    for firm in ("firm_1", "firm_2", "firm_3"):
+        page = browser.new_context(viewport={"width": 1000, "height": 900}).new_page()
+        page.set_default_timeout(TIMEOUT)
+        page.goto(f"{app_url}?room={code}&firm={firm}", timeout=120_000)
+        page.locator(".lm-firm").get_by_text(f"You run {firm}").wait_for()
+        players[firm] = page
+    teacher.get_by_text("firm_3: ").wait_for()
+    for quarter in range(1, 5):
+        for firm, page in players.items():
+            page.get_by_text(f"Quarter {quarter} of 4").wait_for()
+            labels = page.locator(".lm-slider-label").all_inner_texts()
+            lever = ["Upsell", "Free fixes", "Advice"][int(firm[-1]) - 1]
+            index = next(i for i, t in enumerate(labels) if t.startswith(lever))
+            page.locator(".v-slider__thumb-container").nth(index).focus()
+            page.keyboard.press("ArrowRight" if quarter % 2 else "ArrowLeft")
+            page.locator(".lm-decide").click()
+        for page in players.values():  # the quarter ran once all three decided
+            eventually(lambda page=page, q=quarter: _rows(page, ".lm-books") == q, timeout=60)
+    teacher.get_by_text("The game is over.").wait_for(timeout=60_000)
+    board = table(teacher, ".lm-leaderboard")
+    assert sorted(r[0] for r in board[1:]) == ["firm_1", "firm_2", "firm_3", "firm_4"]
+    click(teacher, "Debrief")
+    teacher.locator(".lm-debrief table").wait_for(timeout=120_000)
+    debrief = {r[0]: r[1:] for r in table(teacher, ".lm-debrief")[1:]}
+    header = table(teacher, ".lm-debrief")[0]
+    giving = header.index("had it run giving") - 1
+    assert debrief["firm_4"][0] == debrief["firm_4"][giving]  # nobody played it: the giving preset's own profit
+    teacher.screenshot(path=str(DOCS / "game.png"), full_page=True)
+    players["firm_2"].screenshot(path=str(DOCS / "game_firm.png"), full_page=True)
+    for firm, page in players.items():  # each player's books add up to the debrief's profit as played
+        books = table(page, ".lm-books")
+        total = sum(float(r[-1].replace(",", "")) for r in books[1:])
+        assert abs(total - float(debrief[firm][0].replace(",", ""))) <= 4, (firm, total, debrief[firm])
+        assert "reported profit" in page.locator(".lm-rivals").inner_text()
+    for page in [teacher, *players.values()]:
+        page.context.close()
+
+
+def _rows(page, selector: str) -> int:
+    rows = page.locator(f"{selector} table tr")
+    return max(rows.count() - 1, 0)

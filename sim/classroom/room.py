@@ -6,9 +6,11 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
+from .game import Game, GameSetup
 from .journey import KINDS, pick
 from .lessons import Lesson, Step, lessons
 from .worlds import WORLDS, Setup, Twins
@@ -32,6 +34,10 @@ class Classroom:
         self.step_index = 0
         self.generation = 0  # counts rebuilds: controls reset to the new worlds' values
         self.error = ""  # what went wrong with the last click, said on the page
+        self.game: Game | None = None  # the room's market game, once the teacher starts one
+        self.players: set[str] = set()  # firms a device has joined the game as
+        self.debrief = None  # the game's debrief table, once asked for
+        self.exported: Path | None = None
         self.rebuild(setup or Setup())
 
     def rebuild(self, setup: Setup) -> None:
@@ -98,6 +104,31 @@ class Classroom:
         else:
             self.follow(world, who, card)
         return who
+
+    # ------------------------------------------------------------------------------------------- the game
+    def start_game(self, setup: GameSetup) -> None:
+        self.game, self.players, self.debrief, self.exported = Game(setup), set(), None, None
+
+    def join(self, firm: str) -> None:
+        """A device plays ``firm``."""
+        if self.game is not None and firm in self.game.firms:
+            self.players.add(firm)
+
+    def decide(self, firm: str, levers: dict[str, float]) -> None:
+        """``firm``'s decision; when every firm a device plays has decided, the quarter runs."""
+        self.game.decide(firm, levers)
+        if self.players and self.players <= set(self.game.pending):
+            self.play_quarter()
+
+    def play_quarter(self) -> None:
+        if self.game is not None and not self.game.over:
+            self.game.play()
+
+    def run_debrief(self) -> None:
+        self.debrief = self.game.debrief()
+
+    def export_game(self, results_dir: str | Path = "results") -> None:
+        self.exported = self.game.export(results_dir)
 
     def unfollow(self, card: int) -> None:
         self.cards[card] = None
