@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT, cli, settings
 
 import sim
-from sim.config import LEVERS, ConfigError
+from sim.config import LEVERS, ConfigError, load
 
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
 
@@ -162,3 +162,11 @@ def test_segments_shape_the_population():
     assert c.price_sensitivity[c.segment == deal].mean() > 2 * c.price_sensitivity[c.segment == relationship].mean()
     alike = sim.LoyaltyMarket(settings("customers.n=2000", "customers/segments=alike")).customers
     assert (alike.segment == 0).all() and (alike.bonding == 1).all() and (alike.talkativeness == 1).all()
+
+
+def test_an_experiment_file_overrides_the_primary_defaults_and_the_command_line_overrides_both():
+    """An experiment holds only what it changes, and what it changes applies (its length, say); the command line
+    has the last word."""
+    assert load(["experiment=bass"]).steps == 78  # conf/experiment/bass.yaml
+    assert load(["experiment=giving_vs_taking"]).steps == 520  # conf/config.yaml
+    assert load(["experiment=bass", "steps=30"]).steps == 30
