@@ -44,7 +44,9 @@ from sim.classroom.views import (
 
 PLAY_INTERVAL = 0.15  # seconds between weeks when playing
 FOLLOW_INTERVAL = 0.5  # seconds between a following page's looks at its room
-SETTLE = 0.4  # seconds after a click's work is done in which another click is taken for the same one, and dropped
+SETTLE = (
+    0.3  # seconds after a click's work is done in which another click of the same control is dropped (a double-click)
+)
 log = logging.getLogger("sim.classroom")
 if not log.handlers:  # the server's terminal shows what went wrong on a page, whatever the server's logging
     _handler = logging.StreamHandler()
@@ -188,15 +190,17 @@ def FirmPage(room: Classroom, firm: str):
 def use_room(room: Classroom, can_act: bool, before: Callable[[], None] = lambda: None):
     """A page's link to its room: ``act`` changes the room (the teacher's, or a player's own firm) under its lock
     and redraws; the page redraws when anyone else changed it. Returns (the room's version drawn, act)."""
-    settled = solara.use_memo(lambda: [0.0], [])  # when the last click's work was done (monotonic seconds)
+    settled = solara.use_memo(dict, [])  # per control: when its last click's work was done (monotonic seconds)
     alive = solara.use_memo(lambda: [True], [])
     version = solara.use_reactive(room.version)
 
     def act(action: Callable[[], object], click: bool = True) -> None:
-        """Do something to the room, then redraw. A click that arrives while another click's work runs, or just
-        after it (a double-click, an impatient second press), is the same click and is dropped: one press, one
-        action. What goes wrong is logged and said on the page."""
-        if not can_act or (click and time.monotonic() - settled[0] < SETTLE):
+        """Do something to the room, then redraw. A second click of the same control that arrives while the first
+        one's work runs, or just after it (a double-click, an impatient second press), is the same click and is
+        dropped: one press, one action. (A control is its handler's code: the same button on every redraw.) What
+        goes wrong is logged and said on the page."""
+        control = getattr(action, "__code__", action)
+        if not can_act or (click and time.monotonic() - settled.get(control, 0.0) < SETTLE):
             return
         with room.lock:
             before()
@@ -208,7 +212,7 @@ def use_room(room: Classroom, can_act: bool, before: Callable[[], None] = lambda
                 room.error = f"That did not work ({type(err).__name__}: {err}); the server's log has the details."
             finally:
                 if click:
-                    settled[0] = time.monotonic()
+                    settled[control] = time.monotonic()
                 room.version += 1
                 version.value = room.version
 

@@ -277,7 +277,9 @@ def test_a_lesson_can_be_clicked_through(page):
             page.locator(".lm-card-2 .lm-story").wait_for()
         if i == 4:  # the outage has struck; the two customers meet it
             luck(page, weeks)
-            page.wait_for_timeout(500)
+            page.wait_for_timeout(800)
+            page.evaluate("window.scrollTo(0, 0)")  # the narration stays on screen: from the top, it is in place
+            page.wait_for_timeout(300)
             page.screenshot(path=str(DOCS / "lesson.png"), full_page=True)
         if i < n - 1:
             click(page, "Next")
@@ -293,6 +295,7 @@ def step_times(page, steps: int = 5) -> list[float]:
     times = []
     for _ in range(steps):
         k = week(page) + 1
+        page.wait_for_timeout(400)  # a second press of Step within 0.3 s of the last one's work is a double-click
         start = time.perf_counter()
         click(page, "Step")
         wait_week(page, k)

@@ -674,18 +674,19 @@ def LessonPanel(room: Classroom, version: int, act: Callable[[Callable[[], None]
         Prose(step.say, classes=["lm-say"])
         if step.look:
             BringIntoView(token=f"{lesson.title}:{room.step_index}")
+        if step.action:  # a row of its own: Back and Next never move, so a double-click never lands on it
+            solara.Button(
+                step.action,
+                on_click=lambda: act(room.act),
+                color="primary",
+                disabled=disabled,
+                classes=["lm-action"],
+                style={"margin-bottom": "6px"},
+            )
         with solara.Div(classes=["lm-wrap"]):
             solara.Button(
                 "Back", on_click=lambda: act(lambda: room.go(-1)), disabled=room.step_index == 0, outlined=True
             )
-            if step.action:
-                solara.Button(
-                    step.action,
-                    on_click=lambda: act(room.act),
-                    color="primary",
-                    disabled=disabled,
-                    classes=["lm-action"],
-                )
             solara.Button(
                 "Next",
                 on_click=lambda: act(lambda: room.go(1)),
