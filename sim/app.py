@@ -187,7 +187,7 @@ def FirmPage(room: Classroom, firm: str):
             FirmPanel(room, firm, version.value, act)
 
 
-def use_room(room: Classroom, can_act: bool, before: Callable[[], None] = lambda: None):
+def use_room(room: Classroom, can_act: bool, before: Callable[[], None] = lambda: None, ticks: bool = False):
     """A page's link to its room: ``act`` changes the room (the teacher's, or a player's own firm) under its lock
     and redraws; the page redraws when anyone else changed it. Returns (the room's version drawn, act)."""
     settled = solara.use_memo(dict, [])  # per control: when its last click's work was done (monotonic seconds)
@@ -221,6 +221,13 @@ def use_room(room: Classroom, can_act: bool, before: Callable[[], None] = lambda
         room is read under its lock, so never half-way through a week."""
         while alive[0]:
             time.sleep(FOLLOW_INTERVAL)
+            if ticks:  # the teacher's page runs the game's quarter when its timer runs out
+                with room.lock:
+                    try:
+                        if room.tick(time.monotonic()):
+                            room.version += 1
+                    except Exception:
+                        log.exception("the timed quarter failed")
             if room.version != version.value:
                 with room.lock:
                     version.set(room.version)
@@ -240,7 +247,7 @@ def ClassPage(room: Classroom, teacher: bool):
     playing = solara.use_reactive(False)
     ready = solara.use_reactive(PREPARED.is_set())
     gaming = solara.use_reactive(room.game is not None)
-    version, act = use_room(room, teacher, before=lambda: timing.start(room.twins.week))
+    version, act = use_room(room, teacher, before=lambda: timing.start(room.twins.week), ticks=teacher)
 
     def play():
         while playing.value:

@@ -447,6 +447,7 @@ def test_the_market_game_a_teacher_and_three_firms_play_four_quarters(browser, a
     click(teacher, "Debrief")
     teacher.locator(".lm-debrief table").wait_for(timeout=120_000)
     debrief = {r[0]: r[1:] for r in table(teacher, ".lm-debrief")[1:]}
+    assert len(table(teacher, ".lm-paths")) == 1 + 4 * 4  # each firm's path, quarter by quarter
     header = table(teacher, ".lm-debrief")[0]
     giving = header.index("had it run giving") - 1
     assert debrief["firm_4"][0] == debrief["firm_4"][giving]  # nobody played it: the giving preset's own profit

@@ -93,3 +93,29 @@ def test_the_debrief_sets_each_firm_against_the_presets_with_the_same_luck(tmp_p
     aggregate([str(folder)])
     runs = pd.read_parquet(folder / "report" / "runs.parquet")
     assert sorted(runs.firm) == game.firms
+
+
+def test_a_room_runs_a_quarter_when_its_players_decide_or_its_timer_ends_and_resumes_a_saved_game(tmp_path):
+    from sim.classroom.room import Classroom
+    from sim.classroom.worlds import Setup
+
+    room = Classroom(Setup(customers=300))
+    room.start_game(SMALL)
+    room.join("firm_1")
+    room.join("firm_2")
+    room.decide("firm_1", {"upsell": 0.7})
+    assert room.game.quarter == 0  # firm_2's player has not decided yet
+    room.decide("firm_2", {"price": 11.0})
+    assert room.game.quarter == 1  # every firm a device plays has decided: the quarter ran
+    room.decide("firm_1", {"upsell": 0.6})
+    room.set_timer(60, now=100.0)
+    assert not room.tick(130.0) and room.game.quarter == 1
+    assert room.tick(160.0) and room.game.quarter == 2 and room.deadline is None  # whoever had decided
+    paths = room.game.paths()
+    assert len(paths) == 4 * 2 and (paths.left >= 0).all()
+    assert (paths.devoted + paths.merely_satisfied <= room.game.books("firm_1").customers.max() * 4).all()
+    room.game.save(tmp_path / "game.json")
+    other = Classroom(Setup(customers=300))
+    other.resume_game(tmp_path / "game.json")
+    assert other.game.quarter == 2
+    pd.testing.assert_frame_equal(other.game.timeseries(), room.game.timeseries())

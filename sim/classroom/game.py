@@ -227,6 +227,18 @@ class Game:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def paths(self) -> pd.DataFrame:
+        """Per firm and quarter: devoted against merely satisfied customers at its end, those who left it during
+        the quarter, and the moments struck at its start (the debrief's paths)."""
+        ts = self.timeseries()
+        ts = ts[ts.week > 0].assign(quarter=lambda t: (t.week - 1) // self.weeks + 1)
+        out = ts.groupby(["firm", "quarter"]).agg(
+            devoted=("n_devoted", "last"), merely_satisfied=("n_customer", "last"), left=("defections", "sum")
+        )
+        out = out.reset_index()
+        out["moments"] = out.quarter.map(lambda q: ", ".join(self.record.moments.get(q - 1, [])))
+        return out
+
     def save(self, path: Path) -> None:
         """The game as a small file (setup, decisions, moments), written atomically: ``Game.load`` resumes it."""
         write_atomic(Path(path), lambda p: p.write_text(self.record.to_json()))

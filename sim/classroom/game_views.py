@@ -4,6 +4,7 @@ firm's (its levers, its books, its rivals as a firm sees them), drawn from the r
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 
 import solara
@@ -61,12 +62,21 @@ def debrief_html(table) -> str:
     return html_table(header, rows)
 
 
+def paths_html(game: Game) -> str:
+    rows = [
+        [r.firm, str(r.quarter), f"{r.devoted:,}", f"{r.merely_satisfied:,}", f"{r.left:,}", html.escape(r.moments)]
+        for r in game.paths().itertuples()
+    ]
+    return html_table(["firm", "quarter", "devoted", "merely satisfied", "left", "moments"], rows)
+
+
 @solara.component
 def GameTeacher(room: Classroom, version: int, act: Act, address: str):
     """The teacher's game: join links, who has decided, run the quarter, moments, leaderboard, debrief."""
     game = room.game
     customers = solara.use_reactive(10_000)
     quarters = solara.use_reactive(8)
+    saved = solara.use_reactive("")
     if game is None:
         with solara.Card("The market game: students run the firms", margin=0, classes=["lm-game-start"]):
             Prose(
@@ -79,6 +89,10 @@ def GameTeacher(room: Classroom, version: int, act: Act, address: str):
                 "Start the game",
                 on_click=lambda: act(lambda: room.start_game(GameSetup(customers.value, quarters.value))),
                 color="primary",
+            )
+            solara.InputText("A saved game (its game.json, as Export writes it)", value=saved)
+            solara.Button(
+                "Resume the saved game", on_click=lambda: act(lambda: room.resume_game(saved.value)), outlined=True
             )
         return
     links = "".join(
@@ -94,11 +108,23 @@ def GameTeacher(room: Classroom, version: int, act: Act, address: str):
                 solara.Button(
                     "Run the quarter", on_click=lambda: act(room.play_quarter), color="primary", classes=["lm-run"]
                 )
+                for seconds in (60, 120):
+                    solara.Button(
+                        f"Run it in {seconds // 60} min",
+                        on_click=lambda seconds=seconds: act(lambda: room.set_timer(seconds, time.monotonic())),
+                        outlined=True,
+                    )
                 for key, m in MOMENTS.items():
                     if m.firm is None or m.firm < len(game.firms):
                         solara.Button(m.button, on_click=lambda key=key: act(lambda: game.strike(key)), outlined=True)
             if game.struck:
                 solara.Text("Next quarter: " + ", ".join(game.struck), classes=["lm-note"])
+            if room.deadline is not None:
+                left = max(room.deadline - time.monotonic(), 0)
+                solara.Text(
+                    f"The quarter runs in about {left:.0f} s, with the decisions made by then.",
+                    classes=["lm-note", "lm-timer"],
+                )
         solara.HTML(tag="div", classes=["lm-leaderboard"], unsafe_innerHTML=leaderboard_html(game))
         if game.over:
             if room.debrief is None:
@@ -109,6 +135,11 @@ def GameTeacher(room: Classroom, version: int, act: Act, address: str):
                     "for it in the same world with the same luck (the other firms playing as they played)."
                 )
                 solara.HTML(tag="div", classes=["lm-debrief"], unsafe_innerHTML=debrief_html(room.debrief))
+                Prose(
+                    "**Each firm's path**, quarter by quarter: devoted against merely satisfied customers, those "
+                    "who left it, and the moments struck at the quarter's start."
+                )
+                solara.HTML(tag="div", classes=["lm-paths"], unsafe_innerHTML=paths_html(game))
             solara.Button("Export the game", on_click=lambda: act(room.export_game), outlined=True)
             if room.exported:
                 solara.Text(f"Exported: {room.exported} (python -m sim.aggregate reads it)", classes=["lm-note"])

@@ -38,6 +38,7 @@ class Classroom:
         self.players: set[str] = set()  # firms a device has joined the game as
         self.debrief = None  # the game's debrief table, once asked for
         self.exported: Path | None = None
+        self.deadline: float | None = None
         self.rebuild(setup or Setup())
 
     def rebuild(self, setup: Setup) -> None:
@@ -106,8 +107,26 @@ class Classroom:
         return who
 
     # ------------------------------------------------------------------------------------------- the game
-    def start_game(self, setup: GameSetup) -> None:
-        self.game, self.players, self.debrief, self.exported = Game(setup), set(), None, None
+    def start_game(self, setup: GameSetup, game: Game | None = None) -> None:
+        self.game, self.players, self.debrief, self.exported = game or Game(setup), set(), None, None
+        self.deadline: float | None = None  # when the quarter runs whoever has decided (monotonic seconds)
+
+    def resume_game(self, path: str | Path) -> None:
+        """A saved game (``game.json``, as an export writes it) continued in this room where it stopped."""
+        game = Game.load(Path(path))
+        self.start_game(game.setup, game)
+
+    def set_timer(self, seconds: float | None, now: float) -> None:
+        """The quarter runs ``seconds`` from ``now`` with the decisions made by then (None: no timer)."""
+        self.deadline = None if seconds is None else now + seconds
+
+    def tick(self, now: float) -> bool:
+        """Run the quarter if its timer has run out; True if it did (the timer then stops)."""
+        if self.game is None or self.deadline is None or now < self.deadline or self.game.over:
+            return False
+        self.deadline = None
+        self.play_quarter()
+        return True
 
     def join(self, firm: str) -> None:
         """A device plays ``firm``."""
@@ -123,6 +142,7 @@ class Classroom:
     def play_quarter(self) -> None:
         if self.game is not None and not self.game.over:
             self.game.play()
+            self.deadline = None
 
     def run_debrief(self) -> None:
         self.debrief = self.game.debrief()
