@@ -442,6 +442,7 @@ def test_the_market_game_a_teacher_and_three_firms_play_four_quarters(browser, a
         for page in players.values():  # the quarter ran once all three decided
             eventually(lambda page=page, q=quarter: _rows(page, ".lm-books") == q, timeout=60)
     teacher.get_by_text("The game is over.").wait_for(timeout=60_000)
+    assert teacher.locator(".lm-game-market polyline").count() == 2 * 4  # share and profit, four firms
     board = table(teacher, ".lm-leaderboard")
     assert sorted(r[0] for r in board[1:]) == ["firm_1", "firm_2", "firm_3", "firm_4"]
     click(teacher, "Debrief")

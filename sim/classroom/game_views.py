@@ -11,8 +11,8 @@ import solara
 
 from .game import BOOKS, Game, GameSetup
 from .room import Classroom
-from .views import Prose, html_table
-from .worlds import MOMENTS
+from .views import Prose, html_table, panel_svg
+from .worlds import MOMENTS, colour
 
 Act = Callable[[Callable[[], object]], None]
 WORDS = {"proactive_advice": "advice", "speed": "speed of service", "generosity": "free fixes"}
@@ -60,6 +60,28 @@ def debrief_html(table) -> str:
     rows = [[r["firm"], money(r["played"]), *(money(r[p]) for p in presets)] for _, r in table.iterrows()]
     header = ["firm", "as played", *(f"had it run {p.replace('_', ' ')}" for p in presets)]
     return html_table(header, rows)
+
+
+def market_html(game: Game) -> str:
+    """The game's market week by week: each firm's share and cumulative profit; the moments dotted."""
+    ts = game.timeseries()
+    if ts.empty:
+        return ""
+    moments = [q * game.weeks + 1 for q in game.record.moments]
+    panels = []
+    for key, scale, title in (("share", 100.0, "market share (%)"), ("cumulative_profit", 1e-3, "profit (thousands)")):
+        lines, values = [], []
+        for j, firm in enumerate(game.firms):
+            mine = ts[ts.firm == firm]
+            series = (mine[key] * scale).tolist()
+            lines.append((mine.week.tolist(), series, colour(j), False))
+            values += series
+        y_range = (0.0, max(values)) if key == "share" else (min(values), max(values))
+        panels.append(f'<div style="flex: 1 1 300px">{panel_svg(title, lines, ts.week.max(), y_range, moments)}</div>')
+    legend = " &nbsp; ".join(
+        f'<span style="color:{colour(j)}">&#9644;</span> {html.escape(f)}' for j, f in enumerate(game.firms)
+    )
+    return f'<div class="lm-legend">{legend}</div><div style="display:flex; flex-wrap:wrap">{"".join(panels)}</div>'
 
 
 def paths_html(game: Game) -> str:
@@ -126,6 +148,7 @@ def GameTeacher(room: Classroom, version: int, act: Act, address: str):
                     classes=["lm-note", "lm-timer"],
                 )
         solara.HTML(tag="div", classes=["lm-leaderboard"], unsafe_innerHTML=leaderboard_html(game))
+        solara.HTML(tag="div", classes=["lm-game-market"], unsafe_innerHTML=market_html(game))
         if game.over:
             if room.debrief is None:
                 solara.Button("Debrief", on_click=lambda: act(room.run_debrief), color="primary")
