@@ -44,9 +44,7 @@ from sim.classroom.views import (
 
 PLAY_INTERVAL = 0.15  # seconds between weeks when playing
 FOLLOW_INTERVAL = 0.5  # seconds between a following page's looks at its room
-SETTLE = (
-    0.3  # seconds after a click's work is done in which another click of the same control is dropped (a double-click)
-)
+QUEUED = 0.05  # seconds after a click's work is done in which a click of the same control was waiting behind it
 log = logging.getLogger("sim.classroom")
 if not log.handlers:  # the server's terminal shows what went wrong on a page, whatever the server's logging
     _handler = logging.StreamHandler()
@@ -128,6 +126,11 @@ def Address(address: str, event_arrive: Callable[[str], None]):
     pass
 
 
+@solara.component_vue("classroom/oneclick.vue")
+def OneClick():
+    pass
+
+
 @solara.component
 def Page():
     """A page opened without a room opens one and becomes its teacher: its address then names the room and the
@@ -146,6 +149,7 @@ def Page():
         query.set(address.value)
 
     Address(address=address.value, event_arrive=arrive)
+    OneClick()
     if query.value is None:
         solara.Text("Opening the classroom…")
         return
@@ -190,18 +194,18 @@ def FirmPage(room: Classroom, firm: str):
 def use_room(room: Classroom, can_act: bool, before: Callable[[], None] = lambda: None, ticks: bool = False):
     """A page's link to its room: ``act`` changes the room (the teacher's, or a player's own firm) under its lock
     and redraws; the page redraws when anyone else changed it. Returns (the room's version drawn, act)."""
-    settled = solara.use_memo(dict, [])  # per control: when its last click's work was done (monotonic seconds)
+    finished = solara.use_memo(dict, [])  # per control: when its last click's work was done (monotonic seconds)
     alive = solara.use_memo(lambda: [True], [])
     version = solara.use_reactive(room.version)
 
     def act(action: Callable[[], object], click: bool = True) -> None:
-        """Do something to the room, then redraw. A second click of the same control that arrives while the first
-        one's work runs, or just after it (a double-click, an impatient second press), is the same click and is
-        dropped: one press, one action. (A control is its handler's code: the same button on every redraw.) What
-        goes wrong is logged and said on the page."""
+        """Do something to the room, then redraw. A click of a control that waited while the same control's work
+        ran (an impatient second press) is dropped, and the page drops a double-click's second click
+        (``oneclick.vue``): one press, one action. (A control is its handler's code: the same button on every
+        redraw.) What goes wrong is logged and said on the page."""
         control = getattr(action, "__code__", action)
-        if not can_act or (click and time.monotonic() - settled.get(control, 0.0) < SETTLE):
-            return
+        if not can_act or (click and time.monotonic() - finished.get(control, -1e9) < QUEUED):
+            return  # a click that waited behind the same control's work
         with room.lock:
             before()
             room.message = room.error = ""
@@ -212,7 +216,7 @@ def use_room(room: Classroom, can_act: bool, before: Callable[[], None] = lambda
                 room.error = f"That did not work ({type(err).__name__}: {err}); the server's log has the details."
             finally:
                 if click:
-                    settled[control] = time.monotonic()
+                    finished[control] = time.monotonic()
                 room.version += 1
                 version.value = room.version
 

@@ -229,6 +229,7 @@ def test_rooms_have_short_codes_and_a_server_keeps_the_latest(monkeypatch):
     assert all(rooms.find_room(r.code) is r for r in later) and len({r.key for r in later}) == rooms.KEPT
 
 
+@pytest.mark.slow  # with the dashboard's extra, which the slow run installs
 def test_a_moment_pressed_twice_strikes_once_and_the_lever_table_shows_the_cut_price():
     pytest.importorskip("solara")
     from sim.classroom.views import levers_html
