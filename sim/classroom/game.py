@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ..config import ConfigError, Shock, presets, settings
+from ..config import ConfigError, presets, settings
 from ..model.management import Played, Space
 from ..model.market import LoyaltyMarket
 from ..runs.results import run_folder, write_atomic, write_run
@@ -155,9 +155,7 @@ class Game:
                     manager.orders[q * self.weeks] = levers
         first = self.market.week + 1
         for key in self.struck:
-            m = MOMENTS[key]
-            firm = self.firms[m.firm] if m.firm is not None else None
-            self.market.trigger(Shock(kind=m.kind, week=first, duration=m.duration, size=m.size, firm=firm))
+            self.market.trigger(MOMENTS[key].shock(first, self.firms))
         if self.struck:
             self.record.moments[q] = list(self.struck)
         self.record.decisions[q] = self.pending

@@ -150,6 +150,11 @@ class Moment:
                 return "Recession"
         return "Customers find their voice"
 
+    def shock(self, week: int, names: list[str]) -> Shock:
+        """The moment as the model's shock, striking from ``week`` (``names``: the market's firms)."""
+        firm = names[self.firm] if self.firm is not None else None
+        return Shock(kind=self.kind, week=week, duration=self.duration, size=self.size, firm=firm)
+
     def text(self, label: str | None) -> str:
         lasting = f"for {self.duration} weeks" if self.duration else "from now on"
         match self.kind:
@@ -281,25 +286,25 @@ class Twins:
         text = m.text(" / ".join(dict.fromkeys(lab[m.firm] for lab in self.labels)) if m.firm is not None else None)
         if (week, text) in self.moments:  # pressed again before the week ran: it strikes once
             return text
-        firm = self.names[m.firm] if m.firm is not None else None
         for world in self.worlds:
-            world.trigger(Shock(kind=m.kind, week=week, duration=m.duration, size=m.size, firm=firm))
+            world.trigger(m.shock(week, self.names))
         self.moments.append((week, text))
         return text
 
-    def price_factor(self, world: int, week: int) -> np.ndarray:
-        """Each firm's price as a share of its lever's in ``week`` (a price cut the class struck: below 1)."""
+    def conditions(self, world: int, week: int):
+        """What the market's shocks make of ``week`` in ``world``: each firm's outage severity, price factor..."""
         from ..model.shocks import conditions_at
 
         w = self.worlds[world]
-        return conditions_at(w.shocks, week, w.names, w.settings.market.reach).price_factor
+        return conditions_at(w.shocks, week, w.names, w.settings.market.reach)
+
+    def price_factor(self, world: int, week: int) -> np.ndarray:
+        """Each firm's price as a share of its lever's in ``week`` (a price cut the class struck: below 1)."""
+        return self.conditions(world, week).price_factor
 
     def outage(self, world: int, week: int) -> np.ndarray:
         """Outage severity per firm in ``week`` (for the customers' stories)."""
-        from ..model.shocks import conditions_at
-
-        w = self.worlds[world]
-        return conditions_at(w.shocks, week, w.names, w.settings.market.reach).outage
+        return self.conditions(world, week).outage
 
     def _record(self) -> None:
         for world, rows in zip(self.worlds, self.history, strict=True):
