@@ -1,15 +1,21 @@
 """``python -m sim.calibrate market_data=<card>``: fit the model to an observed market, with honest uncertainty.
 
-    python -m sim.calibrate market_data=synthetic                       # recover known parameters
+    python -m sim.calibrate market_data=synthetic --population 300 --generations 5   # recover known parameters
     python -m sim.calibrate market_data=uk_mobile --population 200 --generations 8
+    python -m sim.calibrate market_data=synthetic --design 0           # ABC-SMC on the simulator itself
     python -m sim.calibrate market_data=synthetic market_data.customers=2000   # card keys as overrides
     python -m sim.calibrate market_data=synthetic --sampler redis --redis head:6379   # workers anywhere
     python -m sim.calibrate market_data=fader_hardie --holdout 7     # fit 7 years of cohorts, forecast the rest
 
-ABC-SMC (``sim.calibration.inference``) draws parameter sets from the card's priors, simulates the
-card's market and keeps those whose KPIs come close to the observed ones, generation by generation.
+First ``--design`` runs of the card's market (400 by default) spread over its priors teach a Gaussian-process
+emulator what the KPIs are at each parameter set and how much a run's luck moves them
+(``sim.calibration.emulator``); then ABC-SMC (``sim.calibration.inference``) draws parameter sets from the
+priors, and keeps those whose emulated KPIs come close to the observed ones, generation by generation, with as
+many particles as it needs at a millisecond each. The posterior predictive is run on the simulator itself, and
+checks the emulator on runs it never saw (``emulator.csv``). ``--design 0`` runs ABC-SMC on the simulator itself.
 Writes ``results/calibration/<card>/<date_time>/``: ``posterior.parquet``, ``pairs.png``, ``kpis.png``
-with ``predictive.parquet`` (the KPIs the fitted model predicts), ``history.db`` (every generation) and
+with ``predictive.parquet`` (the KPIs the fitted model predicts), ``design.parquet`` (the emulator's runs, saved in
+batches: an interrupted design continues), ``history.db`` (every generation) and
 ``report.md`` (written last: a folder without it is unfinished). With ``--holdout K`` the fit sees only the
 first K years of each cohort's survival curve (``market_data.cohorts``); ``forecast.csv`` and ``forecast.png``
 set the forecast of the rest, and the sBG's (Fader & Hardie 2007) from the same K years, against what was
@@ -34,7 +40,7 @@ from datetime import datetime
 from multiprocessing import ProcessError
 from pathlib import Path
 
-from .calibration import forecast, inference, report
+from .calibration import emulator, forecast, inference, report
 from .calibration.card import MarketCard, check_card, held_out, load_card
 from .calibration.kpis import MAX_YEARS
 from .config import compose, to_plain
@@ -66,6 +72,12 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
     ap.add_argument(
         "--holdout", type=number(int, 1, MAX_YEARS), default=None, help="fit on the first K years of each cohort"
     )
+    ap.add_argument(
+        "--design",
+        type=number(int, 0, 100_000),
+        default=400,
+        help="runs of the simulator the emulator learns from (0: ABC-SMC on the simulator itself)",
+    )
     ap.add_argument("--sampler", choices=["multicore", "redis"], default="multicore")
     add_jobs(ap, "processes for the multicore sampler")
     ap.add_argument("--redis", type=address, default=None, help="host:port of the Redis server the workers listen to")
@@ -93,6 +105,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, MarketCard]:
 def fingerprint(card: MarketCard, a: argparse.Namespace) -> str:
     """What makes two calibrations the same one (so an unfinished one can be continued)."""
     what = {"card": repr(card), "population": a.population, "seed": a.seed, "holdout": a.holdout}
+    if a.design:  # a calibration on the simulator itself keeps the fingerprint it always had
+        what["design"] = a.design
     text = json.dumps(what, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -167,6 +181,11 @@ def calibrate(argv: list[str], a: argparse.Namespace, card: MarketCard, root: Pa
     fitted = held_out(card, a.holdout) if a.holdout is not None else card
     start = time.perf_counter()
     try:
+        em = None
+        if a.design:
+            with failing_as("writing", out):
+                em = emulator.build(fitted, out / "design.parquet", a.design, a.jobs, a.seed, not a.no_progress)
+        built = time.perf_counter() - start
         history = inference.run(
             fitted,
             out / "history.db",
@@ -177,6 +196,7 @@ def calibrate(argv: list[str], a: argparse.Namespace, card: MarketCard, root: Pa
             a.redis,
             a.seed,
             progress=not a.no_progress,
+            emulator=em,
         )
     except ProcessError as err:  # a simulation worker died; its own error is printed above
         raise Failure(f"error: a simulation worker died ({err}); run the same command again to continue") from None
@@ -187,12 +207,15 @@ def calibrate(argv: list[str], a: argparse.Namespace, card: MarketCard, root: Pa
     pred = report.predictive(card, post, a.predictive, a.jobs)  # the whole card: the held-out years too
     fit = report.fit_table(fitted, pred)
     ahead = forecast.table(card, pred, a.holdout) if a.holdout is not None else None
+    checked = emulator.check(em, pred) if em is not None else None
     meta = {
         "command": "python -m sim.calibrate " + " ".join(shlex.quote(x) for x in argv),
         "generations": history.max_t + 1,
         "population": a.population,
         "epsilon": float(pops[pops.t == history.max_t].epsilon.iloc[0]),
-        "simulations": int(pops.samples.sum()),
+        "simulations": int(pops.samples.sum()) if em is None else a.design,
+        "emulated": int(pops.samples.sum()) if em is not None else 0,
+        "design_seconds": built if em is not None else 0.0,
         "ess": float(1 / (post.weight**2).sum()),
         "seconds": time.perf_counter() - start,
         "workers": a.jobs if a.sampler == "multicore" else "redis",
@@ -202,12 +225,14 @@ def calibrate(argv: list[str], a: argparse.Namespace, card: MarketCard, root: Pa
         write_atomic(out / "predictive.parquet", lambda p: pred.to_parquet(p, index=False))
         write_atomic(out / "parameters.csv", lambda p: params.to_csv(p, index=False))
         write_atomic(out / "fit.csv", lambda p: fit.to_csv(p, index=False))
+        if checked is not None:
+            write_atomic(out / "emulator.csv", lambda p: checked.to_csv(p, index=False))
         write_atomic(out / "pairs.png", lambda p: report.pairs_plot(post, card, p))
         write_atomic(out / "kpis.png", lambda p: report.kpi_plot(fit, p))
         if ahead is not None:
             write_atomic(out / "forecast.csv", lambda p: ahead.to_csv(p, index=False))
             write_atomic(out / "forecast.png", lambda p: forecast.plot(ahead, a.holdout, p))
-        markdown = report.markdown(card, params, fit, meta, ahead, a.holdout)
+        markdown = report.markdown(card, params, fit, meta, ahead, a.holdout, checked)
         write_atomic(out / COMPLETE, lambda p: p.write_text(markdown))
     print(params.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if meta["ess"] < report.FEW:

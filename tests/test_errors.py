@@ -1248,6 +1248,7 @@ def test_whatif_reads_a_sound_calibration_as_written(calibration_folder):
 # --- python -m sim.calibrate: one launch at a time, a damaged history, a full disk, no Redis ----------
 
 CALIBRATE = ["market_data=synthetic", "--population", "10", "--predictive", "2", "--jobs", "1", "--no-progress"]
+CALIBRATE += ["--design", "20"]  # a small emulator: the history's errors are the same on it
 
 
 @pytest.fixture
@@ -1383,6 +1384,7 @@ def test_two_launches_of_one_calibration_and_a_killed_one(tmp_path):
     """The second launch stops while the first runs; a killed first one's claim blocks nothing; no generation twice."""
     args = ["market_data=synthetic", "market_data.customers=300", "market_data.weeks=104", "market_data.seeds=1"]
     args += ["--population", "10", "--generations", "2", "--predictive", "2", "--jobs", "2", "--no-progress"]
+    args += ["--design", "20"]
     args += ["--results-dir", str(tmp_path)]
     command = [sys.executable, "-m", "sim.calibrate", *args]
     first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -183,7 +183,7 @@ def test_a_calibration_held_out_forecasts_the_years_it_did_not_see(tmp_path):
         sys.executable, "-m", "sim.calibrate", "market_data=fader_hardie", "market_data.customers=600",
         "market_data.weeks=220", "market_data.cohorts.regular.survival=[0.631,0.468,0.382]",
         "market_data.cohorts.high_end.survival=[0.869,0.743,0.653]", "--holdout", "2", "--population", "10",
-        "--generations", "2", "--predictive", "4", "--no-progress", "--results-dir", str(tmp_path),
+        "--generations", "2", "--predictive", "4", "--design", "20", "--no-progress", "--results-dir", str(tmp_path),
     ]  # fmt: skip
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr

@@ -1,23 +1,25 @@
 """``python -m sim.validate coverage``: does the calibration recover parameters it did not see?
 
-    python -m sim.validate coverage                          # 8 truths, 2,000 customers, 3 years
-    python -m sim.validate coverage --truths 50               # simulation-based calibration: about an hour here
-    python -m sim.validate coverage --truths 20 --population 100 --generations 6 --customers 5000
+    python -m sim.validate coverage                          # 8 truths, on the card's own market
+    python -m sim.validate coverage --truths 50               # simulation-based calibration
+    python -m sim.validate coverage --truths 20 --customers 2000 --weeks 156 --design 0   # ABC on the simulator
 
 Draws ``--truths`` parameter sets from the synthetic card's priors (a seeded generator), makes each one's
 KPIs as the calibration assumes observed ones are made (one run of the model on a seed the calibration does not
 use, plus the card's noise), calibrates
-the card to them (ABC-SMC, as ``python -m sim.calibrate``) and records, per parameter, whether the truth lies
+the card to them (ABC-SMC, as ``python -m sim.calibrate``: on one emulator for all truths, learnt from
+``--design`` runs, since the truths share the card's priors and market) and records, per parameter, whether the truth lies
 inside the 90% posterior interval, the truth's rank among the posterior, and how much the data narrowed the
 prior. With truths drawn from the prior, a calibrated posterior covers about 90% of them, and the ranks are
 uniform (simulation-based calibration, Talts et al. 2018): a U-shaped histogram means intervals too narrow, a
 hump too wide, a slope a bias. Each parameter's ranks are tested for uniformity (Kolmogorov-Smirnov).
 
-Writes ``results/validation/coverage/``: one ``truth_<k>.csv`` per finished truth (a rerun skips them and
-continues an unfinished one from its ``history.db``), ``coverage.csv`` (per parameter: coverage, rank
+Writes ``results/validation/coverage/``: ``design.parquet`` (the emulator's runs), one ``truth_<k>.csv`` per
+finished truth (a rerun skips them and continues an unfinished one from its ``history.db``), ``coverage.csv`` (per parameter: coverage, rank
 uniformity, narrowing) and ``coverage.png`` (the rank histograms, one per parameter). The truths are
-independent: on a cluster, run one invocation per truth (``--first k --truths 1``) into the same folder and a
-last one without them collects what is there.
+independent: on a cluster, run one invocation with ``--truths 1`` first (it makes the design every truth's
+emulator is fitted on), then one per truth (``--first k --truths 1``) into the same folder, and a last one
+without them collects what is there.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from scipy import stats
 from ..runs.arguments import add_jobs, add_out
 from ..runs.errors import ArgumentParser, Failure, failing_as, number
 from ..runs.results import write_atomic
-from . import inference, report
+from . import emulator, inference, report
 from .card import MarketCard, Observed, load_card, priors
 from .kpis import FRACTIONS
 from .synthetic import SD, SEEDS, kpis_at
@@ -68,10 +70,17 @@ def card_for(card: MarketCard, truth: dict[str, float], customers: int, weeks: i
     return dataclasses.replace(sized, kpis=kpis)
 
 
-def recover(card: MarketCard, folder: Path, population: int, generations: int, jobs: int, seed: int) -> pd.DataFrame:
+def recover(
+    card: MarketCard, folder: Path, population: int, generations: int, jobs: int, seed: int, em=None
+) -> pd.DataFrame:
     """Calibrate ``card`` into ``folder/history.db`` (continuing it if there) and compare with its truth."""
-    history = inference.run(card, folder / "history.db", population, generations, jobs=jobs, seed=seed, progress=False)
-    return report.summary(inference.posterior(history, card), card)
+    history = inference.run(
+        card, folder / "history.db", population, generations, jobs=jobs, seed=seed, progress=False, emulator=em
+    )
+    post = inference.posterior(history, card)
+    table = report.summary(post, card)
+    table["ess"] = float(1 / (post.weight**2).sum())
+    return table
 
 
 BINS = 10  # rank histogram bins
@@ -91,6 +100,8 @@ def claim_folder(out: Path, card: MarketCard, a) -> None:
         "observed": f"one run on seed {SEEDS[0]} + k, plus the card's noise",  # how truths' KPIs are made
         "luck": "each parameter set on seeds of its own",  # how the calibration simulates (inference.seeds_of)
     }
+    if a.design:  # folders calibrated on the simulator itself keep the settings they always had
+        mine["design"] = a.design
     marker = out / SETTINGS
     if marker.is_file():
         theirs = json.loads(marker.read_text())
@@ -160,18 +171,30 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--card", default="synthetic", help="the card whose priors and firms are used")
     ap.add_argument("--truths", type=number(int, 1, 1000), default=8, help="parameter sets drawn from the priors")
     ap.add_argument("--first", type=number(int, 0, 999), default=0, help="the first truth to run (0-based)")
-    ap.add_argument("--customers", type=number(int, 100, 20_000_000), default=2000, help="customers per run")
-    ap.add_argument("--weeks", type=number(int, 104, 2080), default=156, help="weeks per run")
-    ap.add_argument("--population", type=number(int, 10, 100_000), default=40, help="particles per generation")
-    ap.add_argument("--generations", type=number(int, 1, 100), default=4, help="generations of ABC-SMC")
+    ap.add_argument(
+        "--customers", type=number(int, 100, 20_000_000), default=None, help="customers per run (the card's)"
+    )
+    ap.add_argument("--weeks", type=number(int, 104, 2080), default=None, help="weeks per run (the card's)")
+    ap.add_argument("--population", type=number(int, 10, 100_000), default=300, help="particles per generation")
+    ap.add_argument("--generations", type=number(int, 1, 100), default=5, help="generations of ABC-SMC")
+    ap.add_argument(
+        "--design",
+        type=number(int, 0, 100_000),
+        default=400,
+        help="runs the emulator learns from, once for all truths (0: ABC-SMC on the simulator itself)",
+    )
     add_jobs(ap)
     ap.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed of the truths and the inference")
     add_out(ap, "results/validation/coverage", "the folder of the results")
     a = ap.parse_args(argv)
     inference.require_pyabc()
     base = load_card(a.card)
+    a.customers = base.customers if a.customers is None else a.customers
+    a.weeks = base.weeks if a.weeks is None else a.weeks
     out = Path(a.out)
     claim_folder(out, base, a)
+    sized = dataclasses.replace(base, customers=a.customers, weeks=a.weeks)
+    em = None
     ran = 0
     start = time.perf_counter()
     for k, truth in enumerate(truths(base, a.first + a.truths, a.seed)):
@@ -182,8 +205,10 @@ def main(argv: list[str] | None = None) -> None:
             continue
         card = card_for(base, truth, a.customers, a.weeks, k)
         with failing_as("writing", out):
+            if a.design and em is None:  # one emulator for every truth: they share the card's priors and market
+                em = emulator.build(sized, out / "design.parquet", a.design, a.jobs, a.seed)
             (out / f"truth_{k}").mkdir(parents=True, exist_ok=True)
-            table = recover(card, out / f"truth_{k}", a.population, a.generations, a.jobs, a.seed + k)
+            table = recover(card, out / f"truth_{k}", a.population, a.generations, a.jobs, a.seed + k, em)
             table.insert(0, "truth_set", k)
             write_atomic(done, lambda p, t=table: t.to_csv(p, index=False))
         ran += 1
@@ -204,6 +229,9 @@ def main(argv: list[str] | None = None) -> None:
         f"all parameters: {overall:.0%} of {len(every)} truth-parameter pairs inside their 90% interval "
         f"({every.truth_set.nunique()} truths)"
     )
+    if "ess" in every:
+        ess = every.groupby("truth_set").ess.first()
+        print(f"effective sample size of the posteriors: median {ess.median():.0f}, least {ess.min():.0f}")
     spent = time.perf_counter() - start
     print(f"seconds this invocation: {spent:.0f} (truth k observed on seed {SEEDS[0]} + k, plus the card's noise)")
     if ran:

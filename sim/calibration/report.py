@@ -139,6 +139,7 @@ def markdown(
     meta: dict,
     ahead: pd.DataFrame | None = None,
     holdout: int | None = None,
+    checked: pd.DataFrame | None = None,
 ) -> str:
     pinned = params[params.verdict == "pinned down"].parameter.tolist()
     loose = params[params.verdict == "not pinned down"].parameter.tolist()
@@ -153,9 +154,15 @@ def markdown(
         "",
         f"{meta['generations']} generations of {meta['population']} particles (ABC-SMC, pyabc); final temperature "
         f"{meta['epsilon']:.3g} (1: exact under the card's sd as normal noise); {meta['simulations']:,} parameter "
-        f"sets simulated, {card.seeds} seed(s) each, {card.customers:,} customers, {card.weeks} weeks; effective "
-        f"sample size of the posterior {meta['ess']:.0f}; {meta['seconds']:.0f} s on {meta['workers']} worker(s); "
-        f"{made_by()}.",
+        f"sets simulated, {card.seeds} seed(s) each, {card.customers:,} customers, {card.weeks} weeks"
+        + (
+            f", the design a Gaussian-process emulator learnt from ({meta['design_seconds']:.0f} s), and "
+            f"{meta['emulated']:,} sets drawn from the emulator"
+            if meta.get("emulated")
+            else ""
+        )
+        + f"; effective sample size of the posterior {meta['ess']:.0f}; {meta['seconds']:.0f} s on "
+        f"{meta['workers']} worker(s); {made_by()}.",
         "",
         "## What the data pin down",
         "",
@@ -173,6 +180,18 @@ def markdown(
         "![kpis](kpis.png)",
         "",
     ]
+    if checked is not None:
+        lines += [
+            "## The emulator, checked against the simulator",
+            "",
+            "The posterior predictive's runs are runs of the simulator the emulator never saw. Per KPI, the "
+            "standard deviation of their errors from the emulator, in units of the uncertainty it stated (its own "
+            "plus a run's luck): about 1 when it knows what it does not know, above 1 when it claims too much; "
+            "and the share beyond 2 (about 5% when right).",
+            "",
+            _md(checked),
+            "",
+        ]
     if ahead is not None:
         from .forecast import errors
 
