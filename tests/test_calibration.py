@@ -350,6 +350,7 @@ def test_a_coverage_folder_keeps_to_the_settings_its_truths_were_made_with(tmp_p
 
     calls = []
     monkeypatch.setattr(coverage, "card_for", lambda card, truth, customers, weeks, k=0: card)
+    monkeypatch.setattr(coverage.emulator, "build", lambda *a: calls.append("design") or "an emulator")
     monkeypatch.setattr(
         coverage,
         "recover",
@@ -363,6 +364,8 @@ def test_a_coverage_folder_keeps_to_the_settings_its_truths_were_made_with(tmp_p
     out = str(tmp_path / "cov")
     coverage.main(["--truths", "2", "--out", out])
     coverage.main(["--truths", "3", "--out", out])  # the same settings: two skipped, one more run
+    assert calls.count("design") == 2  # one emulator for every truth a run calibrates
+    calls[:] = [c for c in calls if c != "design"]
     assert len(calls) == 3 and (tmp_path / "cov" / "coverage.png").is_file()
     table = pd.read_csv(tmp_path / "cov" / "coverage.csv")
     assert (table.truths == 3).all() and (table.coverage_90 == 1).all()
@@ -371,3 +374,5 @@ def test_a_coverage_folder_keeps_to_the_settings_its_truths_were_made_with(tmp_p
     with pytest.raises(Failure, match=r"holds truths made with other settings \(population differ\)"):
         coverage.main(["--truths", "3", "--population", "50", "--out", out])
     assert len(calls) == 3
+    with pytest.raises(Failure, match=r"\(design differ\)"):
+        coverage.main(["--truths", "3", "--design", "0", "--out", out])
