@@ -105,7 +105,7 @@ def claim_folder(out: Path, card: MarketCard, a) -> None:
     marker = out / SETTINGS
     if marker.is_file():
         theirs = json.loads(marker.read_text())
-        differ = [k for k in mine if theirs.get(k) != mine[k]]
+        differ = [k for k in {**theirs, **mine} if theirs.get(k) != mine.get(k)]
         if differ:
             raise Failure(
                 f"error: {out} holds truths made with other settings ({', '.join(differ)} differ); "
