@@ -193,5 +193,11 @@ def test_a_calibration_held_out_forecasts_the_years_it_did_not_see(tmp_path):
     assert len(ahead) == 6 and (ahead[ahead.year == 3].part == "held out").all()
     assert ahead.model.between(0, 1).all() and (ahead.model_low <= ahead.model_high).all()
     assert (folder / "forecast.png").is_file() and "## Forecast held out" in (folder / "report.md").read_text()
+    # fitted on an emulator of 20 runs, checked against the simulator's own predictive runs
+    assert len(pd.read_parquet(folder / "design.parquet")) == 20
+    checked = pd.read_csv(folder / "emulator.csv")
+    assert (checked.runs == 4).all() and "## The emulator, checked against the simulator" in (
+        folder / "report.md"
+    ).read_text()
     fit = pd.read_csv(folder / "fit.csv")
     assert set(fit.kpi) == {f"{f}.retention_year_{k}" for f in ("regular", "high_end") for k in (1, 2)}  # not 3

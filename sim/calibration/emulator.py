@@ -142,7 +142,7 @@ class Emulator:
 
 def _white(gp) -> float:
     """The fitted white-noise variance of a process (in the KPI's units)."""
-    scale = float(np.atleast_1d(gp._y_train_std)[0]) if gp.normalize_y else 1.0
+    scale = float(np.atleast_1d(gp._y_train_std)[0]) if gp.normalize_y else 1.0  # the library's own scale of y
     return float(gp.kernel_.k2.noise_level) * scale**2
 
 
@@ -163,6 +163,11 @@ def fit(card: MarketCard, sets: pd.DataFrame, runs: pd.DataFrame, seed: int = 0)
     for j, kpi in enumerate(kpis):
         y = runs[kpi].to_numpy(float)
         ok = y < MISSING
+        if ok.sum() < min(10, len(y)):
+            raise Failure(
+                f"error: the emulator's design measured {kpi} in only {int(ok.sum())} of {len(y)} runs; "
+                "the card's market rarely shows it: leave it out of the card, or calibrate with --design 0"
+            )
         kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.ones(len(keys)), (1e-2, 1e2)) + WhiteKernel(0.1, (1e-6, 1.0))
         gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=1, random_state=seed)
         with warnings.catch_warnings():
