@@ -100,3 +100,15 @@ def test_a_calibration_on_the_emulator_recovers_the_parameters_its_kpis_pin_down
     assert table.truth_inside_90.all(), table
     assert table.width_over_prior["customers.gratitude"] < 0.5  # advocacy pins gratitude down
     assert 1 / (post.weight**2).sum() > 50  # drawn from the emulator, the posterior rests on many particles
+
+
+def test_a_calibration_on_another_design_is_another_calibration():
+    """A folder continues only the calibration it was started for: the design's size is part of what it is."""
+    from sim import calibrate
+
+    def key(*extra):
+        a, card = calibrate.parse(["market_data=synthetic", *extra])
+        return calibrate.fingerprint(card, a)
+
+    assert key() == key("--design", "400") != key("--design", "200")
+    assert key("--design", "0") not in {key(), key("--design", "200")}
