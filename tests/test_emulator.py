@@ -94,12 +94,12 @@ def test_a_calibration_on_the_emulator_recovers_the_parameters_its_kpis_pin_down
     base = dataclasses.replace(load_card("synthetic"), customers=800, weeks=156, free=two)
     card = card_for(base, {"customers.review_rate": 0.004, "customers.gratitude": 0.12}, 800, 156)
     em = emulator.build(base, tmp_path / "design.parquet", 40, jobs=2)
-    history = inference.run(card, tmp_path / "h.db", population=200, generations=3, jobs=1, progress=False, emulator=em)
+    history = inference.run(card, tmp_path / "h.db", population=120, generations=3, jobs=1, progress=False, emulator=em)
     post = inference.posterior(history, card)
     table = report.summary(post, card).set_index("parameter")
     assert table.truth_inside_90.all(), table
     assert table.width_over_prior["customers.gratitude"] < 0.5  # advocacy pins gratitude down
-    assert 1 / (post.weight**2).sum() > 50  # drawn from the emulator, the posterior rests on many particles
+    assert 1 / (post.weight**2).sum() > 40  # drawn from the emulator, the posterior rests on many particles
 
 
 def test_a_calibration_on_another_design_is_another_calibration():

@@ -1387,7 +1387,10 @@ def test_two_launches_of_one_calibration_and_a_killed_one(tmp_path):
     args += ["--design", "20"]
     args += ["--results-dir", str(tmp_path)]
     command = [sys.executable, "-m", "sim.calibrate", *args]
-    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # in a session of its own, so that killing it kills its helper processes too (the process pools' resource
+    # trackers would otherwise outlive it, holding its output open); its output to a file all the same
+    log = (tmp_path / "first.log").open("w")
+    first = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     root = tmp_path / "calibration" / "synthetic"
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.read_text() for p in root.glob(".*.claim")):
@@ -1400,8 +1403,9 @@ def test_two_launches_of_one_calibration_and_a_killed_one(tmp_path):
     assert one_line(second.stderr).startswith(
         f"error: this calibration is already running in {folder} (pid {first.pid} on "
     )
-    os.kill(first.pid, signal.SIGKILL)  # its sampler's forked workers may outlive it: they hold no claim
-    first.communicate(timeout=60)
+    os.killpg(first.pid, signal.SIGKILL)  # the launch and every process it started, as a crash of its machine
+    first.wait(timeout=60)
+    log.close()
     third = run("sim.calibrate", *args, cwd=ROOT, timeout=900)
     assert third.returncode == 0, third.stderr
     assert f"continuing: {folder}" in third.stdout

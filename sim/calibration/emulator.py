@@ -81,6 +81,10 @@ def runs_of(card: MarketCard, path: Path, n: int, jobs: int, seed: int = 0, prog
 def build(card: MarketCard, path: Path, n: int, jobs: int, seed: int = 0, progress: bool = False) -> Emulator:
     """The card's emulator, fitted on ``n`` design runs kept in ``path`` (run, or continued, first)."""
     table = runs_of(card, path, n, jobs, seed, progress)
+    if jobs > 1:  # the design's worker processes are done: not left idle (and holding memory) through the inference
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
     keys = [p.key for p in priors(card)]
     return fit(card, table[keys], table[list(observed(card))], seed)
 
