@@ -86,6 +86,7 @@ def test_the_emulator_states_its_uncertainty_honestly_on_runs_it_never_saw():
     assert check.beyond_2sd.mean() < 0.1, check
 
 
+@pytest.mark.slow
 def test_a_calibration_on_the_emulator_recovers_the_parameters_its_kpis_pin_down(tmp_path):
     """Two free parameters, a market observed at a truth as coverage observes it, calibrated on the emulator."""
     from sim.calibration.coverage import card_for
