@@ -25,7 +25,7 @@ def small() -> "object":
 def fitted(n: int = 80) -> tuple:
     card = small()
     sets = emulator.design(card, n, seed=0)
-    runs = emulator.run_design(card, sets, jobs=2)
+    runs = inference.simulate_each(card, sets, jobs=2)
     return sets, runs, emulator.fit(card, sets, runs)
 
 
@@ -47,8 +47,8 @@ def test_an_interrupted_design_continues_where_its_last_saved_batch_ended(tmp_pa
     cut = tmp_path / "b.parquet"
     whole.iloc[:6].to_parquet(cut, index=False)  # as an interruption after two batches leaves it
     ran = []
-    real = emulator.run_design
-    monkeypatch.setattr(emulator, "run_design", lambda c, s, j: ran.append(len(s)) or real(c, s, j))
+    real = inference.simulate_each
+    monkeypatch.setattr(inference, "simulate_each", lambda c, s, j: ran.append(len(s)) or real(c, s, j))
     again = emulator.runs_of(card, cut, 10, jobs=1)
     assert ran == [3, 1]  # only the four sets not yet run
     pd.testing.assert_frame_equal(again, whole)  # and the same runs as without the interruption
@@ -79,7 +79,7 @@ def test_the_emulator_states_its_uncertainty_honestly_on_runs_it_never_saw():
     card = small()
     _, _, em = fitted()
     unseen = emulator.design(card, 40, seed=9)
-    check = emulator.check(em, pd.concat([unseen, emulator.run_design(card, unseen, jobs=2)], axis=1))
+    check = emulator.check(em, pd.concat([unseen, inference.simulate_each(card, unseen, jobs=2)], axis=1))
     # standardised errors about 1. One luck per KPI is a simplification: on a market this small the rival's
     # referral share (few acquisitions) is noisier where referrals are rare than its one luck says
     assert 0.75 < check.error_sd.median() < 1.3 and check.error_sd.max() < 2.2, check

@@ -1266,7 +1266,6 @@ def instant_market(monkeypatch):
         return {key: value + 10 * sd[key] * off for key, value in observed(card).items()}
 
     monkeypatch.setattr(inference, "simulate", simulate)
-    monkeypatch.setattr(report, "simulate", simulate)
     for plot in ("pairs_plot", "kpi_plot"):
         monkeypatch.setattr(report, plot, lambda *args: args[-1].write_bytes(b""))
 

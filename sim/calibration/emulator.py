@@ -18,14 +18,12 @@ hyperparameters fitted by maximum likelihood.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 from ..runs.errors import Failure, reason
 from ..runs.results import write_atomic
@@ -43,12 +41,6 @@ def design(card: MarketCard, n: int, seed: int = 0) -> pd.DataFrame:
     low = np.array([p.low for p in ps])
     high = np.array([p.high for p in ps])
     return pd.DataFrame(low + unit * (high - low), columns=[p.key for p in ps])
-
-
-def run_design(card: MarketCard, sets: pd.DataFrame, jobs: int) -> pd.DataFrame:
-    """The card's KPIs simulated at each set (each on its own luck): one row per set, one column per KPI."""
-    rows = Parallel(n_jobs=jobs)(delayed(inference.simulate)(card, row.to_dict()) for _, row in sets.iterrows())
-    return pd.DataFrame(rows, index=sets.index)
 
 
 BATCH = 40  # design runs between two saves: an interrupted design loses at most this many
@@ -72,7 +64,9 @@ def runs_of(card: MarketCard, path: Path, n: int, jobs: int, seed: int = 0, prog
     with tqdm(total=n, initial=len(done), disable=not progress, unit="run", desc="design") as bar:
         while len(done) < n:
             batch = sets.iloc[len(done) : len(done) + BATCH * jobs]
-            done = pd.concat([done, pd.concat([batch, run_design(card, batch, jobs)], axis=1)], ignore_index=True)
+            done = pd.concat(
+                [done, pd.concat([batch, inference.simulate_each(card, batch, jobs)], axis=1)], ignore_index=True
+            )
             write_atomic(path, lambda p, d=done: d.to_parquet(p, index=False))
             bar.update(len(batch))
     return done
@@ -118,6 +112,7 @@ class Emulator:
     widen: np.ndarray  # per KPI, the factor on the process's variance that leave-one-out errors call for (≥ 1)
 
     def unit(self, params: dict[str, float] | pd.DataFrame) -> np.ndarray:
+        """Parameter sets (rows) scaled to the unit box of the priors."""
         x = np.atleast_2d(np.asarray([params[k] for k in self.keys], dtype=float).T)
         return (x - self.low) / (self.high - self.low)
 
@@ -138,8 +133,7 @@ class Emulator:
         a generator seeded from the set's values."""
         mean, var = self.predict(params)
         cov = self.luck + np.diag(var[0])
-        values = np.array([params[k] for k in self.keys], dtype=np.float64)
-        entropy = int.from_bytes(hashlib.blake2b(values.tobytes(), digest_size=16).digest(), "little")
+        entropy = inference.entropy_of(np.array([params[k] for k in self.keys]))
         draw = np.random.default_rng(entropy).multivariate_normal(mean[0], cov, method="cholesky")
         return dict(zip(self.kpis, draw.tolist(), strict=True))
 

@@ -45,10 +45,15 @@ def measure(card: MarketCard, params: dict[str, float], seed: int) -> dict[tuple
     return kpi_table.run(settings_for(card, params, seed), retention=retention_years(card), tenure=needs_tenure(card))
 
 
+def entropy_of(values: np.ndarray) -> int:
+    """Entropy derived from a parameter set's exact values: the same set always meets the same luck, and no two
+    sets share it."""
+    return int.from_bytes(hashlib.blake2b(np.asarray(values, np.float64).tobytes(), digest_size=16).digest(), "little")
+
+
 def seeds_of(card: MarketCard, params: dict[str, float]) -> list[int]:
     """The ``card.seeds`` seeds of the parameter set ``params``: derived from its exact values, so its own."""
-    values = np.array([params[k] for k in sorted(params)], dtype=np.float64)
-    entropy = int.from_bytes(hashlib.blake2b(values.tobytes(), digest_size=16).digest(), "little")
+    entropy = entropy_of(np.array([params[k] for k in sorted(params)]))
     return [int(s) for s in np.random.SeedSequence(entropy).generate_state(card.seeds, np.uint64) >> np.uint64(1)]
 
 
@@ -62,6 +67,15 @@ def simulate(card: MarketCard, params: dict[str, float]) -> dict[str, float]:
         value = float(np.nanmean(values)) if not np.all(np.isnan(values)) else np.nan
         out[key] = MISSING if np.isnan(value) else value
     return out
+
+
+def simulate_each(card: MarketCard, sets: pd.DataFrame, jobs: int) -> pd.DataFrame:
+    """The card's KPIs simulated at each parameter set (rows, dotted keys), each on its own luck: one row per
+    set, one column per KPI, in ``jobs`` processes."""
+    from joblib import Parallel, delayed
+
+    rows = Parallel(n_jobs=jobs)(delayed(simulate)(card, row.to_dict()) for _, row in sets.iterrows())
+    return pd.DataFrame(rows, index=sets.index)
 
 
 @dataclass

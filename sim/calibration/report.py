@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from matplotlib.figure import Figure
 
 from ..provenance import made_by
 from .card import MarketCard, observed, priors, uncertainty
-from .inference import draws, simulate, weighted_quantile
+from .inference import draws, simulate_each, weighted_quantile
 
 PINNED, WEAK = 0.5, 0.8  # 90% interval width over prior width: below PINNED the data pin it down
 FEW = 10  # a posterior whose effective sample size is below this rests on too few particles to trust its intervals
@@ -41,8 +40,7 @@ def summary(post: pd.DataFrame, card: MarketCard) -> pd.DataFrame:
 def predictive(card: MarketCard, post: pd.DataFrame, k: int, jobs: int) -> pd.DataFrame:
     """KPIs simulated from ``k`` posterior draws: one row per draw, one column per KPI (posterior predictive)."""
     sets = draws(post, k)
-    rows = Parallel(n_jobs=jobs)(delayed(simulate)(card, row.to_dict()) for _, row in sets.iterrows())
-    return pd.concat([sets, pd.DataFrame(rows)], axis=1)
+    return pd.concat([sets, simulate_each(card, sets, jobs)], axis=1)
 
 
 def fit_table(card: MarketCard, pred: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
